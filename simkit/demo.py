@@ -1,0 +1,30 @@
+"""``simkit demo``: the main job on the bundled data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from simkit.trace import load_trace
+from simkit.trace.summary import format_summary, summarize
+
+__all__ = ["bundled_traces", "run_demo"]
+
+
+def bundled_traces() -> list[Path]:
+    """The sample traces shipped in the repository's ``traces/`` folder."""
+    root = Path(__file__).resolve().parent.parent / "traces"
+    return (
+        sorted(p for p in root.iterdir() if (p / "trace.json").is_file()) if root.is_dir() else []
+    )
+
+
+def run_demo() -> int:
+    """Print a summary of every bundled trace."""
+    paths = bundled_traces()
+    if not paths:
+        print("no bundled traces found in traces/; build them with scripts/build_traces.py")
+        return 1
+    for path in paths:
+        print(format_summary(summarize(load_trace(path))))
+        print()
+    return 0
