@@ -19,6 +19,7 @@ import pandas as pd
 from simkit.errors import TraceError
 
 __all__ = [
+    "ENDPOINT_COLUMNS",
     "OUTCOME_COLUMNS",
     "OUTCOME_REQUIRED",
     "RECORD_COLUMNS",
@@ -81,6 +82,20 @@ RECORD_COLUMNS: Mapping[str, str] = {
     "status": "string",  # 'completed' or 'failed'
     "fail_reason": "string",  # '' when completed
     "privacy_violation": "bool",
+}
+
+#: per-replica table written by ``simulate`` next to the records (one row per replica per run).
+ENDPOINT_COLUMNS: Mapping[str, str] = {
+    "run_id": "int64",
+    "tier": "string",
+    "replica": "string",  # e.g. 'gpu-0'
+    "kind": "string",  # 'api' or 'gpu'
+    "horizon_s": "float64",  # simulated time the replica was provisioned (paid for)
+    "busy_s": "float64",  # time with at least one request in service
+    "usd_per_hour": "float64",  # fixed cost rate (all GPUs of the replica); 0 for APIs
+    "n_requests": "int64",  # attempts served (including failed ones)
+    "prompt_tokens": "int64",
+    "output_tokens": "int64",
 }
 
 

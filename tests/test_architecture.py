@@ -51,6 +51,9 @@ FORBIDDEN: dict[str, set[str]] = {
     "router": {"sim", "sweep", "metrics", "live", "viz", "cli", "demo"},
     "live": {"sim", "policies", "metrics", "sweep", "classify", "router", "viz", "cli", "demo"},
     "viz": {"sim", "sweep", "classify", "router", "live", "cli", "demo"},
+    # workflow layer joining classify with metrics (classifier evaluation): like cli, may
+    # import anything but the views and the cli
+    "evaluation": {"viz", "cli", "demo"},
 }
 # errors, schema and seeding import nothing from simkit but errors; everyone may import them
 BASE = {"errors", "schema", "seeding"}
