@@ -30,12 +30,14 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from simkit.classify.cache import EmbeddingCache, default_cache_dir, text_hashes
+from simkit.classify.features import FEATURE_NAMES, check_prompts, prompt_features
 from simkit.classify.static import DISTILL_VERSION, StaticEmbedding, distill_static_embedding
 from simkit.errors import ClassifierError
 
 __all__ = [
     "DEFAULT_MODEL",
     "EmbeddingReport",
+    "PromptFeatures",
     "SentenceEmbedder",
     "StaticEmbedder",
     "TruncationWarning",
@@ -77,42 +79,6 @@ class EmbeddingReport:
     n_computed: int
     n_truncated: int
     truncated: np.ndarray
-
-
-def check_prompts(prompts: Any, where: str = "prompts") -> list[str]:
-    """Return ``prompts`` as a list of non-empty strings, or raise naming the first bad one.
-
-    Raises
-    ------
-    ClassifierError
-        If ``prompts`` is a single string, or an entry is not a string or is empty/blank
-        (the message gives its 1-based position and how many such entries there are).
-    """
-    if isinstance(prompts, (str, bytes)):
-        raise ClassifierError(
-            f"{where}: expected a sequence of prompts, got a single {type(prompts).__name__}; "
-            "wrap it in a list"
-        )
-    try:
-        items = list(prompts)
-    except TypeError:
-        raise ClassifierError(
-            f"{where}: expected a sequence of prompt strings, got {type(prompts).__name__}"
-        ) from None
-    bad_type = [i for i, p in enumerate(items) if not isinstance(p, str)]
-    if bad_type:
-        i = bad_type[0]
-        raise ClassifierError(
-            f"{where}, row {i + 1}: expected a prompt string, got {type(items[i]).__name__} "
-            f"{items[i]!r} ({len(bad_type)} non-string entries)"
-        )
-    empty = [i for i, p in enumerate(items) if not p.strip()]
-    if empty:
-        raise ClassifierError(
-            f"{where}, row {empty[0] + 1}: empty prompt ({len(empty)} empty or blank prompts); "
-            "a prompt needs some text to be scored"
-        )
-    return items
 
 
 def file_sha256(path: str | PathLike[str]) -> str:
@@ -525,3 +491,20 @@ class StaticEmbedder(TransformerMixin, BaseEstimator):
         tags.input_tags.string = True
         tags.input_tags.two_d_array = False
         return tags
+
+
+class PromptFeatures(TransformerMixin, BaseEstimator):
+    """scikit-learn transformer: prompts -> :data:`FEATURE_NAMES` columns (stateless)."""
+
+    def fit(self, X: Any = None, y: Any = None) -> PromptFeatures:
+        """Nothing to learn; records the number of features."""
+        self.n_features_out_ = len(FEATURE_NAMES)
+        return self
+
+    def transform(self, X: Sequence[str]) -> np.ndarray:
+        """Features of the prompts ``X``."""
+        return prompt_features(list(X))
+
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        """The column names."""
+        return np.asarray(FEATURE_NAMES, dtype=object)

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 from sklearn.base import clone
 
-from simkit.classify.embed import check_prompts
+from simkit.classify.features import check_prompts
 from simkit.classify.model import ComplexityClassifier, grouped_folds, prompt_groups
 from simkit.errors import ClassifierError
 

@@ -13,9 +13,10 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from sklearn.base import BaseEstimator, TransformerMixin
 
-__all__ = ["FEATURE_NAMES", "PromptFeatures", "prompt_features"]
+from simkit.errors import ClassifierError
+
+__all__ = ["FEATURE_NAMES", "check_prompts", "prompt_features"]
 
 _NUMBER = re.compile(r"(?<![\w.])[-+]?\d+(?:[.,]\d+)*(?:\.\d+)?")
 _OPTION = re.compile(r"(?m)^\s*\(?[A-J][.)]\s")
@@ -101,18 +102,37 @@ def prompt_features(prompts: Sequence[str]) -> np.ndarray:
     )
 
 
-class PromptFeatures(TransformerMixin, BaseEstimator):
-    """scikit-learn transformer: prompts -> :data:`FEATURE_NAMES` columns (stateless)."""
+def check_prompts(prompts: Any, where: str = "prompts") -> list[str]:
+    """Return ``prompts`` as a list of non-empty strings, or raise naming the first bad one.
 
-    def fit(self, X: Any = None, y: Any = None) -> PromptFeatures:
-        """Nothing to learn; records the number of features."""
-        self.n_features_out_ = len(FEATURE_NAMES)
-        return self
-
-    def transform(self, X: Sequence[str]) -> np.ndarray:
-        """Features of the prompts ``X``."""
-        return prompt_features(list(X))
-
-    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
-        """The column names."""
-        return np.asarray(FEATURE_NAMES, dtype=object)
+    Raises
+    ------
+    ClassifierError
+        If ``prompts`` is a single string, or an entry is not a string or is empty/blank
+        (the message gives its 1-based position and how many such entries there are).
+    """
+    if isinstance(prompts, (str, bytes)):
+        raise ClassifierError(
+            f"{where}: expected a sequence of prompts, got a single {type(prompts).__name__}; "
+            "wrap it in a list"
+        )
+    try:
+        items = list(prompts)
+    except TypeError:
+        raise ClassifierError(
+            f"{where}: expected a sequence of prompt strings, got {type(prompts).__name__}"
+        ) from None
+    bad_type = [i for i, p in enumerate(items) if not isinstance(p, str)]
+    if bad_type:
+        i = bad_type[0]
+        raise ClassifierError(
+            f"{where}, row {i + 1}: expected a prompt string, got {type(items[i]).__name__} "
+            f"{items[i]!r} ({len(bad_type)} non-string entries)"
+        )
+    empty = [i for i, p in enumerate(items) if not p.strip()]
+    if empty:
+        raise ClassifierError(
+            f"{where}, row {empty[0] + 1}: empty prompt ({len(empty)} empty or blank prompts); "
+            "a prompt needs some text to be scored"
+        )
+    return items
