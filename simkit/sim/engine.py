@@ -250,8 +250,10 @@ class _Run:
         seed: int,
         prep: _Prepared,
         progress: bool,
+        fast_forward: bool = True,
     ) -> None:
         self.env = simpy.Environment()
+        self.fast_forward = fast_forward
         self.fleet = fleet
         self.policy = policy
         self.prep = prep
@@ -300,15 +302,26 @@ class _Run:
             self.bar = tqdm(total=n, unit="req", desc="simulate", mininterval=0.5)
 
     # -- arrivals ------------------------------------------------------------------------------
-    def source(self):  # noqa: ANN201 - SimPy process generator
-        env = self.env
+    def start_arrivals(self) -> None:
+        """Feed arrivals lazily: one scheduled event per distinct arrival time, each starting
+        its requests and scheduling the next (no process per request, nothing up front)."""
+        self._next = 0
+        if self.n:
+            ev = self.env.timeout(self.prep.arrival[0])
+            ev.callbacks.append(self._arrive)
+
+    def _arrive(self, event: simpy.Event) -> None:
         arrival = self.prep.arrival
-        start = self.start_request
-        for i in range(self.n):
-            t = arrival[i]
-            if t > env.now:
-                yield env.timeout(t - env.now)
-            start(i)
+        now = self.env.now
+        i = self._next
+        n = self.n
+        while i < n and arrival[i] <= now:
+            self.start_request(i)
+            i += 1
+        self._next = i
+        if i < n:
+            ev = self.env.timeout(arrival[i] - now)
+            ev.callbacks.append(self._arrive)
 
     def start_request(self, i: int) -> None:
         prep = self.prep
@@ -482,6 +495,7 @@ def simulate(
     allow_missing_quality: bool = False,
     sensitive_tag: str = "sensitive",
     progress: bool = False,
+    decode_fast_forward: bool = True,
 ) -> Records:
     """Replay ``trace`` through ``policy`` over ``fleet``; same inputs and seed, same Records.
 
@@ -505,6 +519,10 @@ def simulate(
         Requests with this tag that reach a non-private tier are privacy violations.
     progress : bool
         Show a tqdm progress bar (off by default; the CLI turns it on).
+    decode_fast_forward : bool
+        Advance pure-decode stretches of GPU replicas in one event (SERVING.md §3.6). Results
+        are the same either way up to float rounding; ``False`` steps one iteration per event
+        (for validation and benchmarks).
 
     Returns
     -------
@@ -532,9 +550,9 @@ def simulate(
     if check is not None:
         check(fleet.tier_names, trace.score_names)
     prep = _Prepared(trace, fleet, allow_missing_quality, sensitive_tag)
-    run = _Run(trace, fleet, policy, seed, prep, progress)
+    run = _Run(trace, fleet, policy, seed, prep, progress, decode_fast_forward)
     env = run.env
-    env.process(run.source())
+    run.start_arrivals()
     try:
         env.run()
     finally:

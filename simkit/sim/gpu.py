@@ -45,6 +45,7 @@ class GpuReplica:
         "D",
         "busy_s",
         "env",
+        "fast_forward",
         "ff",
         "heap",
         "idle",
@@ -74,6 +75,7 @@ class GpuReplica:
         self.spec: GpuServer = tier.spec
         self.name = name
         self.kv_cap = int(tier.spec.kv_capacity_tokens)
+        self.fast_forward = tier.run.fast_forward
         self.waiting: deque[_Job] = deque()
         self.running: dict[int, _Job] = {}  # admission seq -> job, oldest first
         self.prefilling: dict[int, _Job] = {}
@@ -108,7 +110,7 @@ class GpuReplica:
     def enqueue(self, job: _Job) -> None:
         job.gstate = _WAITING
         job.gen = 0
-        job.prefill_len = job.n_in
+        job.prefill_len = job.n_in if job.n_in > 0 else 1  # an empty prompt still takes a step
         job.prefill_done = 0
         job.first_stamped = False
         self.waiting.append(job)
@@ -195,7 +197,12 @@ class GpuReplica:
                 continue
             # -- decode fast-forward ---------------------------------------------------------
             B = self.n_dec
-            if B and not prefilling and (not waiting or not self._admissible(waiting[0])):
+            if (
+                B
+                and self.fast_forward
+                and not prefilling
+                and (not waiting or not self._admissible(waiting[0]))
+            ):
                 nxt = self._next_finish()
                 k = nxt - self.D
                 head = (kv_cap - self._kv_used()) // B
