@@ -95,35 +95,35 @@ class RateLimiter:
         self, now_s: float, prompt_tokens: int, max_tokens: int
     ) -> tuple[Admission | None, float]:
         """Admit and charge, or reject with the retry-after in seconds (inf: never fits)."""
-        wait = 0.0
-        r = self.requests
-        if r is not None:
-            wait = r.wait_s(now_s, 1.0)
         if self.anthropic:
-            if self.input is not None:
-                w = self.input.wait_s(now_s, prompt_tokens)
-                wait = w if w > wait else wait
-            if self.output is not None:
-                w = self.output.wait_s(now_s, max_tokens)
-                wait = w if w > wait else wait
-        elif self.tokens is not None:
-            w = self.tokens.wait_s(now_s, prompt_tokens + max_tokens)
-            wait = w if w > wait else wait
+            need = ((self.requests, 1.0), (self.input, prompt_tokens), (self.output, max_tokens))
+        else:
+            need = ((self.requests, 1.0), (self.tokens, prompt_tokens + max_tokens))
+        wait = 0.0
+        for bucket, amount in need:
+            if bucket is None:
+                continue
+            if amount > bucket.capacity:
+                wait = float("inf")
+                continue
+            level = bucket.refill(now_s)
+            if level < amount:
+                w = (amount - level) / bucket.rate_per_s
+                if w > wait:
+                    wait = w
+        r = self.requests
         if wait > 0.0:
             if r is not None and not self.anthropic and r.level >= 1.0:
-                r.take(now_s, 1.0)  # OpenAI: a rejected attempt still counts as a request
+                r.level -= 1.0  # OpenAI: a rejected attempt still counts as a request
             return None, wait
-        if r is not None:
-            r.take(now_s, 1.0)
+        for bucket, amount in need:
+            if bucket is not None:
+                bucket.level -= amount  # refilled to now_s above
         if self.anthropic:
-            if self.input is not None:
-                self.input.take(now_s, prompt_tokens)
-            if self.output is not None:
-                self.output.take(now_s, max_tokens)
             return Admission(0.0, float(max_tokens)), 0.0
-        if self.tokens is not None:
-            self.tokens.take(now_s, prompt_tokens + max_tokens)
-        return Admission(float(prompt_tokens + max_tokens), 0.0), 0.0
+        return Admission(
+            float(prompt_tokens + max_tokens) if self.tokens is not None else 0.0, 0.0
+        ), 0.0
 
     def complete(
         self, now_s: float, admission: Admission, prompt_tokens: int, output_tokens: int

@@ -143,6 +143,25 @@ def _int_column(trace: Trace, column: str) -> tuple[np.ndarray, np.ndarray]:
     return s.fillna(0).to_numpy(dtype="int64"), known
 
 
+def _per_model_arrays(trace: Trace, models: list[str]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """model -> (quality, output_tokens) per request in request order (NaN = no outcome)."""
+    out = trace.outcomes
+    n = trace.n_requests
+    rows = pd.Index(trace.requests["request_id"]).get_indexer(out["request_id"])
+    model_col = out["model"].to_numpy(dtype=object)
+    quality = out["quality"].to_numpy(dtype="float64", na_value=np.nan)
+    tokens = out["output_tokens"].to_numpy(dtype="float64", na_value=np.nan)
+    result = {}
+    for m in dict.fromkeys(models):
+        sel = model_col == m
+        q = np.full(n, np.nan)
+        t = np.full(n, np.nan)
+        q[rows[sel]] = quality[sel]
+        t[rows[sel]] = tokens[sel]
+        result[m] = (q, t)
+    return result
+
+
 class _Prepared:
     """Everything per request and per tier that is known before the run, as lists."""
 
@@ -170,11 +189,13 @@ class _Prepared:
         models = set(trace.models)
         self.quality: list[list[float]] = []
         self.out: list[list[int]] = []
+        per_model_cache = _per_model_arrays(
+            trace, [t.quality_model for t in fleet.tiers if t.quality_model in models]
+        )
         for tier in fleet.tiers:
             m = tier.quality_model
             if m in models:
-                q = trace.quality_matrix([m])[m].to_numpy(dtype="float64")
-                per_model = trace.output_tokens_matrix([m])[m].to_numpy(dtype="float64")
+                q, per_model = per_model_cache[m]
             elif allow_missing_quality:
                 q = np.full(n, np.nan)
                 per_model = np.full(n, np.nan)
