@@ -162,15 +162,18 @@ def load_arena_bench(
         raise TraceError(jdir, problem="no *.jsonl judgement files")
     known = set(questions["question_id"])
     judg = pd.concat([_judgments(f, known) for f in files], ignore_index=True)
-    dup = judg.duplicated(["question_id", "model"], keep=False).to_numpy()
+    dup = judg.duplicated(["question_id", "model"]).to_numpy()
     if dup.any():
-        first, second = judg[dup].iloc[0], judg[dup].iloc[1]
+        second = judg.iloc[int(np.flatnonzero(dup)[0])]
+        same = (judg["question_id"] == second["question_id"]) & (judg["model"] == second["model"])
+        first = judg[same].iloc[0]
         raise TraceError(
             jdir / str(second["file"]),
             line=int(second["line"]),
             column="model",
             problem=f"second judgement of question {second['question_id']!r} for model "
-            f"{second['model']!r} (first in {first['file']}, line {first['line']})",
+            f"{second['model']!r} (first in {first['file']}, line {first['line']}); "
+            f"{int(dup.sum())} duplicate judgements",
         )
     ids = "arena-bench-v1/" + questions["question_id"]
     requests = pd.DataFrame(
