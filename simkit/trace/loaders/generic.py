@@ -578,6 +578,10 @@ def _outcomes(df: pd.DataFrame, spec: dict[str, Any], ids: pd.Series, ck: _Check
     return pd.concat(parts, ignore_index=True)
 
 
+def _plain_value(v: Any) -> Any:
+    return v.item() if isinstance(v, np.generic) else v
+
+
 def _merge_long_form(requests, spec, path: Path, numbers, unit) -> pd.DataFrame:
     """Long form: one request per id; rows of the same request must agree on request fields."""
     fields = [c for c in requests.columns if c not in ("request_id", "_row")]
@@ -596,7 +600,8 @@ def _merge_long_form(requests, spec, path: Path, numbers, unit) -> pd.DataFrame:
                 path,
                 column=column,
                 problem=f"request {merged['request_id'].iloc[i]!r} appears on several rows "
-                f"that disagree on this column ({a.iloc[i]!r} vs {b.iloc[i]!r})",
+                f"that disagree on this column ({_plain_value(a.iloc[i])!r} vs "
+                f"{_plain_value(b.iloc[i])!r})",
                 **{unit: int(numbers[row])},
             )
     return first.reset_index(drop=True)
@@ -613,8 +618,8 @@ def _order(requests, numbers, unit, column, path, sort, meta):
         raise TraceError(
             path,
             column=column,
-            problem=f"arrival times must be non-decreasing: {arr[i]!r} s comes after "
-            f"{arr[i - 1]!r} s ({int(back.sum())} such {unit}s)",
+            problem=f"arrival times must be non-decreasing: {float(arr[i])!r} s comes after "
+            f"{float(arr[i - 1])!r} s ({int(back.sum())} such {unit}s)",
             hint="Pass sort=True (simkit trace convert --sort) to sort the rows by arrival",
             **{unit: row},
         )
