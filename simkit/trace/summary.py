@@ -70,6 +70,8 @@ def _tags(trace: Trace) -> list[str]:
 def _fmt(v: Any) -> str:
     if v is None:
         return "-"
+    if isinstance(v, float) and v.is_integer():
+        return f"{int(v):,}"
     if isinstance(v, float):
         return f"{v:,.3f}" if abs(v) < 100 else f"{v:,.0f}"
     return f"{v:,}"

@@ -318,3 +318,12 @@ def test_datetime_that_does_not_parse_is_named(tmp_path):
         TraceError, match=r"row 2, column 't': expected a date/time \(1 such rows\)"
     ):
         load_log(f, {"arrival": "t"}, time_unit="datetime")
+
+
+def test_unreadable_parquet_and_parquet_without_rows(tmp_path):
+    f = _write(tmp_path, "not parquet at all", name="log.parquet")
+    with pytest.raises(TraceError, match=r"log.parquet: not a readable Parquet file"):
+        load_log(f, {"arrival": "t"})
+    pd.DataFrame({"t": pd.Series([], dtype="float64")}).to_parquet(f)
+    with pytest.raises(TraceError, match=r"log.parquet: has no rows"):
+        load_log(f, {"arrival": "t"})
