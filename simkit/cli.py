@@ -135,6 +135,12 @@ def _add_trace(sub: argparse._SubParsersAction) -> None:
         help="request order when attaching arrivals (default: seeded shuffle)",
     )
     conv.add_argument(
+        "--replay-start",
+        default="first",
+        choices=["first", "random"],
+        help="with --arrivals replay:...: start at the first row or at a seeded random row",
+    )
+    conv.add_argument(
         "--tokenizer",
         default="cl100k_base",
         help="offline tokenizer for counts the source lacks; 'none' to skip (default cl100k_base)",
@@ -176,6 +182,7 @@ def _run_trace_convert(args: argparse.Namespace) -> int:
             seed=args.seed,
             rate_multiplier=args.rate_multiplier,
             order=args.order,
+            replay_start=args.replay_start,
             name=args.name,
         )
     for w in caught:

@@ -22,7 +22,7 @@ non-decreasing arrival times in seconds, and ``scaled(rate_multiplier)``, the sa
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from os import PathLike
 from pathlib import Path
 from typing import Any, Protocol
@@ -30,6 +30,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from simkit.errors import SpecError
+from simkit.seeding import named_stream
 
 __all__ = [
     "ArrivalProcess",
@@ -37,6 +38,7 @@ __all__ = [
     "Diurnal",
     "Poisson",
     "Replay",
+    "as_generator",
     "parse_arrivals",
 ]
 
@@ -46,8 +48,8 @@ _WHERE = "<arrivals>"
 class ArrivalProcess(Protocol):
     """What :func:`simkit.trace.compose.attach_arrivals` needs from an arrival process."""
 
-    def times(self, n: int, rng: np.random.Generator) -> np.ndarray:
-        """``n`` non-decreasing arrival times in seconds."""
+    def times(self, n: int, rng: np.random.Generator | int) -> np.ndarray:
+        """``n`` non-decreasing arrival times in seconds (``rng``: a Generator or a seed)."""
         ...
 
     def scaled(self, rate_multiplier: float) -> ArrivalProcess:
@@ -64,6 +66,15 @@ def _positive(value: float, key: str) -> None:
         raise SpecError(_WHERE, key=key, problem=f"must be a number > 0, got {value!r}")
     if not math.isfinite(value):
         raise SpecError(_WHERE, key=key, problem=f"must be finite, got {value!r}")
+
+
+def as_generator(rng: np.random.Generator | int) -> np.random.Generator:
+    """``rng`` itself, or for an integer seed the stream ``named_stream(seed, "arrivals")``."""
+    if isinstance(rng, np.random.Generator):
+        return rng
+    if isinstance(rng, (int, np.integer)) and not isinstance(rng, bool):
+        return named_stream(int(rng), "arrivals")
+    raise TypeError(f"expected a numpy.random.Generator or an integer seed, got {rng!r}")
 
 
 def _check_n(n: int) -> None:
@@ -89,8 +100,9 @@ class Poisson:
     def __post_init__(self) -> None:
         _positive(self.rate_per_s, "rate_per_s")
 
-    def times(self, n: int, rng: np.random.Generator) -> np.ndarray:
+    def times(self, n: int, rng: np.random.Generator | int) -> np.ndarray:
         _check_n(n)
+        rng = as_generator(rng)
         return np.cumsum(rng.exponential(1.0 / self.rate_per_s, size=n))
 
     def scaled(self, rate_multiplier: float) -> Poisson:
@@ -122,8 +134,9 @@ class Bursty:
         ):
             raise SpecError(_WHERE, key="cv", problem=f"must be a number >= 0, got {self.cv!r}")
 
-    def times(self, n: int, rng: np.random.Generator) -> np.ndarray:
+    def times(self, n: int, rng: np.random.Generator | int) -> np.ndarray:
         _check_n(n)
+        rng = as_generator(rng)
         if self.cv == 0:
             return np.arange(1, n + 1, dtype=np.float64) / self.rate_per_s
         shape = 1.0 / self.cv**2
@@ -166,8 +179,9 @@ class Diurnal:
         phase = 2 * np.pi * (np.asarray(t, dtype=np.float64) - self.phase_s) / self.period_s
         return self.mean_rate_per_s * (1 + self.amplitude * np.sin(phase))
 
-    def times(self, n: int, rng: np.random.Generator) -> np.ndarray:
+    def times(self, n: int, rng: np.random.Generator | int) -> np.ndarray:
         _check_n(n)
+        rng = as_generator(rng)
         peak = self.mean_rate_per_s * (1 + self.amplitude)
         out: list[np.ndarray] = []
         have, t0 = 0, 0.0
@@ -223,6 +237,7 @@ class Replay:
     name: str = "timing trace"
     rate_multiplier: float = 1.0
     source: dict[str, Any] = field(default_factory=dict)
+    start_row: int = 0
 
     def __post_init__(self) -> None:
         arr = np.asarray(self.arrival_s, dtype=np.float64)
@@ -231,6 +246,12 @@ class Replay:
         if not np.isfinite(arr).all() or (np.diff(arr) < 0).any():
             raise SpecError(_WHERE, key="arrival_s", problem="must be finite and non-decreasing")
         _positive(self.rate_multiplier, "rate_multiplier")
+        if not 0 <= self.start_row < arr.size:
+            raise SpecError(
+                _WHERE,
+                key="start_row",
+                problem=f"must be in [0, {arr.size - 1}] (the trace's rows), got {self.start_row!r}",
+            )
         object.__setattr__(self, "arrival_s", arr - arr[0])
 
     @classmethod
@@ -248,12 +269,16 @@ class Replay:
 
     def _slots(self, n: int) -> tuple[np.ndarray, np.ndarray]:
         """(row index, copy number) of each of ``n`` replayed arrivals."""
-        k = np.arange(n)
+        k = self.start_row + np.arange(n)
         return k % self.arrival_s.size, k // self.arrival_s.size
 
     def cycles(self, n: int) -> int:
-        """How many copies of the trace ``n`` arrivals take."""
-        return max(1, -(-n // self.arrival_s.size))
+        """How many copies of the trace ``n`` arrivals from ``start_row`` touch."""
+        return max(1, -(-(self.start_row + n) // self.arrival_s.size))
+
+    def starting_at(self, start_row: int) -> Replay:
+        """The same replay, starting at row ``start_row`` (wrapping around at the end)."""
+        return replace(self, start_row=int(start_row))
 
     def times(self, n: int, rng: np.random.Generator | None = None) -> np.ndarray:
         _check_n(n)
@@ -261,7 +286,8 @@ class Replay:
         span = float(self.arrival_s[-1])
         m = self.arrival_s.size
         mean_gap = span / (m - 1) if m > 1 and span > 0 else 1.0
-        return (self.arrival_s[rows] + copy * (span + mean_gap)) / self.rate_multiplier
+        t = self.arrival_s[rows] + copy * (span + mean_gap)
+        return (t - self.arrival_s[self.start_row]) / self.rate_multiplier
 
     def tokens(self, n: int) -> tuple[np.ndarray | None, np.ndarray | None]:
         """Prompt and output token counts of the rows behind ``n`` replayed arrivals."""
@@ -273,14 +299,7 @@ class Replay:
 
     def scaled(self, rate_multiplier: float) -> Replay:
         _positive(rate_multiplier, "rate_multiplier")
-        return Replay(
-            self.arrival_s,
-            self.prompt_tokens,
-            self.output_tokens,
-            name=self.name,
-            rate_multiplier=self.rate_multiplier * rate_multiplier,
-            source=self.source,
-        )
+        return replace(self, rate_multiplier=self.rate_multiplier * rate_multiplier)
 
     def describe(self) -> dict[str, Any]:
         m = self.arrival_s.size
@@ -290,6 +309,7 @@ class Replay:
             "rows": int(m),
             "span_s": float(self.arrival_s[-1]),
             "rate_multiplier": self.rate_multiplier,
+            "start_row": self.start_row,
             **self.source,
         }
 

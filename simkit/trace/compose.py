@@ -39,6 +39,7 @@ def attach_arrivals(
     rate_multiplier: float = 1.0,
     order: str = "shuffle",
     fill_output_tokens: bool = True,
+    replay_start: str = "first",
 ) -> Trace:
     """A copy of ``trace`` whose requests arrive as ``process`` says.
 
@@ -57,12 +58,21 @@ def attach_arrivals(
     fill_output_tokens : bool
         With a :class:`~simkit.trace.arrivals.Replay`, fill missing request-level
         ``output_tokens`` from the replayed trace's generated tokens (same slot).
+    replay_start : {'first', 'random'}
+        With a ``Replay``: start at its first row, or at a row drawn with the seed (stream
+        ``"compose.replay_start"``), wrapping around — a seeded sample of the timing trace.
 
     Returns
     -------
     Trace
         Same requests, outcomes and scores; new ``arrival_s``; ``meta['composition']`` says how.
     """
+    if replay_start not in ("first", "random"):
+        raise SpecError(
+            "<compose>",
+            key="replay_start",
+            problem=f"unknown start {replay_start!r}; valid: first, random",
+        )
     if order not in ORDERS:
         raise SpecError(
             "<compose>", key="order", problem=f"unknown order {order!r}; valid: {', '.join(ORDERS)}"
@@ -73,6 +83,9 @@ def attach_arrivals(
     else:
         perm = np.arange(n)
     proc = process.scaled(rate_multiplier) if rate_multiplier != 1.0 else process
+    if isinstance(proc, Replay) and replay_start == "random":
+        start = named_stream(seed, "compose.replay_start").integers(proc.arrival_s.size)
+        proc = proc.starting_at(int(start))
     times = proc.times(n, named_stream(seed, "compose.arrivals"))
     req = trace.requests.iloc[perm].reset_index(drop=True)
     req["arrival_s"] = np.asarray(times, dtype=np.float64)

@@ -39,6 +39,7 @@ def convert(
     seed: int = 0,
     rate_multiplier: float = 1.0,
     order: str = "shuffle",
+    replay_start: str = "first",
     name: str | None = None,
 ) -> Trace:
     """Load ``path`` as ``format`` and optionally attach arrivals.
@@ -53,8 +54,8 @@ def convert(
         Column mapping; required for ``csv``, ``jsonl`` and ``parquet``.
     arrivals : str or ArrivalProcess, optional
         A spec for :func:`~simkit.trace.arrivals.parse_arrivals` or a process object; attached
-        with :func:`~simkit.trace.compose.attach_arrivals` using ``seed``, ``rate_multiplier``
-        and ``order``.
+        with :func:`~simkit.trace.compose.attach_arrivals` using ``seed``, ``rate_multiplier``,
+        ``order`` and ``replay_start``.
     Other parameters are passed to the loader that takes them.
     """
     from simkit.trace.loaders import (
@@ -109,7 +110,12 @@ def convert(
 
         process = parse_arrivals(arrivals) if isinstance(arrivals, str) else arrivals
         trace = attach_arrivals(
-            trace, process, seed=seed, rate_multiplier=rate_multiplier, order=order
+            trace,
+            process,
+            seed=seed,
+            rate_multiplier=rate_multiplier,
+            order=order,
+            replay_start=replay_start,
         )
     if name is not None and trace.meta.get("name") != name:
         trace = trace.replace(meta={**trace.meta, "name": name})

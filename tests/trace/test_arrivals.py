@@ -145,3 +145,24 @@ def test_replay_spec_reads_azure_csvs_and_trace_directories(fixtures, tmp_path):
         SpecError, match="is neither a simkit trace directory nor an Azure 2023 CSV"
     ):
         parse_arrivals(f"replay:{other}")
+
+
+def test_an_integer_seed_is_the_named_arrivals_stream():
+    from simkit.seeding import named_stream
+
+    assert (
+        Poisson(2.0).times(5, 42).tobytes()
+        == Poisson(2.0).times(5, named_stream(42, "arrivals")).tobytes()
+    )
+    with pytest.raises(TypeError, match="expected a numpy.random.Generator or an integer seed"):
+        Poisson(2.0).times(5, "42")
+
+
+def test_replay_from_a_start_row_wraps_around_the_trace():
+    replay = Replay(np.array([0.0, 1.0, 3.0]), output_tokens=np.array([5.0, 6.0, 7.0]))
+    late = replay.starting_at(2)
+    assert late.times(3).tolist() == [0.0, 1.5, 2.5]  # row 2, then rows 0 and 1 of copy 2
+    assert late.tokens(3)[1].tolist() == [7.0, 5.0, 6.0]
+    assert late.cycles(3) == 2
+    with pytest.raises(SpecError, match="key 'start_row': must be in \\[0, 2\\]"):
+        replay.starting_at(3)

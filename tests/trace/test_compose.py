@@ -122,3 +122,15 @@ def test_combine_rejects_overlapping_ids(labelled):
         TraceError, match="request id 'mmlu/high_school_european_history/1' occurs in"
     ):
         combine([labelled, labelled], name="twice")
+
+
+def test_random_replay_start_samples_a_seeded_window(labelled, conv):
+    replay = Replay.from_trace(conv)
+    a = attach_arrivals(labelled, replay, seed=9, replay_start="random")
+    b = attach_arrivals(labelled, replay, seed=9, replay_start="random")
+    start = a.meta["composition"][0]["arrivals"]["start_row"]
+    assert start == b.meta["composition"][0]["arrivals"]["start_row"] and start > 0
+    assert a.requests["arrival_s"].equals(b.requests["arrival_s"])
+    assert a.requests["arrival_s"].iloc[0] == 0.0
+    with pytest.raises(SpecError, match="unknown start 'middle'; valid: first, random"):
+        attach_arrivals(labelled, replay, replay_start="middle")
