@@ -5,7 +5,7 @@ is not read. As a Python dict or a YAML file (``simkit trace convert --mapping``
 
     request_id: id              # optional: ids are generated from the row ("<file stem>/<row>")
     arrival: ts                 # required: seconds, milliseconds, ... or datetimes (time_unit)
-    prompt: prompt_text         # optional text; prompt_tokens are counted from it if not mapped
+    prompt: prompt_text         # optional text (prompt_tokens counted from it with tokenizer=)
     prompt_tokens: n_in
     output_tokens: n_out        # request-level output length (when no model's is known)
     max_tokens: max_tokens
@@ -22,10 +22,11 @@ is not read. As a Python dict or a YAML file (``simkit trace convert --mapping``
     scale: [0, 10]              # declared scale of raw scores (quality = (raw - min) / (max - min))
 
 Outcome fields: ``quality`` (in [0, 1]), ``raw_score`` (with ``scale``), ``output_tokens``,
-``latency_s``, ``ttft_s``, ``cost_usd``. A row with an outcome column left empty gets no value
-there; a model *without* any mapped value on a row still gets an outcome row only when its
-quality, raw score or another field is present (so a missing outcome stays missing). In long
-form the same request may appear on several rows (one per model); its request fields must agree.
+``latency_s``, ``ttft_s``, ``cost_usd``. A request gets an outcome for a model only when at
+least one of that model's mapped cells has a value on its row; with all of them empty the
+outcome is *missing* (never a zero). An outcome with latency or cost but an empty quality is
+kept with quality NaN (recorded, not graded). In long form the same request may appear on
+several rows (one per model); its request fields must agree.
 
 Arrival times become seconds relative to the earliest request. Rows must be in arrival order
 (pass ``sort=True`` to sort them, recorded in ``meta``). Bad values raise a

@@ -143,8 +143,9 @@ def _timestamp(rec: dict, response: dict | None, path: Path, line: int) -> int:
     )
 
 
-def _seconds(rec: dict, key_s: str, key_ms: str, path: Path, line: int) -> float:
-    for key, factor in ((key_s, 1.0), (key_ms, 1e-3)):
+def _non_negative(rec: dict, keys: tuple[tuple[str, float], ...], path: Path, line: int) -> float:
+    """The first of ``keys`` present, times its factor (e.g. ms -> s); NaN when none is."""
+    for key, factor in keys:
         if rec.get(key) is not None:
             v = rec[key]
             if isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0:
@@ -288,9 +289,11 @@ def load_openai_log(
                 "model": model,
                 "quality": np.nan,
                 "output_tokens": _count(usage, "completion_tokens", p, line),
-                "latency_s": _seconds(rec, "latency_s", "latency_ms", p, line),
-                "ttft_s": _seconds(rec, "ttft_s", "ttft_ms", p, line),
-                "cost_usd": _seconds(rec, "cost_usd", "cost_usd", p, line),
+                "latency_s": _non_negative(
+                    rec, (("latency_s", 1.0), ("latency_ms", 1e-3)), p, line
+                ),
+                "ttft_s": _non_negative(rec, (("ttft_s", 1.0), ("ttft_ms", 1e-3)), p, line),
+                "cost_usd": _non_negative(rec, (("cost_usd", 1.0),), p, line),
                 "_answer": _answer(response),
             }
         )
