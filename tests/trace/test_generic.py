@@ -20,7 +20,11 @@ MAPPING = {
     "arrival": "started_at",
     "prompt": "user_prompt",
     "model": "model",
-    "outcome": {"quality": "correct", "output_tokens": "completion_words"},
+    "outcome": {
+        "quality": "correct",
+        "output_tokens": "completion_words",
+        "latency_ms": "latency_ms",
+    },
     "flags": {"sensitive": "pii"},
 }
 
@@ -48,6 +52,8 @@ def test_team_csv_log_in_long_form(team_log, fixtures):
     )
     assert q[STRONG].isna().to_numpy()[~strong_rows].all()  # no call to it: no outcome
     assert t.meta["time_origin"] == "2023-11-16T18:15:46.680590+00:00"
+    latency = t.outcomes.set_index("request_id")["latency_s"]
+    assert latency.loc["call-1"] == int(raw["latency_ms"].iloc[0]) / 1000
 
 
 @pytest.mark.parametrize("fmt", ["jsonl", "parquet"])
@@ -180,7 +186,7 @@ def test_mapping_naming_a_missing_column_lists_the_columns_that_exist(tmp_path):
         (
             {"arrival": "t", "models": {"m": {"score": "q"}}},
             "<mapping>, key 'models.m.score': unknown outcome field; valid fields: quality, "
-            "raw_score, output_tokens, latency_s, ttft_s, cost_usd, scale",
+            "raw_score, output_tokens, latency_s, latency_ms, ttft_s, ttft_ms, cost_usd, scale",
         ),
         (
             {"arrival": "t", "models": {"m": {"raw_score": "q"}}},

@@ -22,7 +22,7 @@ is not read. As a Python dict or a YAML file (``simkit trace convert --mapping``
     scale: [0, 10]              # declared scale of raw scores (quality = (raw - min) / (max - min))
 
 Outcome fields: ``quality`` (in [0, 1]), ``raw_score`` (with ``scale``), ``output_tokens``,
-``latency_s``, ``ttft_s``, ``cost_usd``. A request gets an outcome for a model only when at
+``latency_s`` or ``latency_ms``, ``ttft_s`` or ``ttft_ms``, ``cost_usd``. A request gets an outcome for a model only when at
 least one of that model's mapped cells has a value on its row; with all of them empty the
 outcome is *missing* (never a zero). An outcome with latency or cost but an empty quality is
 kept with quality NaN (recorded, not graded). In long form the same request may appear on
@@ -88,7 +88,16 @@ _REQUEST_FIELDS = (
     "source",
     "tags",
 )
-OUTCOME_FIELDS = ("quality", "raw_score", "output_tokens", "latency_s", "ttft_s", "cost_usd")
+OUTCOME_FIELDS = (
+    "quality",
+    "raw_score",
+    "output_tokens",
+    "latency_s",
+    "latency_ms",
+    "ttft_s",
+    "ttft_ms",
+    "cost_usd",
+)
 MAPPING_KEYS = (*_REQUEST_FIELDS, "flags", "model", "outcome", "models", "scale")
 _TEXT = ("request_id", "prompt", "category", "source", "tags")
 _COUNTS = ("prompt_tokens", "output_tokens", "max_tokens")
@@ -156,6 +165,11 @@ def _outcome_spec(spec: Any, source: str, key: str, scale) -> dict[str, Any]:
         out[field] = _column_name(value, source, f"{key}.{field}")
     if not out:
         raise SpecError(source, key=key, problem="maps no outcome field")
+    for unit_s in ("latency", "ttft"):
+        if f"{unit_s}_s" in out and f"{unit_s}_ms" in out:
+            raise SpecError(
+                source, key=f"{key}.{unit_s}_ms", problem=f"map {unit_s}_s or {unit_s}_ms, not both"
+            )
     if "raw_score" in out and "quality" not in out and scale is None:
         raise SpecError(
             source,
@@ -552,10 +566,16 @@ def _outcome_frame(df, fields, model_names, ids, ck: _Checker) -> pd.DataFrame:
             df[fields["output_tokens"]], fields["output_tokens"], ck, allow_missing=True
         )
         present |= out["output_tokens"].notna().to_numpy()
-    for field in ("latency_s", "ttft_s", "cost_usd"):
+    for field, target, factor in (
+        ("latency_s", "latency_s", 1.0),
+        ("latency_ms", "latency_s", 1e-3),
+        ("ttft_s", "ttft_s", 1.0),
+        ("ttft_ms", "ttft_s", 1e-3),
+        ("cost_usd", "cost_usd", 1.0),
+    ):
         if field in fields:
-            out[field] = _floats(df[fields[field]], fields[field], ck)
-            present |= np.isfinite(out[field].to_numpy(dtype="float64"))
+            out[target] = _floats(df[fields[field]], fields[field], ck) * factor
+            present |= np.isfinite(out[target].to_numpy(dtype="float64"))
     return out[present]
 
 
