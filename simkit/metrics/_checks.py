@@ -16,6 +16,11 @@ from numpy.typing import ArrayLike
 from simkit.errors import SpecError, TraceError
 
 
+def show(value: object) -> str:
+    """``repr`` of a value as a user wrote it: numpy scalars as plain Python numbers."""
+    return repr(value.item() if isinstance(value, np.generic) else value)
+
+
 def _float_array(values: ArrayLike, name: str) -> np.ndarray:
     """A float64 copy; pandas' ``<NA>`` becomes NaN (and is then judged like NaN)."""
     try:
@@ -38,7 +43,7 @@ def vector(values: ArrayLike, *, name: str, allow_nan: bool = False) -> np.ndarr
         raise TraceError(
             name,
             row=int(idx[0]) + 1,
-            problem=f"{what} in {idx.size} rows (first: {arr[idx[0]]!r}); expected a finite number",
+            problem=f"{what} in {idx.size} rows (first: {show(arr[idx[0]])}); expected a finite number",
         )
     return arr
 
@@ -56,7 +61,7 @@ def matrix(values: ArrayLike, *, name: str, allow_nan: bool = False) -> np.ndarr
             name,
             row=int(r) + 1,
             problem=f"{what} in {int(bad.sum())} cells (first in column {int(c)}: "
-            f"{arr[r, c]!r}); expected a finite number",
+            f"{show(arr[r, c])}); expected a finite number",
         )
     return arr
 

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from simkit.errors import TraceError
+from simkit.metrics._checks import show
 from simkit.schema import require_columns
 
 STATUSES = ("completed", "failed")
@@ -60,7 +61,7 @@ def numbers(
             where,
             row=int(idx[0]) + 1,
             column=column,
-            problem=f"bad value in {idx.size} rows{scope} (first: {arr[idx[0]]!r}); "
+            problem=f"bad value in {idx.size} rows{scope} (first: {show(arr[idx[0]])}); "
             f"expected {expected}",
         )
     return arr
@@ -76,7 +77,7 @@ def completed_mask(records: pd.DataFrame) -> np.ndarray:
             "records",
             row=i + 1,
             column="status",
-            problem=f"got {records['status'].iloc[i]!r} ({int((~ok).sum())} such rows); "
+            problem=f"got {show(records['status'].iloc[i])} ({int((~ok).sum())} such rows); "
             f"valid choices: {', '.join(map(repr, STATUSES))}",
         )
     return (status == "completed").to_numpy(dtype=bool)
@@ -100,14 +101,14 @@ def same_runs(records: pd.DataFrame, endpoints: pd.DataFrame) -> pd.Index:
         raise TraceError(
             "endpoints",
             column="run_id",
-            problem=f"run {only_r[0]!r} has records but no endpoint rows "
+            problem=f"run {show(only_r[0])} has records but no endpoint rows "
             f"({len(only_r)} such runs); expected one row per replica per run",
         )
     if len(only_e):
         raise TraceError(
             "records",
             column="run_id",
-            problem=f"run {only_e[0]!r} has endpoint rows but no records ({len(only_e)} such "
+            problem=f"run {show(only_e[0])} has endpoint rows but no records ({len(only_e)} such "
             "runs); expected one row per request per run",
         )
     return r
@@ -133,7 +134,7 @@ def checked_endpoints(endpoints: pd.DataFrame, columns: Iterable[str]) -> pd.Dat
                     "endpoints",
                     row=i + 1,
                     column="busy_s",
-                    problem=f"{busy[i]!r} exceeds horizon_s {horizon[i]!r} ({int(over.sum())} "
+                    problem=f"{show(busy[i])} exceeds horizon_s {show(horizon[i])} ({int(over.sum())} "
                     "rows); expected busy_s <= horizon_s",
                 )
     if "usd_per_hour" in columns:

@@ -35,7 +35,7 @@ import pandas as pd
 from numpy.typing import ArrayLike
 
 from simkit.errors import TraceError
-from simkit.metrics._checks import matrix, non_empty, option, vector
+from simkit.metrics._checks import matrix, non_empty, option, show, vector
 
 __all__ = ["tiered_curve", "two_tier_curve"]
 
@@ -62,7 +62,7 @@ def _cost_matrix(cost: ArrayLike, n: int, k: int) -> np.ndarray:
             "cost",
             row=int(r) + 1,
             problem=f"negative in {int(neg.sum())} cells (first in tier column {int(c)}: "
-            f"{arr[r, c]!r}); expected a cost >= 0",
+            f"{show(arr[r, c])}); expected a cost >= 0",
         )
     return arr
 

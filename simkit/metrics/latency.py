@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from simkit.errors import SpecError, TraceError
+from simkit.metrics._checks import show
 from simkit.metrics._records import completed_mask, numbers, table, tiers
 
 __all__ = [
@@ -47,7 +48,7 @@ def _ordered(records: pd.DataFrame, completed: np.ndarray, earlier: str, later: 
             "records",
             row=i + 1,
             column=later,
-            problem=f"{b[i]!r} is before {earlier} {a[i]!r} ({int(bad.sum())} rows); "
+            problem=f"{show(b[i])} is before {earlier} {show(a[i])} ({int(bad.sum())} rows); "
             f"expected {later} >= {earlier} on completed requests",
         )
 

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from simkit.errors import TraceError
-from simkit.metrics._checks import option
+from simkit.metrics._checks import option, show
 from simkit.metrics._records import checked_endpoints, completed_mask, numbers, table, tiers
 
 __all__ = ["event_counts", "tier_shares", "utilisation"]
@@ -56,8 +56,8 @@ def utilisation(endpoints: pd.DataFrame, *, by: str = "tier") -> pd.Series:
             "endpoints",
             row=i + 1,
             column="replica",
-            problem=f"replica {parts['replica'].iloc[i]!r} of tier {parts['tier'].iloc[i]!r} "
-            f"appears twice in run {parts['run_id'].iloc[i]!r}; expected one row per replica",
+            problem=f"replica {show(parts['replica'].iloc[i])} of tier {show(parts['tier'].iloc[i])} "
+            f"appears twice in run {show(parts['run_id'].iloc[i])}; expected one row per replica",
         )
     g = parts.groupby(keys, sort=True)[["busy_s", "horizon_s"]].sum()
     return (g["busy_s"] / g["horizon_s"]).rename("utilisation")
@@ -99,7 +99,7 @@ def _counts(records: pd.DataFrame, column: str) -> np.ndarray:
             "records",
             row=i + 1,
             column=column,
-            problem=f"got {values[i]!r}; expected a whole count >= 0",
+            problem=f"got {show(values[i])}; expected a whole count >= 0",
         )
     return values.astype(np.int64)
 
@@ -132,7 +132,7 @@ def event_counts(records: pd.DataFrame) -> pd.DataFrame:
             "records",
             row=i + 1,
             column="privacy_violation",
-            problem=f"got {privacy.iloc[i]!r} ({int(bad.sum())} rows); expected True or False",
+            problem=f"got {show(privacy.iloc[i])} ({int(bad.sum())} rows); expected True or False",
         )
     parts = pd.DataFrame(
         {

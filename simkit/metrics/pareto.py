@@ -22,8 +22,9 @@ def pareto_front(
     objective do not dominate each other, so all copies of a non-dominated point are kept
     (the result does not depend on row order).
 
-    Runs in O(n log n + n * f) for ``f`` front points: rows are sorted lexicographically
-    (a dominating row always sorts first) and each is compared with the front found so far.
+    Rows are sorted lexicographically (a dominating row always sorts first); with two
+    objectives one sweep follows (O(n log n)); with more, blocks of rows are compared with
+    the front found so far in vectorised steps (O(n * f) comparisons for ``f`` front rows).
 
     Parameters
     ----------
@@ -65,15 +66,48 @@ def pareto_front(
                 problem=f"missing or non-finite in {int(bad.sum())} rows; expected a number",
             )
         values[:, j] = col if j < len(minimize) else -col
-    order = np.lexsort(values.T[::-1])
-    front = np.empty_like(values)  # rows [0, size) hold the front found so far
-    size = 0
     keep = np.zeros(len(df), dtype=bool)
-    for i in order:
-        x = values[i]
-        f = front[:size]
-        if not np.any(np.all(f <= x, axis=1) & np.any(f < x, axis=1)):
-            keep[i] = True
-            front[size] = x
-            size += 1
+    if len(df):
+        order = np.lexsort(values.T[::-1])  # a dominating row always sorts first
+        sorted_values = values[order]
+        kept = _front_2d(sorted_values) if values.shape[1] == 2 else _front_nd(sorted_values)
+        keep[order] = kept
     return keep
+
+
+def _front_2d(v: np.ndarray) -> np.ndarray:
+    """Lexicographically sorted (x, y), minimised: a row is kept iff its y is the lowest of its
+    x and strictly below every y at a smaller x. O(n) after the sort."""
+    x, y = v[:, 0], v[:, 1]
+    starts = np.flatnonzero(np.r_[True, x[1:] != x[:-1]])
+    group = np.cumsum(np.r_[True, x[1:] != x[:-1]]) - 1
+    group_min = y[starts]  # sorted by y within an x: the first is the lowest
+    before = np.r_[np.inf, np.minimum.accumulate(group_min)[:-1]]
+    return (y == group_min[group]) & (y < before[group])
+
+
+def _front_nd(v: np.ndarray, block: int = 256) -> np.ndarray:
+    """Blocks of lexicographically sorted rows, each compared with the front so far and with
+    itself: a dominator sorts first, and some dominator of any row is on the front."""
+    n, k = v.shape
+    front = np.empty_like(v)
+    size = 0
+    kept = np.zeros(n, dtype=bool)
+    for start in range(0, n, block):
+        chunk = v[start : start + block]
+        f = front[:size]
+        by_front = np.any(
+            np.all(f[:, None, :] <= chunk[None], axis=2)
+            & np.any(f[:, None, :] < chunk[None], axis=2),
+            axis=0,
+        )
+        by_chunk = np.any(
+            np.all(chunk[:, None, :] <= chunk[None], axis=2)
+            & np.any(chunk[:, None, :] < chunk[None], axis=2),
+            axis=0,
+        )
+        ok = ~(by_front | by_chunk)
+        kept[start : start + block] = ok
+        front[size : size + int(ok.sum())] = chunk[ok]
+        size += int(ok.sum())
+    return kept

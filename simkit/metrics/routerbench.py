@@ -29,7 +29,7 @@ import pandas as pd
 from numpy.typing import ArrayLike
 
 from simkit.errors import SpecError, TraceError
-from simkit.metrics._checks import fraction, non_empty, option, same_length, vector
+from simkit.metrics._checks import fraction, non_empty, option, same_length, show, vector
 
 __all__ = [
     "NO_MODEL_CORRECT",
@@ -277,7 +277,7 @@ def aiq_paper(
             "aiq_paper",
             key="c_min",
             problem=f"{lo!r} is below router {below[0]!r}'s cheapest configuration "
-            f"({cheapest[below[0]]!r}), where its hull is undefined; expected c_min >= "
+            f"({show(cheapest[below[0]])}), where its hull is undefined; expected c_min >= "
             f"{max(cheapest.values())!r}",
         )
     scores = {name: _integral(hx, hy, lo, hi) / (hi - lo) for name, (hx, hy) in hulls.items()}

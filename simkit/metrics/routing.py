@@ -23,14 +23,14 @@ from __future__ import annotations
 
 import random
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 
 from simkit.errors import SpecError, TraceError
-from simkit.metrics._checks import non_empty, option, same_length, vector
+from simkit.metrics._checks import non_empty, option, same_length, show, vector
 from simkit.metrics.curves import two_tier_curve
 
 __all__ = [
@@ -84,7 +84,6 @@ class RoutingCurve:
     quality: np.ndarray
     r_weak: float
     r_strong: float
-    _checked: bool = field(default=False, init=False, repr=False)
 
     def __post_init__(self) -> None:
         share = vector(self.strong_share, name="strong_share")
@@ -96,7 +95,7 @@ class RoutingCurve:
             raise TraceError(
                 "strong_share",
                 row=int(outside[0]) + 1,
-                problem=f"{share[outside[0]]!r} is outside [0, 1]; expected a fraction",
+                problem=f"{show(share[outside[0]])} is outside [0, 1]; expected a fraction",
             )
         steps = np.flatnonzero(np.diff(share) <= 0)
         if steps.size:
@@ -104,7 +103,7 @@ class RoutingCurve:
             raise TraceError(
                 "strong_share",
                 row=i + 1,
-                problem=f"{share[i]!r} follows {share[i - 1]!r}; expected strictly increasing",
+                problem=f"{show(share[i])} follows {show(share[i - 1])}; expected strictly increasing",
             )
         for name in ("r_weak", "r_strong"):
             value = float(getattr(self, name))

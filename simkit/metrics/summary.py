@@ -9,8 +9,12 @@ import pandas as pd
 
 from simkit.metrics._records import checked_endpoints, same_runs, table
 from simkit.metrics.cost import cost_summary
-from simkit.metrics.latency import DEFAULT_PERCENTILES, latency_percentiles, slo_attainment
-from simkit.metrics.latency import throughput as run_throughput
+from simkit.metrics.latency import (
+    DEFAULT_PERCENTILES,
+    latency_percentiles,
+    slo_attainment,
+    throughput,
+)
 from simkit.metrics.operations import event_counts, tier_shares, utilisation
 from simkit.metrics.quality import quality_summary
 from simkit.schema import RECORD_COLUMNS
@@ -90,7 +94,7 @@ def summarize_runs(
     ]
     if slo_ttft_s is not None or slo_e2e_s is not None:
         parts.append(slo_attainment(records, ttft_s=slo_ttft_s, e2e_s=slo_e2e_s).to_frame())
-    parts.append(run_throughput(records))
+    parts.append(throughput(records))
     shares = tier_shares(records).unstack("tier", fill_value=0.0)
     parts.append(shares.reindex(runs, fill_value=0.0).add_prefix("share_"))
     util = utilisation(endpoints, by="tier").unstack("tier")
