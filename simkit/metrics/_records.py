@@ -118,6 +118,16 @@ def checked_endpoints(endpoints: pd.DataFrame, columns: Iterable[str]) -> pd.Dat
     """The endpoints table with horizon, busy time and price checked where asked for."""
     columns = list(columns)
     table(endpoints, columns, where="endpoints")
+    for name in ("tier", "replica"):
+        if name in columns:
+            missing = endpoints[name].isna().to_numpy()
+            if missing.any():
+                raise TraceError(
+                    "endpoints",
+                    row=int(np.flatnonzero(missing)[0]) + 1,
+                    column=name,
+                    problem=f"missing in {int(missing.sum())} rows; every replica names its {name}",
+                )
     if "horizon_s" in columns:
         horizon = numbers(endpoints, "horizon_s", where="endpoints")
         if (horizon == 0).any():

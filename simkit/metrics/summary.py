@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from simkit.metrics._records import checked_endpoints, same_runs, table
-from simkit.metrics.cost import cost_summary
+from simkit.metrics.cost import cost_summary, gpu_cost_usd, token_cost_usd
 from simkit.metrics.latency import (
     DEFAULT_PERCENTILES,
     latency_percentiles,
@@ -79,8 +79,10 @@ def summarize_runs(
         ``quality_coverage``, ``mean_quality``, ``mean_quality_incl_failed``), latency
         (``p50_ttft_s`` ... ``p99_e2e_s``, ``slo_attainment``), ``makespan_s``,
         ``completed_per_s``, ``output_tokens_per_s``, ``share_<tier>`` for every tier seen in
-        any run (0.0 where a run sent it nothing), ``utilisation_<tier>`` (NaN where a run has
-        no such tier), and ``retries``, ``requests_retried``, ``n_429``, ``requests_429``,
+        any run (0.0 where a run sent it nothing), ``cost_usd_<tier>`` (per-token spend booked
+        to the tier plus its GPU cost; spend of requests that reached no tier is in
+        ``token_cost_usd`` only), ``utilisation_<tier>`` (NaN where a run has no such tier),
+        and ``retries``, ``requests_retried``, ``n_429``, ``requests_429``,
         ``privacy_violations``.
     """
     table(records, [], where="records")
@@ -97,6 +99,15 @@ def summarize_runs(
     parts.append(throughput(records))
     shares = tier_shares(records).unstack("tier", fill_value=0.0)
     parts.append(shares.reindex(runs, fill_value=0.0).add_prefix("share_"))
+    tier_cost = pd.concat(
+        [token_cost_usd(records, by_tier=True), gpu_cost_usd(endpoints, by_tier=True)], axis=1
+    ).fillna(0.0)
+    tier_cost = tier_cost[tier_cost.index.get_level_values("tier") != ""].sum(axis=1)
+    parts.append(
+        tier_cost.unstack("tier", fill_value=0.0)
+        .reindex(runs, fill_value=0.0)
+        .add_prefix("cost_usd_")
+    )
     util = utilisation(endpoints, by="tier").unstack("tier")
     parts.append(util.reindex(runs).add_prefix("utilisation_"))
     parts.append(event_counts(records).drop(columns=["n_requests", "n_failed"]))

@@ -357,6 +357,8 @@ def test_summarize_runs_gives_one_row_per_run_with_every_headline_number():
         "output_tokens_per_s",
         "share_api",
         "share_gpu",
+        "cost_usd_api",
+        "cost_usd_gpu",
         "utilisation_api",
         "utilisation_gpu",
         "retries",
@@ -372,6 +374,9 @@ def test_summarize_runs_gives_one_row_per_run_with_every_headline_number():
     )
     assert (row0["share_api"], row0["share_gpu"], row1["share_gpu"]) == (0.25, 0.5, 0.0)
     assert row0["utilisation_gpu"] == 0.25 and np.isnan(row1["utilisation_gpu"])
+    assert (row0["cost_usd_api"], row0["cost_usd_gpu"], row1["cost_usd_api"]) == pytest.approx(
+        (0.01, 0.02, 0.03)
+    )
     assert (row0["slo_attainment"], row1["slo_attainment"]) == (0.5, 1.0)
 
 
