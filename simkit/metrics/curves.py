@@ -45,7 +45,10 @@ MISSING_CHOICES = ("raise", "exclude")
 def _cost_matrix(cost: ArrayLike, n: int, k: int) -> np.ndarray:
     if isinstance(cost, pd.DataFrame):
         cost = cost.to_numpy(dtype="float64", na_value=np.nan)
-    arr = np.asarray(cost, dtype="float64")
+    try:
+        arr = np.asarray(cost, dtype="float64")
+    except (TypeError, ValueError) as exc:
+        raise TraceError("cost", problem=f"expected numbers ({exc})") from None
     if arr.ndim == 1 and arr.shape == (k,):
         arr = np.broadcast_to(arr, (n, k))
     if arr.shape != (n, k):
@@ -68,7 +71,10 @@ def _cost_matrix(cost: ArrayLike, n: int, k: int) -> np.ndarray:
 
 
 def _cutoff_matrix(cutoffs: ArrayLike, k: int) -> np.ndarray:
-    arr = np.array(cutoffs, dtype="float64")
+    try:
+        arr = np.array(cutoffs, dtype="float64")
+    except (TypeError, ValueError) as exc:
+        raise TraceError("cutoffs", problem=f"expected numbers ({exc})") from None
     if arr.ndim == 1 and k == 2:
         arr = arr[:, None]
     if arr.ndim != 2 or arr.shape[1] != k - 1:

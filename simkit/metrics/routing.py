@@ -54,6 +54,25 @@ class NonMonotoneCurveWarning(UserWarning):
     """CPT by interpolation on a curve whose quality is not non-decreasing in strong share."""
 
 
+def _check_shares(share: np.ndarray, name: str) -> None:
+    """Raise unless every share is a fraction in [0, 1] and they strictly increase."""
+    outside = np.flatnonzero((share < 0) | (share > 1))
+    if outside.size:
+        raise TraceError(
+            name,
+            row=int(outside[0]) + 1,
+            problem=f"{show(share[outside[0]])} is outside [0, 1]; expected a fraction",
+        )
+    steps = np.flatnonzero(np.diff(share) <= 0)
+    if steps.size:
+        i = int(steps[0]) + 1
+        raise TraceError(
+            name,
+            row=i + 1,
+            problem=f"{show(share[i])} follows {show(share[i - 1])}; expected strictly increasing",
+        )
+
+
 def _frozen(values: np.ndarray) -> np.ndarray:
     values = np.array(values, dtype="float64", copy=True)
     values.flags.writeable = False
@@ -90,21 +109,7 @@ class RoutingCurve:
         quality = vector(self.quality, name="quality")
         same_length([("strong_share", share), ("quality", quality)])
         non_empty(len(share), name="strong_share")
-        outside = np.flatnonzero((share < 0) | (share > 1))
-        if outside.size:
-            raise TraceError(
-                "strong_share",
-                row=int(outside[0]) + 1,
-                problem=f"{show(share[outside[0]])} is outside [0, 1]; expected a fraction",
-            )
-        steps = np.flatnonzero(np.diff(share) <= 0)
-        if steps.size:
-            i = int(steps[0]) + 1
-            raise TraceError(
-                "strong_share",
-                row=i + 1,
-                problem=f"{show(share[i])} follows {show(share[i - 1])}; expected strictly increasing",
-            )
+        _check_shares(share, "strong_share")
         for name in ("r_weak", "r_strong"):
             value = float(getattr(self, name))
             if not np.isfinite(value):
@@ -271,17 +276,12 @@ def routellm_oracle_curve(
     w, s = _pair(weak_quality, strong_quality)
     n = len(w)
     p = vector(shares, name="shares")
-    gains = np.sort((s - w)[s > w])[::-1]
+    _check_shares(p, "shares")
+    gains = np.sort((s - w)[s > w])[::-1]  # positive gains, largest first
     prefix = np.r_[0.0, np.cumsum(gains)]
-    budget = p * n
+    budget = p * n  # queries the strong model may take, not rounded
     whole = np.minimum(np.floor(budget).astype(np.int64), gains.size)
-    partial = (
-        np.where(
-            whole < gains.size, (budget - whole) * gains[np.minimum(whole, gains.size - 1)], 0.0
-        )
-        if gains.size
-        else np.zeros_like(budget)
-    )
+    partial = (budget - whole) * np.r_[gains, 0.0][whole]  # 0 once every gain is taken
     quality = (w.sum() + prefix[whole] + partial) / n
     return RoutingCurve(p, quality, float(w.mean()), float(s.mean()))
 

@@ -410,3 +410,59 @@ def test_missing_record_column_is_named_with_what_is_present():
         "records, column 'cost_usd': required column missing (1 missing: 'cost_usd'); "
         "columns present: 'run_id', 'request_id'"
     )
+
+
+def _with(frame: pd.DataFrame, row: int, column: str, value) -> pd.DataFrame:
+    frame = frame.astype({column: object})  # any value fits, as in a hand-made table
+    frame.loc[row, column] = value
+    return frame
+
+
+@pytest.mark.parametrize(
+    ("records", "endpoints", "message"),
+    [
+        (
+            _with(make_records(), 2, "cost_usd", -0.5),
+            make_endpoints(),
+            "records, row 3, column 'cost_usd': bad value in 1 rows (first: -0.5); "
+            "expected a finite number >= 0",
+        ),
+        (
+            _with(make_records(), 0, "retries", 1.5),
+            make_endpoints(),
+            "records, row 1, column 'retries': got 1.5; expected a whole count >= 0",
+        ),
+        (
+            _with(make_records(), 5, "privacy_violation", "yes"),
+            make_endpoints(),
+            "records, row 6, column 'privacy_violation': got 'yes' (1 rows); "
+            "expected True or False",
+        ),
+        (
+            make_records(),
+            _with(make_endpoints(), 1, "replica", "gpu-0"),
+            "endpoints, row 2, column 'replica': replica 'gpu-0' of tier 'gpu' appears twice "
+            "in run 0; expected one row per replica",
+        ),
+        (
+            make_records(),
+            _with(make_endpoints(), 2, "tier", None),
+            "endpoints, row 3, column 'tier': missing in 1 rows; every replica names its tier",
+        ),
+        (
+            make_records(),
+            _with(make_endpoints(), 0, "horizon_s", 0.0),
+            "endpoints, row 1, column 'horizon_s': is 0; expected > 0",
+        ),
+        (
+            make_records().query("run_id == 0"),
+            make_endpoints(),
+            "records, column 'run_id': run 1 has endpoint rows but no records (1 such runs); "
+            "expected one row per request per run",
+        ),
+    ],
+)
+def test_bad_records_and_endpoints_are_named_by_row_and_column(records, endpoints, message):
+    with pytest.raises(TraceError) as err:
+        summarize_runs(records, endpoints)
+    assert str(err.value) == message
