@@ -45,8 +45,9 @@ __all__ = [
     "threshold_curve",
 ]
 
-#: RouteLLM sweeps the 11 deciles of the scores: p = 0, 0.1, ..., 1.0.
-ROUTELLM_QUANTILES = np.linspace(0.0, 1.0, 11)
+#: RouteLLM sweeps the 11 deciles of the scores: p = 0, 0.1, ..., 1.0 (``np.linspace``'s
+#: floats exactly, e.g. 0.30000000000000004, as the reference procedure uses them).
+ROUTELLM_QUANTILES: tuple[float, ...] = tuple(np.linspace(0.0, 1.0, 11).tolist())
 CPT_METHODS = ("interp", "min")
 
 
@@ -146,7 +147,7 @@ def _decile_points(
     scores: np.ndarray, weak: np.ndarray, strong: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """RouteLLM's sweep: (strong count, quality) per distinct decile edge, in edge order."""
-    edges = np.unique(np.quantile(scores, ROUTELLM_QUANTILES))
+    edges = np.unique(np.quantile(scores, np.asarray(ROUTELLM_QUANTILES)))
     counts = np.empty(edges.size, dtype=np.int64)
     quality = np.empty(edges.size)
     last = edges.size - 1
