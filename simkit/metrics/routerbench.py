@@ -69,7 +69,10 @@ def _drop_single_pass(y: np.ndarray) -> np.ndarray:
 def ndch_code(cost: ArrayLike, quality: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """RouterBench's ``get_non_descreasing_convex_hull_of``, step by step (METRICS.md §5.5).
 
-    1. Points are sorted by cost; points sharing a cost are one entry with the best quality.
+    1. Points are sorted by cost; points sharing a cost are one entry with the best quality
+       (at the minimum and maximum cost too: METRICS.md states the collapse for interior
+       costs and leaves the ends open; the best quality is the reading that does not
+       depend on input order).
     2. Every interior cost (strictly between the minimum and the maximum) takes the largest
        of its own quality and every chord value at that cost over all pairs of points that
        span it (the upper concave envelope sampled there).
@@ -94,7 +97,7 @@ def ndch_code(cost: ArrayLike, quality: ArrayLike) -> tuple[np.ndarray, np.ndarr
     ------
     TraceError
         With fewer than 3 distinct costs: the reference code fails there (step 3 indexes an
-        empty list of interior points); its driver only scores such configurations sets.
+        empty list of interior points); its driver skips such point sets.
     """
     x, y = _points(cost, quality)
     if x.size < 3:
