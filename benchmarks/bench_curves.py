@@ -8,8 +8,9 @@ synthetic data:
 * ``tiered_curve`` — the N-tier path, 3 tiers, 100 cut-off vectors;
 * ``naive loop`` — the brute-force reference: one ``np.where`` pass per threshold.
 
-Each is run ``--repeats`` times (default 7, at least 5); the table and the JSON give the
-median and the spread, the agreement of the vectorised and naive results, and the machine.
+After one untimed warm-up call each, the cases are run in ``--repeats`` interleaved rounds
+(default 7, at least 5); the table and the JSON give the median and the spread, the
+agreement of the vectorised and naive results, and the machine.
 
 Usage::
 
@@ -67,13 +68,19 @@ def naive(d: dict[str, np.ndarray], thresholds: np.ndarray) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def timed(fn: Callable[[], object], repeats: int) -> tuple[list[float], object]:
-    times, result = [], None
+def timed(
+    cases: dict[str, Callable[[], object]], repeats: int
+) -> tuple[dict[str, list[float]], dict[str, object]]:
+    """One untimed warm-up call per case, then ``repeats`` rounds, the cases interleaved in
+    each round so that load from elsewhere on the machine hits them alike."""
+    outputs = {name: fn() for name, fn in cases.items()}
+    times: dict[str, list[float]] = {name: [] for name in cases}
     for _ in range(repeats):
-        start = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - start)
-    return times, result
+        for name, fn in cases.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return times, outputs
 
 
 def machine() -> dict[str, object]:
@@ -92,6 +99,7 @@ def machine() -> dict[str, object]:
         "python": platform.python_version(),
         "numpy": np.__version__,
         "pandas": pd.__version__,
+        "load_average_1m_at_end": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
     }
 
 
@@ -117,15 +125,16 @@ def main() -> None:
         "tiered_curve (3 tiers)": lambda: tiered_curve(d["scores"], quality3, cost3, cutoffs),
         "naive loop": lambda: naive(d, thresholds),
     }
-    results, outputs = {}, {}
-    for name, fn in cases.items():
-        times, outputs[name] = timed(fn, args.repeats)
-        results[name] = {
-            "median_s": statistics.median(times),
-            "min_s": min(times),
-            "max_s": max(times),
-            "runs_s": times,
+    times, outputs = timed(cases, args.repeats)
+    results = {
+        name: {
+            "median_s": statistics.median(runs),
+            "min_s": min(runs),
+            "max_s": max(runs),
+            "runs_s": runs,
         }
+        for name, runs in times.items()
+    }
     fast, slow = outputs["two_tier_curve"], outputs["naive loop"]
     agreement = {
         col: float(np.max(np.abs(fast[col].to_numpy() - slow[col].to_numpy())))
