@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from simkit.trace import load_trace
+from simkit.trace import Trace, load_trace
 from simkit.trace.summary import format_summary, summarize
 
-__all__ = ["bundled_traces", "run_demo"]
+__all__ = ["attribution", "bundled_traces", "run_demo"]
 
 
 def bundled_traces() -> list[Path]:
@@ -25,6 +25,17 @@ def run_demo() -> int:
         print("no bundled traces found in traces/; build them with scripts/build_traces.py")
         return 1
     for path in paths:
-        print(format_summary(summarize(load_trace(path))))
+        trace = load_trace(path)
+        print(format_summary(summarize(trace)))
+        print(attribution(trace))
         print()
     return 0
+
+
+def attribution(trace: Trace) -> str:
+    """One line naming where a trace's data comes from, its licences and required citation."""
+    meta = trace.meta
+    line = f"data       {meta.get('licences', 'licence not recorded')}"
+    if meta.get("attribution") and str(meta["attribution"]) not in line:
+        line += f"; cite {meta['attribution']}"
+    return line
