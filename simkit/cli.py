@@ -198,9 +198,9 @@ def _run_replay(args: argparse.Namespace) -> int:
     import json
 
     from simkit.fleet import load_fleet
+    from simkit.metrics import summarize_runs
     from simkit.policies import build_policy, policy_name
     from simkit.sim import simulate
-    from simkit.sweep import summarize_run
     from simkit.trace import load_trace
 
     trace = load_trace(args.trace)
@@ -210,7 +210,14 @@ def _run_replay(args: argparse.Namespace) -> int:
     if args.records:
         records.requests.to_parquet(args.records, index=False)
     summary = {"policy": args.policy, "policy_name": policy_name(policy), "seed": args.seed}
-    summary.update(summarize_run(records, fleet, slo_ttft_s=args.slo_ttft_s))
+    row = summarize_runs(records.requests, records.endpoints, slo_ttft_s=args.slo_ttft_s).iloc[0]
+    summary.update(
+        {
+            k: (v.item() if hasattr(v, "item") else v)
+            for k, v in row.to_dict().items()
+            if k != "run_id"
+        }
+    )
     if args.json:
         print(json.dumps(summary, indent=2))
     else:

@@ -2,6 +2,5 @@
 into one tidy DataFrame."""
 
 from simkit.sweep.grid import expand_grid, sweep
-from simkit.sweep.summary import summarize_run
 
-__all__ = ["expand_grid", "summarize_run", "sweep"]
+__all__ = ["expand_grid", "sweep"]

@@ -25,9 +25,9 @@ import pandas as pd
 from joblib import Parallel, delayed
 
 from simkit.fleet.spec import Fleet
+from simkit.metrics import summarize_runs
 from simkit.policies import build_policy, policy_name, policy_params
 from simkit.sim import simulate
-from simkit.sweep.summary import summarize_run
 from simkit.trace.core import Trace
 
 __all__ = ["expand_grid", "sweep"]
@@ -89,7 +89,10 @@ def _one(
         row[f"param_{k}"] = (
             v if isinstance(v, (int, float, str, bool, type(None))) else json.dumps(v, default=repr)
         )
-    row.update(summarize_run(records, fleet, slo_ttft_s=options.get("slo_ttft_s", 2.0)))
+    summary = summarize_runs(
+        records.requests, records.endpoints, slo_ttft_s=options.get("slo_ttft_s", 2.0)
+    )
+    row.update({k: v for k, v in summary.iloc[0].to_dict().items() if k != "run_id"})
     row["config_hash"] = records.meta["config_hash"]
     return row
 
@@ -126,8 +129,9 @@ def sweep(
     -------
     DataFrame
         ``run_id``, ``policy`` (label), ``policy_name``, ``seed``, ``param_<name>`` columns,
-        then the per-run numbers of :func:`simkit.sweep.summary.summarize_run`, sorted by
-        ``run_id`` (policy-major, seed-minor).
+        then the per-run numbers of :func:`simkit.metrics.summarize_runs` (cost incl. GPU
+        rental over the horizon, monthly cost, quality, latency percentiles, SLO attainment,
+        tier shares, privacy violations...), sorted by ``run_id`` (policy-major, seed-minor).
     """
     if isinstance(policies, Mapping):
         items = list(policies.items())
