@@ -10,7 +10,7 @@
     2 APIs), with the GPU tier given enough replicas for its share; requests/s.
 (d) the vectorised path (:func:`simkit.sweep.threshold_curves`): 100 cut-off vectors over 1M
     requests without the simulator; goal <= 2 s.
-(e) peak memory (``ru_maxrss`` of a fresh subprocess) of building and replaying a
+(e) peak memory (VmHWM of a fresh subprocess, started before the parent grows) of building and replaying a
     ``--memory-n`` request trace on the API fleet and on the GPU fleet.
 
 Each timing is the median of ``--repeats`` runs after one warm-up, ``gc.collect()`` before each;
@@ -163,6 +163,16 @@ def replay_seconds(trace: Trace, fleet, policy) -> float:
     return time.perf_counter() - t
 
 
+def _peak_rss_kib() -> int:
+    """This process's own peak resident set (VmHWM). Not ``ru_maxrss``: Linux carries that
+    across fork + exec, so a child would report its parent's size."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # not Linux: best effort
+
+
 def _memory_child(n: int, kind: str) -> None:
     rate = 200.0
     trace = make_trace(n, rate)
@@ -171,7 +181,7 @@ def _memory_child(n: int, kind: str) -> None:
     t = time.perf_counter()
     rec = simulate(trace, fleet, policy, seed=0)
     wall = time.perf_counter() - t
-    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    peak_kib = _peak_rss_kib()
     print(
         json.dumps(
             {
@@ -224,6 +234,17 @@ def main() -> int:
         _memory_child(args.memory_n, args.child)
         return 0
 
+    # memory first, in fresh subprocesses, while this process is still small
+    mem = []
+    for kind in ("api", "gpu"):
+        out = subprocess.run(
+            [sys.executable, __file__, "--_memory-child", kind, "--memory-n", str(args.memory_n)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        mem.append(json.loads(out.stdout.strip().splitlines()[-1]))
+
     rate = 20.0
     trace = make_trace(args.n, rate)
     api = load_fleet(API_FLEET)
@@ -241,16 +262,6 @@ def main() -> int:
     ]
 
     d_s, d_core_s = curves_seconds(args.curve_n, args.curves, api, rate, args.repeats)
-
-    mem = []
-    for kind in ("api", "gpu"):
-        out = subprocess.run(
-            [sys.executable, __file__, "--_memory-child", kind, "--memory-n", str(args.memory_n)],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        mem.append(json.loads(out.stdout.strip().splitlines()[-1]))
 
     a_rate = args.mmc_n / a_s
     b_rate = args.n / b_s
