@@ -1,18 +1,33 @@
 """Low-level readers shared by the loaders: every failure becomes a :class:`TraceError`
-naming the file and, where it can, the line, row and column."""
+naming the file and, where it can, the line, row and column.
+
+The converters (:func:`parse_numbers`, :func:`parse_counts`) turn a text or object column into
+numbers and name the first row that does not convert; they never repair a value.
+"""
 
 from __future__ import annotations
 
 import csv
 import io
+import json
 from os import PathLike
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from simkit.errors import TraceError
 
-__all__ = ["read_text", "read_csv_strings"]
+__all__ = [
+    "check_arrivals",
+    "parse_counts",
+    "parse_numbers",
+    "read_csv_strings",
+    "read_jsonl",
+    "read_text",
+    "to_numbers",
+]
 
 
 def read_text(path: str | PathLike[str]) -> str:
@@ -49,9 +64,9 @@ def read_csv_strings(path: str | PathLike[str]) -> pd.DataFrame:
     p = Path(path)
     text = read_text(p)
     reader = csv.reader(io.StringIO(text, newline=""))
+    rows: list[list[str]] = []
     try:
         header = next(reader)
-        rows = []
         for row in reader:
             if len(row) != len(header):
                 if not row:  # a blank line, e.g. at the end of the file
@@ -59,11 +74,177 @@ def read_csv_strings(path: str | PathLike[str]) -> pd.DataFrame:
                 raise TraceError(
                     p,
                     row=len(rows) + 1,
+                    line=reader.line_num,
                     problem=f"has {len(row)} fields, the header has {len(header)}",
                 )
             rows.append(row)
     except csv.Error as exc:
         raise TraceError(p, row=len(rows) + 1, problem=f"malformed CSV ({exc})") from None
+    dup = sorted({c for c in header if header.count(c) > 1})
+    if dup:
+        raise TraceError(p, column=dup[0], problem="the header names this column twice")
     if not rows:
         raise TraceError(p, problem="has a header but no data rows")
     return pd.DataFrame(rows, columns=header, dtype="string")
+
+
+def read_jsonl(path: str | PathLike[str]) -> list[tuple[int, dict[str, Any]]]:
+    """Parse a JSON-lines file into ``(line number, object)`` pairs; blank lines are skipped.
+
+    Raises
+    ------
+    TraceError
+        For an empty file, bad UTF-8, a line that is not valid JSON (the last line gets a
+        hint that the file looks truncated), or a line that is not a JSON object.
+    """
+    p = Path(path)
+    text = read_text(p)
+    lines = text.split("\n")
+    last = max(i for i, line in enumerate(lines) if line.strip())
+    records = []
+    for i, line in enumerate(lines):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            truncated = i == last and not text.endswith("\n")
+            raise TraceError(
+                p,
+                line=i + 1,
+                problem=f"{'truncated' if truncated else 'invalid'} JSON ({exc.msg} at "
+                f"character {exc.pos + 1}); expected one JSON object per line",
+                hint="The last line is cut off: was the log still being written? Remove the "
+                "partial line or copy the file again"
+                if truncated
+                else None,
+            ) from None
+        if not isinstance(record, dict):
+            raise TraceError(
+                p,
+                line=i + 1,
+                problem=f"expected a JSON object, got {type(record).__name__}",
+            )
+        records.append((i + 1, record))
+    return records
+
+
+def _first(mask: np.ndarray) -> int:
+    return int(np.flatnonzero(mask)[0])
+
+
+def _clean(v: Any) -> Any:
+    if isinstance(v, bool):
+        return "not-a-number"  # JSON true/false is not a number
+    if isinstance(v, str):
+        return v.strip() or None
+    return v
+
+
+def to_numbers(values: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(float64 values, not-a-number mask, missing mask)`` of a column; never raises.
+
+    Text is stripped; an empty string or a null is *missing*; ``true``/``false`` and text
+    that is not a number are *not a number*. Both give NaN in the values.
+    """
+    if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype):
+        numeric = values.to_numpy(dtype="float64", na_value=np.nan)
+        return numeric, np.zeros(len(values), dtype=bool), np.isnan(numeric)
+    s = values.astype(object).map(_clean)
+    missing = s.isna().to_numpy()
+    numeric = pd.to_numeric(s, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+    return numeric, np.isnan(numeric) & ~missing, missing
+
+
+def parse_numbers(
+    values: pd.Series,
+    *,
+    column: str,
+    where: str | PathLike[str],
+    rows: np.ndarray | None = None,
+    allow_missing: bool = False,
+) -> np.ndarray:
+    """Convert a column to float64; the first value that is not a number raises.
+
+    Empty strings and nulls are missing: an error unless ``allow_missing`` (then NaN).
+    ``rows`` gives the 1-based row number of each value (default: its position + 1).
+    """
+    orig = values.reset_index(drop=True)
+    numeric, bad, missing = to_numbers(orig)
+    row_of = (lambda i: int(rows[i])) if rows is not None else (lambda i: i + 1)
+    if bad.any():
+        i = _first(bad)
+        raise TraceError(
+            where,
+            row=row_of(i),
+            column=column,
+            problem=f"expected a number, got {orig.iloc[i]!r} ({int(bad.sum())} such rows)",
+        )
+    if missing.any() and not allow_missing:
+        i = _first(missing)
+        raise TraceError(
+            where,
+            row=row_of(i),
+            column=column,
+            problem=f"missing value ({int(missing.sum())} such rows); expected a number",
+        )
+    return numeric
+
+
+def parse_counts(
+    values: pd.Series,
+    *,
+    column: str,
+    where: str | PathLike[str],
+    rows: np.ndarray | None = None,
+    allow_missing: bool = False,
+) -> pd.Series:
+    """Convert a column of token counts to ``Int64``: whole numbers >= 0 (``<NA>`` if missing)."""
+    arr = parse_numbers(values, column=column, where=where, rows=rows, allow_missing=allow_missing)
+    bad = np.isfinite(arr) & ((arr < 0) | (arr != np.round(arr))) | np.isinf(arr)
+    if bad.any():
+        i = _first(bad)
+        row = int(rows[i]) if rows is not None else i + 1
+        raise TraceError(
+            where,
+            row=row,
+            column=column,
+            problem=f"expected a whole number >= 0, got {arr[i]:g} ({int(bad.sum())} such rows)",
+        )
+    return pd.Series(arr, dtype="float64").astype("Int64")
+
+
+def check_arrivals(
+    arrival_s: np.ndarray,
+    *,
+    column: str,
+    where: str | PathLike[str],
+    rows: np.ndarray | None = None,
+    hint: str | None = None,
+) -> None:
+    """Raise on the first missing, non-finite, negative or out-of-order arrival time.
+
+    ``column`` is the column's name *in the file*, so the message points where the user looks.
+    """
+    row_of = (lambda i: int(rows[i])) if rows is not None else (lambda i: i + 1)
+    bad = ~np.isfinite(arrival_s) | (arrival_s < 0)
+    if bad.any():
+        i = _first(bad)
+        raise TraceError(
+            where,
+            row=row_of(i),
+            column=column,
+            problem=f"missing, non-finite or negative arrival time {float(arrival_s[i])!r} "
+            f"({int(bad.sum())} such rows); expected a finite time >= 0",
+        )
+    back = np.diff(arrival_s) < 0
+    if back.any():
+        i = _first(back) + 1
+        raise TraceError(
+            where,
+            row=row_of(i),
+            column=column,
+            problem=f"arrival times must be non-decreasing: {float(arrival_s[i])!r} comes after "
+            f"{float(arrival_s[i - 1])!r} ({int(back.sum())} such rows)",
+            hint=hint,
+        )

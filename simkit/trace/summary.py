@@ -70,6 +70,8 @@ def _tags(trace: Trace) -> list[str]:
 def _fmt(v: Any) -> str:
     if v is None:
         return "-"
+    if isinstance(v, float) and v.is_integer():
+        return f"{int(v):,}"
     if isinstance(v, float):
         return f"{v:,.3f}" if abs(v) < 100 else f"{v:,.0f}"
     return f"{v:,}"
@@ -94,7 +96,10 @@ def format_summary(summary: dict[str, Any]) -> str:
     if summary["tags"]:
         lines.append("tags       " + ", ".join(f"{k} {v:,}" for k, v in summary["tags"].items()))
     if summary["models"]:
-        lines.append(f"{'model':<44} {'mean quality':>12} {'coverage':>9}")
+        lines.append(f"{'model':<44} {'mean quality':>12} {'coverage':>9} {'out tok p50':>11}")
         for model, m in summary["models"].items():
-            lines.append(f"{model:<44} {_fmt(m['mean_quality']):>12} {m['coverage']:>9.1%}")
+            lines.append(
+                f"{model:<44} {_fmt(m['mean_quality']):>12} {m['coverage']:>9.1%} "
+                f"{_fmt(m['output_tokens']['p50']):>11}"
+            )
     return "\n".join(lines)

@@ -5,7 +5,12 @@ Per-prompt correctness of ``gpt-4-1106-preview`` (strong) and
 every row whose prompt *equals* an ``eval_prompt`` of ``contaminated_prompts.jsonl`` is
 dropped (MMLU 14,042 -> 14,037 rows, GSM8K 1,319 -> 1,307). The drop is reported in the
 trace's ``meta`` (never silent). Arrival times are all 0: attach arrivals with
-:mod:`simkit.trace.arrivals`.
+:mod:`simkit.trace.compose`.
+
+Correctness ``True``/``False`` becomes quality 1/0 (raw score on the scale 0..1). With a
+``tokenizer`` (default ``cl100k_base``, see :mod:`simkit.trace.tokens`) the prompt tokens are
+counted, and for GSM8K, whose CSV holds each model's full answer (``<model>_response``), so are
+each model's output tokens. MMLU has no responses: its outputs stay ``<NA>``.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from simkit.errors import TraceError
 from simkit.schema import require_columns
 from simkit.trace.core import Trace
 from simkit.trace.readers import read_csv_strings, read_text
+from simkit.trace.tokens import DEFAULT_TOKENIZER, count_tokens, tokenizer_info
 
 __all__ = [
     "MMLU_DOMAINS",
@@ -131,7 +137,7 @@ def _correctness(df: pd.DataFrame, column: str, path: Path) -> pd.Series:
 
 
 def _frame(
-    path: Path, source: str, category: str | None, id_prefix: str
+    path: Path, source: str, category: str | None, id_prefix: str, tokenizer: str | None
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Requests and outcomes of one RouteLLM responses CSV (rows numbered as in the file)."""
     df = read_csv_strings(path)
@@ -147,21 +153,25 @@ def _frame(
             "category": category if category is not None else source,
         }
     )
+    if tokenizer is not None:
+        requests["prompt_tokens"] = count_tokens(df["prompt"], tokenizer=tokenizer)
     parts = []
     for model in (WEAK_MODEL, STRONG_MODEL):
         q = _correctness(df, model, path)
-        parts.append(
-            pd.DataFrame(
-                {
-                    "request_id": ids,
-                    "model": model,
-                    "quality": q,
-                    "raw_score": q,
-                    "scale_min": 0.0,
-                    "scale_max": 1.0,
-                }
-            )
+        part = pd.DataFrame(
+            {
+                "request_id": ids,
+                "model": model,
+                "quality": q,
+                "raw_score": q,
+                "scale_min": 0.0,
+                "scale_max": 1.0,
+            }
         )
+        response = f"{model}_response"
+        if tokenizer is not None and response in df.columns:
+            part["output_tokens"] = count_tokens(df[response], tokenizer=tokenizer)
+        parts.append(part)
     return requests, pd.concat(parts, ignore_index=True)
 
 
@@ -174,7 +184,9 @@ def _decontaminate(
     return kept, out, int(drop.sum())
 
 
-def _build(requests, outcomes, *, name, decontaminate, contaminated_path, where, files) -> Trace:
+def _build(
+    requests, outcomes, *, name, decontaminate, contaminated_path, where, files, tokenizer
+) -> Trace:
     n_raw = len(requests)
     dropped = 0
     if decontaminate:
@@ -196,13 +208,20 @@ def _build(requests, outcomes, *, name, decontaminate, contaminated_path, where,
         "rows_read": n_raw,
         "rows_dropped_contaminated": dropped,
         "decontaminated": bool(decontaminate),
-        "arrivals": "none (all 0); attach arrivals with simkit.trace.arrivals",
+        "arrivals": "none (all 0); attach arrivals with simkit.trace.compose",
         "files": files,
     }
+    if tokenizer is not None:
+        meta["tokenizer"] = tokenizer_info(tokenizer)
     return Trace(requests, outcomes.reset_index(drop=True), meta=meta, where=where)
 
 
-def load_routellm_mmlu(path: str | PathLike[str], *, decontaminate: bool = True) -> Trace:
+def load_routellm_mmlu(
+    path: str | PathLike[str],
+    *,
+    decontaminate: bool = True,
+    tokenizer: str | None = DEFAULT_TOKENIZER,
+) -> Trace:
     """Load RouteLLM's MMLU outcomes: ``path`` is the ``mmlu`` folder (with ``responses/``).
 
     The 57 ``responses/mmlu_<domain>.csv`` files are concatenated in RouteLLM's domain order;
@@ -220,9 +239,13 @@ def load_routellm_mmlu(path: str | PathLike[str], *, decontaminate: bool = True)
             responses / f"mmlu_{missing[0]}.csv",
             problem=f"file not found ({len(missing)} of {len(MMLU_DOMAINS)} domain files missing)",
         )
-    frames = [_frame(responses / f"mmlu_{d}.csv", "mmlu", d, f"mmlu/{d}/") for d in MMLU_DOMAINS]
+    frames = [
+        _frame(responses / f"mmlu_{d}.csv", "mmlu", d, f"mmlu/{d}/", None) for d in MMLU_DOMAINS
+    ]
     requests = pd.concat([f[0] for f in frames], ignore_index=True)
     outcomes = pd.concat([f[1] for f in frames], ignore_index=True)
+    if tokenizer is not None:  # one batch for all files
+        requests["prompt_tokens"] = count_tokens(requests["prompt"], tokenizer=tokenizer)
     contaminated = responses.parent / "contaminated_prompts.jsonl"
     return _build(
         requests,
@@ -232,10 +255,16 @@ def load_routellm_mmlu(path: str | PathLike[str], *, decontaminate: bool = True)
         contaminated_path=contaminated,
         where=str(responses),
         files=[f"mmlu/responses/mmlu_{d}.csv" for d in MMLU_DOMAINS],
+        tokenizer=tokenizer,
     )
 
 
-def load_routellm_gsm8k(path: str | PathLike[str], *, decontaminate: bool = True) -> Trace:
+def load_routellm_gsm8k(
+    path: str | PathLike[str],
+    *,
+    decontaminate: bool = True,
+    tokenizer: str | None = DEFAULT_TOKENIZER,
+) -> Trace:
     """Load RouteLLM's GSM8K outcomes: ``path`` is the ``gsm8k`` folder or its responses CSV.
 
     Request ids are ``gsm8k/<row>``; with ``decontaminate`` 12 prompts are dropped, leaving
@@ -243,7 +272,7 @@ def load_routellm_gsm8k(path: str | PathLike[str], *, decontaminate: bool = True
     """
     p = Path(path)
     csv_path = p / "gsm8k_responses.csv" if p.is_dir() else p
-    requests, outcomes = _frame(csv_path, "gsm8k", None, "gsm8k/")
+    requests, outcomes = _frame(csv_path, "gsm8k", None, "gsm8k/", tokenizer)
     return _build(
         requests,
         outcomes,
@@ -252,4 +281,5 @@ def load_routellm_gsm8k(path: str | PathLike[str], *, decontaminate: bool = True
         contaminated_path=csv_path.parent / "contaminated_prompts.jsonl",
         where=str(csv_path),
         files=["gsm8k/gsm8k_responses.csv"],
+        tokenizer=tokenizer,
     )

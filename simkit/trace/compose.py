@@ -1,0 +1,189 @@
+"""Composition: put labelled prompts on a timeline, merge traces, add synthetic tags.
+
+Benchmarks give prompts with per-model outcomes but no arrival times; timing traces give
+arrival times and token counts but no prompts. :func:`attach_arrivals` joins the two: it
+orders the requests (a seeded shuffle by default, so that a benchmark's files do not arrive
+one subject after another), gives request ``k`` the ``k``-th arrival of the process, and —
+for a replayed timing trace — fills a request's missing ``output_tokens`` with the trace's
+generated tokens of the same slot. Everything it did is recorded in ``meta['composition']``.
+
+All randomness comes from :func:`simkit.seeding.named_stream` with the caller's seed: the same
+inputs and seed give a bit-identical trace.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from simkit.errors import SpecError, TraceError
+from simkit.schema import TAG_SEPARATOR
+from simkit.seeding import named_stream
+from simkit.trace.arrivals import ArrivalProcess, Replay
+from simkit.trace.core import Trace
+
+__all__ = ["ORDERS", "attach_arrivals", "combine", "tag_fraction"]
+
+#: how attach_arrivals orders the requests before giving them arrival times
+ORDERS = ("shuffle", "keep")
+
+
+def attach_arrivals(
+    trace: Trace,
+    process: ArrivalProcess,
+    *,
+    seed: int = 0,
+    rate_multiplier: float = 1.0,
+    order: str = "shuffle",
+    fill_output_tokens: bool = True,
+    replay_start: str = "first",
+) -> Trace:
+    """A copy of ``trace`` whose requests arrive as ``process`` says.
+
+    Parameters
+    ----------
+    trace : Trace
+        Labelled requests (their current arrival times are replaced).
+    process : ArrivalProcess
+        :class:`~simkit.trace.arrivals.Poisson`, ``Bursty``, ``Diurnal`` or ``Replay``.
+    seed : int
+        Seeds the order (stream ``"compose.order"``) and the process (``"compose.arrivals"``).
+    rate_multiplier : float
+        Scale the process's rate (a replayed trace plays this many times faster).
+    order : {'shuffle', 'keep'}
+        ``shuffle``: a seeded random order; ``keep``: the trace's current order.
+    fill_output_tokens : bool
+        With a :class:`~simkit.trace.arrivals.Replay`, fill missing request-level
+        ``output_tokens`` from the replayed trace's generated tokens (same slot).
+    replay_start : {'first', 'random'}
+        With a ``Replay``: start at its first row, or at a row drawn with the seed (stream
+        ``"compose.replay_start"``), wrapping around — a seeded sample of the timing trace.
+
+    Returns
+    -------
+    Trace
+        Same requests, outcomes and scores; new ``arrival_s``; ``meta['composition']`` says how.
+    """
+    if replay_start not in ("first", "random"):
+        raise SpecError(
+            "<compose>",
+            key="replay_start",
+            problem=f"unknown start {replay_start!r}; valid: first, random",
+        )
+    if order not in ORDERS:
+        raise SpecError(
+            "<compose>", key="order", problem=f"unknown order {order!r}; valid: {', '.join(ORDERS)}"
+        )
+    n = trace.n_requests
+    if order == "shuffle":
+        perm = named_stream(seed, "compose.order").permutation(n)
+    else:
+        perm = np.arange(n)
+    proc = process.scaled(rate_multiplier) if rate_multiplier != 1.0 else process
+    if isinstance(proc, Replay) and replay_start == "random":
+        start = named_stream(seed, "compose.replay_start").integers(proc.arrival_s.size)
+        proc = proc.starting_at(int(start))
+    times = proc.times(n, named_stream(seed, "compose.arrivals"))
+    req = trace.requests.iloc[perm].reset_index(drop=True)
+    req["arrival_s"] = np.asarray(times, dtype=np.float64)
+    info: dict[str, Any] = {
+        "arrivals": proc.describe(),
+        "seed": seed,
+        "rate_multiplier": rate_multiplier,
+        "order": order,
+        "n_requests": n,
+    }
+    if isinstance(proc, Replay):
+        info["replay_cycles"] = proc.cycles(n)
+        info["replay_rows_used"] = int(min(n, proc.arrival_s.size))
+        _, out_tokens = proc.tokens(n)
+        if fill_output_tokens and out_tokens is not None:
+            missing = req["output_tokens"].isna().to_numpy() & np.isfinite(out_tokens)
+            filled = req["output_tokens"].astype("Int64").copy()
+            filled[missing] = out_tokens[missing].astype(np.int64)
+            req["output_tokens"] = filled
+            info["output_tokens_filled"] = int(missing.sum())
+            info["output_tokens_note"] = (
+                "request-level output_tokens taken from the replayed trace's generated tokens "
+                "of the same slot where the source had none; per-model outcome counts win"
+            )
+    scores = None if trace.scores is None else trace.scores.iloc[perm].reset_index(drop=True)
+    meta = dict(trace.meta)
+    meta["composition"] = [*meta.get("composition", []), info]
+    meta.pop("arrivals", None)  # "none (all 0)" no longer holds
+    return trace.replace(requests=req, scores=scores, meta=meta)
+
+
+def tag_fraction(trace: Trace, tag: str, fraction: float, *, seed: int) -> Trace:
+    """Give a seeded random ``fraction`` of the requests the constraint tag ``tag``.
+
+    Exactly ``round(fraction * n)`` requests are chosen uniformly (stream ``"tag:<tag>"``), so
+    the tag says nothing about the content: it is a *synthetic* label for exercising
+    constraint-aware policies (e.g. ``sensitive`` for privacy routing), and is recorded as such
+    in ``meta['synthetic_tags']``.
+    """
+    if not tag or TAG_SEPARATOR in tag:
+        raise SpecError("<compose>", key="tag", problem=f"a tag is a non-empty word, got {tag!r}")
+    if isinstance(fraction, bool) or not (0.0 <= float(fraction) <= 1.0):
+        raise SpecError("<compose>", key="fraction", problem=f"must be in [0, 1], got {fraction!r}")
+    n = trace.n_requests
+    k = int(round(fraction * n))
+    chosen = np.zeros(n, dtype=bool)
+    chosen[named_stream(seed, f"tag:{tag}").permutation(n)[:k]] = True
+    has = trace.has_tag(tag)
+    tags = trace.requests["tags"].fillna("").astype(str).to_numpy(dtype=object)
+    add = chosen & ~has
+    tags[add] = [f"{t}{TAG_SEPARATOR}{tag}" if t else tag for t in tags[add]]
+    req = trace.requests.copy()
+    req["tags"] = pd.array(tags, dtype="string")
+    meta = dict(trace.meta)
+    meta["synthetic_tags"] = {
+        **meta.get("synthetic_tags", {}),
+        tag: {
+            "fraction": fraction,
+            "seed": seed,
+            "n_tagged": int(k),
+            "note": "chosen uniformly at random with the seed, not from the request content",
+        },
+    }
+    return trace.replace(requests=req, meta=meta)
+
+
+def combine(traces: Sequence[Trace], *, name: str, meta: dict[str, Any] | None = None) -> Trace:
+    """One trace from several: requests merged by arrival time (stable), outcomes appended.
+
+    Request ids must be distinct across the traces; scores are dropped unless every trace has
+    the same score columns.
+    """
+    if not traces:
+        raise TraceError(None, problem="nothing to combine")
+    req = pd.concat([t.requests for t in traces], ignore_index=True)
+    dup = req["request_id"].duplicated().to_numpy()
+    if dup.any():
+        raise TraceError(
+            None,
+            column="request_id",
+            problem=f"request id {req['request_id'].iloc[int(np.flatnonzero(dup)[0])]!r} occurs "
+            "in more than one trace; ids must be distinct to combine",
+        )
+    order = np.argsort(req["arrival_s"].to_numpy(dtype=np.float64), kind="stable")
+    out = pd.concat([t.outcomes for t in traces], ignore_index=True)
+    scores = None
+    names = {t.score_names for t in traces}
+    if len(names) == 1 and traces[0].scores is not None:
+        scores = pd.concat([t.scores for t in traces], ignore_index=True).iloc[order]
+        scores = scores.reset_index(drop=True)
+    combined_meta = {
+        "name": name,
+        "sources": [s for t in traces for s in t.meta.get("sources", [])],
+        "parts": [
+            {k: v for k, v in t.meta.items() if k not in ("arrivals", "sources")} for t in traces
+        ],
+        **(meta or {}),
+    }
+    return Trace(
+        req.iloc[order].reset_index(drop=True), out, scores=scores, meta=combined_meta, where=name
+    )

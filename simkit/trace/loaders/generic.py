@@ -1,0 +1,649 @@
+"""A team's own logs (CSV, JSON lines or Parquet) through a column mapping.
+
+The mapping says which column of the file holds which field of the trace; anything not mapped
+is not read. As a Python dict or a YAML file (``simkit trace convert --mapping``)::
+
+    request_id: id              # optional: ids are generated from the row ("<file stem>/<row>")
+    arrival: ts                 # required: seconds, milliseconds, ... or datetimes (time_unit)
+    prompt: prompt_text         # optional text (prompt_tokens counted from it with tokenizer=)
+    prompt_tokens: n_in
+    output_tokens: n_out        # request-level output length (when no model's is known)
+    max_tokens: max_tokens
+    category: route
+    source: app
+    tags: tags                  # comma-separated constraint tags
+    flags: {sensitive: has_pii} # a tag per true/false column (true, 1, yes -> tagged)
+    # outcomes, one of two forms (both optional):
+    model: model                # long form: one row = one call to the model in this column,
+    outcome: {quality: q, latency_s: latency, cost_usd: cost, output_tokens: n_out}
+    models:                     # wide form: columns per model
+      gpt-4o: {quality: q_gpt4o, output_tokens: out_gpt4o}
+      llama-3-70b: {raw_score: judge_llama, scale: [1, 10]}
+    scale: [0, 10]              # declared scale of raw scores (quality = (raw - min) / (max - min))
+
+Outcome fields: ``quality`` (in [0, 1]), ``raw_score`` (with ``scale``), ``output_tokens``,
+``latency_s`` or ``latency_ms``, ``ttft_s`` or ``ttft_ms``, ``cost_usd``. A request gets an outcome for a model only when at
+least one of that model's mapped cells has a value on its row; with all of them empty the
+outcome is *missing* (never a zero). An outcome with latency or cost but an empty quality is
+kept with quality NaN (recorded, not graded). In long form the same request may appear on
+several rows (one per model); its request fields must agree.
+
+Arrival times become seconds relative to the earliest request. Rows must be in arrival order
+(pass ``sort=True`` to sort them, recorded in ``meta``). Bad values raise a
+:class:`~simkit.errors.TraceError` naming the file, row (CSV/Parquet) or line (JSONL) and column;
+with ``drop_invalid=True`` the bad rows are dropped instead and the count and reasons are
+recorded in ``meta['dropped_rows']`` and reported with a :class:`DroppedRowsWarning`.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping
+from os import PathLike
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from simkit.errors import SpecError, TraceError
+from simkit.trace.core import Trace
+from simkit.trace.readers import read_csv_strings, read_jsonl, to_numbers
+from simkit.trace.tokens import count_tokens, tokenizer_info
+
+__all__ = [
+    "FORMATS",
+    "MAPPING_KEYS",
+    "OUTCOME_FIELDS",
+    "TIME_UNITS",
+    "DroppedRowsWarning",
+    "load_log",
+    "read_mapping",
+]
+
+#: file format -> file suffixes it is inferred from
+FORMATS: dict[str, tuple[str, ...]] = {
+    "csv": (".csv",),
+    "jsonl": (".jsonl", ".ndjson"),
+    "parquet": (".parquet", ".pq"),
+}
+#: time_unit -> seconds per unit (``datetime``: parsed date/times)
+TIME_UNITS: dict[str, float | None] = {
+    "s": 1.0,
+    "ms": 1e-3,
+    "us": 1e-6,
+    "ns": 1e-9,
+    "datetime": None,
+}
+_REQUEST_FIELDS = (
+    "request_id",
+    "arrival",
+    "prompt",
+    "prompt_tokens",
+    "output_tokens",
+    "max_tokens",
+    "category",
+    "source",
+    "tags",
+)
+OUTCOME_FIELDS = (
+    "quality",
+    "raw_score",
+    "output_tokens",
+    "latency_s",
+    "latency_ms",
+    "ttft_s",
+    "ttft_ms",
+    "cost_usd",
+)
+MAPPING_KEYS = (*_REQUEST_FIELDS, "flags", "model", "outcome", "models", "scale")
+_TEXT = ("request_id", "prompt", "category", "source", "tags")
+_COUNTS = ("prompt_tokens", "output_tokens", "max_tokens")
+_TRUE = {"true", "1", "yes", "y", "t"}
+_FALSE = {"false", "0", "no", "n", "f", ""}
+
+
+class DroppedRowsWarning(UserWarning):
+    """Rows were dropped on request (``drop_invalid=True``); the message gives count and reasons."""
+
+
+# --- the mapping ------------------------------------------------------------------------------
+def read_mapping(path: str | PathLike[str]) -> dict[str, Any]:
+    """Read a YAML (or JSON) column mapping file into a dict, checked by :func:`load_log`."""
+    import yaml
+
+    from simkit.trace.readers import read_text
+
+    p = Path(path)
+    try:
+        data = yaml.safe_load(read_text(p))
+    except yaml.YAMLError as exc:
+        raise SpecError(p, problem=f"not valid YAML ({exc})") from None
+    if not isinstance(data, dict):
+        raise SpecError(
+            p, problem=f"expected a mapping of keys to columns, got {type(data).__name__}"
+        )
+    return data
+
+
+def _scale(value: Any, source: str, key: str) -> tuple[float, float]:
+    ok = (
+        isinstance(value, (list, tuple))
+        and len(value) == 2
+        and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
+        and float(value[0]) < float(value[1])
+    )
+    if not ok:
+        raise SpecError(
+            source, key=key, problem=f"expected [min, max] with min < max, got {value!r}"
+        )
+    return float(value[0]), float(value[1])
+
+
+def _column_name(value: Any, source: str, key: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise SpecError(source, key=key, problem=f"expected a column name, got {value!r}")
+    return value
+
+
+def _outcome_spec(spec: Any, source: str, key: str, scale) -> dict[str, Any]:
+    if not isinstance(spec, Mapping):
+        raise SpecError(source, key=key, problem="expected a mapping of outcome fields to columns")
+    out: dict[str, Any] = {}
+    for field, value in spec.items():
+        if field == "scale":
+            scale = _scale(value, source, f"{key}.scale")
+            continue
+        if field not in OUTCOME_FIELDS:
+            raise SpecError(
+                source,
+                key=f"{key}.{field}",
+                problem=f"unknown outcome field; valid fields: {', '.join(OUTCOME_FIELDS)}, scale",
+            )
+        out[field] = _column_name(value, source, f"{key}.{field}")
+    if not out:
+        raise SpecError(source, key=key, problem="maps no outcome field")
+    for unit_s in ("latency", "ttft"):
+        if f"{unit_s}_s" in out and f"{unit_s}_ms" in out:
+            raise SpecError(
+                source, key=f"{key}.{unit_s}_ms", problem=f"map {unit_s}_s or {unit_s}_ms, not both"
+            )
+    if "raw_score" in out and "quality" not in out and scale is None:
+        raise SpecError(
+            source,
+            key=f"{key}.raw_score",
+            problem="a raw score needs its scale to become a quality: add scale: [min, max]",
+        )
+    out["_scale"] = scale
+    return out
+
+
+def _check_mapping(mapping: Mapping[str, Any], source: str) -> dict[str, Any]:
+    if not isinstance(mapping, Mapping):
+        raise SpecError(source, problem=f"expected a mapping, got {type(mapping).__name__}")
+    for key in mapping:
+        if key not in MAPPING_KEYS:
+            raise SpecError(
+                source, key=str(key), problem=f"unknown key; valid keys: {', '.join(MAPPING_KEYS)}"
+            )
+    if "arrival" not in mapping:
+        raise SpecError(source, key="arrival", problem="required: the column with arrival times")
+    spec: dict[str, Any] = {
+        k: _column_name(mapping[k], source, k) for k in _REQUEST_FIELDS if k in mapping
+    }
+    flags = mapping.get("flags", {})
+    if not isinstance(flags, Mapping):
+        raise SpecError(source, key="flags", problem="expected {tag: column}")
+    spec["flags"] = {str(t): _column_name(c, source, f"flags.{t}") for t, c in flags.items()}
+    scale = _scale(mapping["scale"], source, "scale") if "scale" in mapping else None
+    if "outcome" in mapping and "model" not in mapping:
+        raise SpecError(
+            source, key="outcome", problem="long-form outcomes need 'model': the model column"
+        )
+    if "model" in mapping:
+        spec["model"] = _column_name(mapping["model"], source, "model")
+        spec["outcome"] = _outcome_spec(mapping.get("outcome", {}), source, "outcome", scale)
+    models = mapping.get("models", {})
+    if not isinstance(models, Mapping):
+        raise SpecError(source, key="models", problem="expected {model name: {field: column}}")
+    spec["models"] = {
+        str(m): _outcome_spec(s, source, f"models.{m}", scale) for m, s in models.items()
+    }
+    return spec
+
+
+# --- reading ----------------------------------------------------------------------------------
+def _infer_format(path: Path, format: str | None) -> str:
+    if format is not None:
+        if format not in FORMATS:
+            raise TraceError(
+                path, problem=f"unknown format {format!r}; valid formats: {', '.join(FORMATS)}"
+            )
+        return format
+    for name, suffixes in FORMATS.items():
+        if path.suffix.lower() in suffixes:
+            return name
+    raise TraceError(
+        path,
+        problem=f"cannot tell the format from the suffix {path.suffix!r}; pass format= one of "
+        f"{', '.join(FORMATS)}",
+    )
+
+
+def _read(path: Path, fmt: str) -> tuple[pd.DataFrame, np.ndarray, str]:
+    """The table, each row's number in the file, and what that number is ('row' or 'line')."""
+    if fmt == "csv":
+        df = read_csv_strings(path)
+        return df, np.arange(1, len(df) + 1), "row"
+    if fmt == "jsonl":
+        records = read_jsonl(path)
+        lines = np.array([line for line, _ in records], dtype=np.int64)
+        keys: dict[str, None] = {}
+        for _, rec in records:
+            keys.update(dict.fromkeys(rec))
+        df = pd.DataFrame(
+            {k: pd.Series([rec.get(k) for _, rec in records], dtype=object) for k in keys}
+        )
+        return df, lines, "line"
+    if not path.is_file():
+        raise TraceError(path, problem="file not found")
+    try:
+        df = pq.read_table(path).to_pandas()
+    except (OSError, pa.ArrowInvalid) as exc:
+        raise TraceError(path, problem=f"not a readable Parquet file ({exc})") from None
+    if df.empty:
+        raise TraceError(path, problem="has no rows")
+    return df.reset_index(drop=True), np.arange(1, len(df) + 1), "row"
+
+
+class _Checker:
+    """Collects bad rows per reason; raises on the first unless dropping was asked for."""
+
+    def __init__(self, path: Path, numbers: np.ndarray, unit: str, drop: bool) -> None:
+        self.path, self.numbers, self.unit, self.drop = path, numbers, unit, drop
+        self.bad = np.zeros(len(numbers), dtype=bool)
+        self.reasons: dict[str, dict[str, Any]] = {}
+
+    def where(self, i: int) -> dict[str, int]:
+        return {self.unit: int(self.numbers[i])}
+
+    def check(self, mask: np.ndarray, column: str, problem: str, hint: str | None = None) -> None:
+        mask = np.asarray(mask, dtype=bool)
+        if not mask.any():
+            return
+        i = int(np.flatnonzero(mask)[0])
+        if not self.drop:
+            raise TraceError(
+                self.path,
+                column=column,
+                problem=f"{problem} ({int(mask.sum())} such {self.unit}s)",
+                hint=hint,
+                **self.where(i),
+            )
+        key = f"column '{column}': {problem}"
+        entry = self.reasons.setdefault(
+            key, {"rows": 0, f"first_{self.unit}": int(self.numbers[i])}
+        )
+        entry["rows"] += int(mask.sum())
+        self.bad |= mask
+
+
+def _text(values: pd.Series) -> pd.Series:
+    def clean(v: Any) -> Any:
+        if v is None or (isinstance(v, float) and v != v) or v is pd.NA:
+            return pd.NA
+        return str(v) if not isinstance(v, str) else (v if v != "" else pd.NA)
+
+    return values.astype(object).map(clean).astype("string")
+
+
+def _bools(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """(true mask, not-a-boolean mask)."""
+
+    def norm(v: Any) -> str | None:
+        if v is None or v is pd.NA or (isinstance(v, float) and v != v):
+            return ""
+        if isinstance(v, bool | np.bool_):
+            return "true" if v else "false"
+        return str(v).strip().lower()
+
+    s = values.astype(object).map(norm)
+    return s.isin(_TRUE).to_numpy(), ~(s.isin(_TRUE) | s.isin(_FALSE)).to_numpy()
+
+
+def _arrivals(values: pd.Series, unit: str, time_format: str | None, ck: _Checker, col: str):
+    if unit == "datetime":
+        raw = values.astype(object).map(lambda v: v.strip() if isinstance(v, str) else v)
+        missing = raw.map(lambda v: v is None or v is pd.NA or v == "" or v != v).to_numpy(bool)
+        try:
+            parsed = pd.to_datetime(
+                raw.where(~missing, None),
+                format=time_format or "ISO8601",
+                errors="coerce",
+                utc=True,
+            )
+        except (ValueError, TypeError) as exc:
+            raise TraceError(
+                ck.path, column=col, problem=f"cannot parse date/times ({exc})"
+            ) from None
+        bad = parsed.isna().to_numpy() & ~missing
+        ck.check(missing, col, "missing arrival time")
+        ck.check(
+            bad,
+            col,
+            f"expected a date/time{' in format ' + repr(time_format) if time_format else ''}",
+            hint="Check time_unit: numbers need time_unit='s' or 'ms'",
+        )
+        ns = parsed.astype("datetime64[ns, UTC]").to_numpy(dtype="datetime64[ns]").astype("int64")
+        ok = ~(missing | bad)
+        origin = ns[ok].min() if ok.any() else 0
+        seconds = np.where(ok, (ns - origin) / 1e9, np.nan)
+        return seconds, str(pd.Timestamp(origin, tz="UTC").isoformat())
+    numeric, not_num, missing = to_numbers(values)
+    ck.check(missing, col, "missing arrival time")
+    ck.check(not_num, col, f"expected a number of {unit}", hint="Dates need time_unit='datetime'")
+    ck.check(np.isinf(numeric), col, "arrival time is infinite")
+    ok = np.isfinite(numeric)
+    origin = float(numeric[ok].min()) if ok.any() else 0.0
+    seconds = (numeric - origin) * TIME_UNITS[unit]
+    return seconds, f"{origin!r} {unit}"
+
+
+def load_log(
+    path: str | PathLike[str],
+    mapping: Mapping[str, Any] | str | PathLike[str],
+    *,
+    format: str | None = None,
+    time_unit: str = "s",
+    time_format: str | None = None,
+    sort: bool = False,
+    drop_invalid: bool = False,
+    tokenizer: str | None = None,
+    name: str | None = None,
+) -> Trace:
+    """Load a team's log (CSV, JSONL or Parquet) into a :class:`Trace` through a column mapping.
+
+    Parameters
+    ----------
+    path : path-like
+        The log file.
+    mapping : mapping or path-like
+        Trace field -> file column (see the module docstring), or a YAML file holding one.
+    format : {'csv', 'jsonl', 'parquet'}, optional
+        Inferred from the suffix when not given.
+    time_unit : {'s', 'ms', 'us', 'ns', 'datetime'}
+        What the arrival column holds. Numbers are made relative to the earliest request;
+        datetimes (ISO 8601 by default, naive ones taken as UTC) likewise.
+    time_format : str, optional
+        A ``strftime`` format for datetimes that are not ISO 8601.
+    sort : bool
+        Sort rows by arrival (stable) instead of rejecting out-of-order rows.
+    drop_invalid : bool
+        Drop rows with bad values instead of raising; the count and reasons go to
+        ``meta['dropped_rows']`` and a :class:`DroppedRowsWarning`.
+    tokenizer : str, optional
+        Count ``prompt_tokens`` from the prompt text where the log has no count
+        (see :mod:`simkit.trace.tokens`).
+    name : str, optional
+        The trace's name in ``meta`` (default: the file stem).
+
+    Raises
+    ------
+    SpecError
+        A mapping with an unknown key, a missing ``arrival`` or a malformed scale.
+    TraceError
+        A mapped column the file lacks (listing the columns it has), or a bad value, naming
+        the file, the row or line, and the column.
+    """
+    p = Path(path)
+    source = "<mapping>"
+    if isinstance(mapping, (str, PathLike)):
+        source = str(mapping)
+        mapping = read_mapping(mapping)
+    spec = _check_mapping(mapping, source)
+    if time_unit not in TIME_UNITS:
+        raise TraceError(
+            p, problem=f"unknown time_unit {time_unit!r}; valid units: {', '.join(TIME_UNITS)}"
+        )
+    fmt = _infer_format(p, format)
+    df, numbers, unit = _read(p, fmt)
+    _require_mapped_columns(df, spec, p)
+    ck = _Checker(p, numbers, unit, drop_invalid)
+    n = len(df)
+
+    # request fields
+    cols: dict[str, Any] = {}
+    if "request_id" in spec:
+        ids = _text(df[spec["request_id"]])
+        ck.check(ids.isna().to_numpy(), spec["request_id"], "missing request id")
+    else:
+        ids = pd.Series([f"{p.stem}/{k}" for k in numbers], dtype="string")
+    arrival_s, origin = _arrivals(df[spec["arrival"]], time_unit, time_format, ck, spec["arrival"])
+    for field in ("prompt", "category", "source", "tags"):
+        if field in spec:
+            cols[field] = _text(df[spec[field]])
+    for field in _COUNTS:
+        if field in spec:
+            cols[field] = _counts(df[spec[field]], spec[field], ck, allow_missing=True)
+    tags = cols.get("tags", pd.Series("", index=range(n), dtype="string")).fillna("")
+    for tag, column in spec["flags"].items():
+        true, not_bool = _bools(df[column])
+        ck.check(not_bool, column, "expected true/false (or 1/0, yes/no) for a tag flag")
+        tags = tags.where(~true, tags.map(lambda t, tag=tag: f"{t},{tag}" if t else tag))
+    if "tags" in cols or spec["flags"]:
+        cols["tags"] = tags
+
+    outcomes = _outcomes(df, spec, ids, ck)
+    if "model" not in spec:
+        dup = ids.duplicated().to_numpy() & ids.notna().to_numpy()
+        ck.check(dup, spec.get("request_id", "request_id"), "duplicate request id")
+
+    requests = pd.DataFrame({"request_id": ids, "arrival_s": arrival_s, **cols})
+    keep = ~ck.bad
+    meta: dict[str, Any] = {
+        "name": name or p.stem,
+        "sources": [{"file": p.name, "format": fmt}],
+        "mapping": _plain(mapping),
+        "time_unit": time_unit,
+        "time_origin": origin,
+    }
+    if drop_invalid:
+        meta["dropped_rows"] = {"rows_read": n, "dropped": int(ck.bad.sum()), "reasons": ck.reasons}
+        if ck.bad.any():
+            reasons = "; ".join(f"{k} ({v['rows']})" for k, v in ck.reasons.items())
+            warnings.warn(
+                f"{p}: dropped {int(ck.bad.sum())} of {n} rows: {reasons}",
+                DroppedRowsWarning,
+                stacklevel=2,
+            )
+        requests = requests[keep].reset_index(drop=True)
+        outcomes = outcomes[outcomes["_row"].isin(np.flatnonzero(keep))]
+        numbers = numbers[keep]
+        if requests.empty:
+            raise TraceError(p, problem="every row was invalid and dropped; nothing left to load")
+    requests["_row"] = np.arange(len(requests))
+    if "model" in spec:
+        requests = _merge_long_form(requests, spec, p, numbers, unit)
+    requests, meta = _order(requests, numbers, unit, spec["arrival"], p, sort, meta)
+    requests = requests.drop(columns="_row")
+    if tokenizer is not None and "prompt" in requests:
+        todo = (
+            requests["prompt"].notna()
+            & requests.get(
+                "prompt_tokens", pd.Series(pd.NA, index=requests.index, dtype="Int64")
+            ).isna()
+        )
+        counted = count_tokens(requests.loc[todo, "prompt"], tokenizer=tokenizer)
+        pt = requests.get("prompt_tokens", pd.Series(pd.NA, index=requests.index, dtype="Int64"))
+        pt = pt.astype("Int64").copy()
+        pt[todo.to_numpy()] = counted.to_numpy()
+        requests["prompt_tokens"] = pt
+        meta["tokenizer"] = {**tokenizer_info(tokenizer), "prompts_counted": int(todo.sum())}
+    outcomes = outcomes.drop(columns="_row").reset_index(drop=True)
+    return Trace(requests, outcomes, meta=meta, where=str(p))
+
+
+def _plain(mapping: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        str(k): _plain(v) if isinstance(v, Mapping) else (list(v) if isinstance(v, tuple) else v)
+        for k, v in mapping.items()
+    }
+
+
+def _require_mapped_columns(df: pd.DataFrame, spec: dict[str, Any], path: Path) -> None:
+    named: list[tuple[str, str]] = [(k, v) for k, v in spec.items() if isinstance(v, str)]
+    named += [(f"flags.{t}", c) for t, c in spec["flags"].items()]
+    if "outcome" in spec:
+        named += [(f"outcome.{f}", c) for f, c in spec["outcome"].items() if f != "_scale"]
+    for model, fields in spec["models"].items():
+        named += [(f"models.{model}.{f}", c) for f, c in fields.items() if f != "_scale"]
+    for key, column in named:
+        if column not in df.columns:
+            have = ", ".join(map(repr, df.columns))
+            raise TraceError(
+                path,
+                column=column,
+                problem=f"the mapping's key '{key}' names this column, which the file does not "
+                f"have; columns present: {have}",
+            )
+
+
+def _counts(values: pd.Series, column: str, ck: _Checker, *, allow_missing: bool) -> pd.Series:
+    numeric, not_num, missing = to_numbers(values)
+    ck.check(not_num, column, "expected a whole number >= 0")
+    if not allow_missing:
+        ck.check(missing, column, "missing value; expected a whole number >= 0")
+    finite = np.isfinite(numeric)
+    ck.check(np.isinf(numeric) | (finite & (numeric < 0)), column, "negative or infinite count")
+    ck.check(finite & (numeric != np.round(numeric)), column, "expected a whole number")
+    clean = np.where(finite & (numeric >= 0) & (numeric == np.round(numeric)), numeric, np.nan)
+    return pd.Series(clean, dtype="float64").astype("Int64")
+
+
+def _floats(values: pd.Series, column: str, ck: _Checker) -> np.ndarray:
+    numeric, not_num, _ = to_numbers(values)
+    ck.check(not_num, column, "expected a number")
+    ck.check(np.isinf(numeric) | (numeric < 0), column, "negative or infinite; expected >= 0")
+    return np.where(np.isfinite(numeric) & (numeric >= 0), numeric, np.nan)
+
+
+def _outcome_frame(df, fields, model_names, ids, ck: _Checker) -> pd.DataFrame:
+    n = len(df)
+    out = pd.DataFrame({"request_id": ids, "model": model_names, "_row": np.arange(n)})
+    present = np.zeros(n, dtype=bool)
+    scale = fields.get("_scale")
+    if "raw_score" in fields:
+        col = fields["raw_score"]
+        raw, not_num, _ = to_numbers(df[col])
+        ck.check(not_num, col, "expected a score")
+        if scale is not None:
+            outside = np.isfinite(raw) & ((raw < scale[0]) | (raw > scale[1]))
+            ck.check(outside, col, f"score outside its declared scale [{scale[0]:g}, {scale[1]:g}]")
+            out["scale_min"], out["scale_max"] = scale
+        out["raw_score"] = raw
+        present |= np.isfinite(raw)
+    if "quality" in fields:
+        col = fields["quality"]
+        q, not_num, _ = to_numbers(df[col])
+        ck.check(not_num, col, "expected a quality in [0, 1]")
+        ck.check(
+            np.isinf(q) | (q < 0) | (q > 1),
+            col,
+            "quality outside [0, 1]",
+            hint="Map a score on another scale as raw_score with its scale",
+        )
+        out["quality"] = np.where((q >= 0) & (q <= 1), q, np.nan)
+        present |= np.isfinite(q)
+    else:
+        raw = out.get("raw_score", pd.Series(np.nan, index=out.index)).to_numpy(dtype="float64")
+        lo, hi = scale if scale is not None else (0.0, 1.0)
+        q = (raw - lo) / (hi - lo)
+        out["quality"] = np.where((q >= 0) & (q <= 1), q, np.nan)
+    if "output_tokens" in fields:
+        out["output_tokens"] = _counts(
+            df[fields["output_tokens"]], fields["output_tokens"], ck, allow_missing=True
+        )
+        present |= out["output_tokens"].notna().to_numpy()
+    for field, target, factor in (
+        ("latency_s", "latency_s", 1.0),
+        ("latency_ms", "latency_s", 1e-3),
+        ("ttft_s", "ttft_s", 1.0),
+        ("ttft_ms", "ttft_s", 1e-3),
+        ("cost_usd", "cost_usd", 1.0),
+    ):
+        if field in fields:
+            out[target] = _floats(df[fields[field]], fields[field], ck) * factor
+            present |= np.isfinite(out[target].to_numpy(dtype="float64"))
+    return out[present]
+
+
+def _outcomes(df: pd.DataFrame, spec: dict[str, Any], ids: pd.Series, ck: _Checker):
+    parts = []
+    if "model" in spec:
+        models = _text(df[spec["model"]])
+        ck.check(models.isna().to_numpy(), spec["model"], "missing model name")
+        frame = _outcome_frame(df, spec["outcome"], models, ids, ck)
+        frame = frame[frame["model"].notna()]
+        dup = frame.duplicated(["request_id", "model"]).to_numpy()
+        if dup.any():
+            rows = np.zeros(len(df), dtype=bool)
+            rows[frame["_row"].to_numpy()[dup]] = True
+            ck.check(rows, spec["model"], "second row for the same request and model")
+        parts.append(frame)
+    for model, fields in spec["models"].items():
+        parts.append(_outcome_frame(df, fields, model, ids, ck))
+    if not parts:
+        return pd.DataFrame({"request_id": [], "model": [], "quality": [], "_row": []})
+    return pd.concat(parts, ignore_index=True)
+
+
+def _plain_value(v: Any) -> Any:
+    return v.item() if isinstance(v, np.generic) else v
+
+
+def _merge_long_form(requests, spec, path: Path, numbers, unit) -> pd.DataFrame:
+    """Long form: one request per id; rows of the same request must agree on request fields."""
+    fields = [c for c in requests.columns if c not in ("request_id", "_row")]
+    first = requests.drop_duplicates("request_id", keep="first")
+    if len(first) == len(requests):
+        return requests
+    merged = requests.merge(first, on="request_id", suffixes=("", "_first"))
+    for field in fields:
+        a, b = merged[field], merged[f"{field}_first"]
+        differ = ~((a == b).fillna(False) | (a.isna() & b.isna()))
+        if differ.any():
+            i = int(np.flatnonzero(differ.to_numpy())[0])
+            row = int(merged["_row"].iloc[i])
+            column = spec.get(field if field != "arrival_s" else "arrival", field)
+            raise TraceError(
+                path,
+                column=column,
+                problem=f"request {merged['request_id'].iloc[i]!r} appears on several rows "
+                f"that disagree on this column ({_plain_value(a.iloc[i])!r} vs "
+                f"{_plain_value(b.iloc[i])!r})",
+                **{unit: int(numbers[row])},
+            )
+    return first.reset_index(drop=True)
+
+
+def _order(requests, numbers, unit, column, path, sort, meta):
+    arr = requests["arrival_s"].to_numpy(dtype="float64")
+    back = np.diff(arr) < 0
+    if not back.any():
+        return requests, meta
+    if not sort:
+        i = int(np.flatnonzero(back)[0]) + 1
+        row = int(numbers[int(requests["_row"].iloc[i])])
+        raise TraceError(
+            path,
+            column=column,
+            problem=f"arrival times must be non-decreasing: {float(arr[i])!r} s comes after "
+            f"{float(arr[i - 1])!r} s ({int(back.sum())} such {unit}s)",
+            hint="Pass sort=True (simkit trace convert --sort) to sort the rows by arrival",
+            **{unit: row},
+        )
+    order = np.argsort(arr, kind="stable")
+    meta["sorted"] = f"rows sorted by arrival; {int(back.sum())} were out of order"
+    return requests.iloc[order].reset_index(drop=True), meta
