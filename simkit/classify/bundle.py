@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from simkit.classify.arrays import predict_head, sigmoid
-from simkit.classify.features import FEATURE_NAMES, prompt_features
+from simkit.classify.features import FEATURE_CLIP, FEATURE_NAMES, prompt_features
 from simkit.errors import BundleError, ClassifierError
 
 __all__ = [
@@ -41,6 +41,7 @@ __all__ = [
     "Bundle",
     "export_bundle",
     "load_bundle",
+    "rebundle",
     "training_data_hash",
 ]
 
@@ -144,6 +145,7 @@ def export_bundle(
     if classifier.text_features:
         features["names"] = list(FEATURE_NAMES)
         features["weight"] = float(classifier.feature_weight)
+        features["clip"] = FEATURE_CLIP
         arrays["feature_mean"] = classifier.feature_mean_
         arrays["feature_scale"] = classifier.feature_scale_
     heads = []
@@ -185,9 +187,7 @@ def export_bundle(
     )
     if card is not None:
         (out / "CARD.md").write_text(card, "utf-8")
-    files = sorted(p for p in out.rglob("*") if p.is_file() and p.name != _SUMS)
-    sums = "".join(f"{_sha256(p)}  {p.relative_to(out).as_posix()}\n" for p in files)
-    (out / _SUMS).write_text(sums, "utf-8")
+    _write_sums(out)
     return out
 
 
@@ -311,7 +311,8 @@ class Bundle:
         if feats.get("text_features"):
             f = prompt_features(prompts)
             f = (f - self._arrays["feature_mean"]) / self._arrays["feature_scale"]
-            z = np.hstack([z, f * float(feats["weight"])])
+            clip = float(feats["clip"])
+            z = np.hstack([z, np.clip(f, -clip, clip) * float(feats["weight"])])
         return z
 
     def predict_quality(self, prompts: Sequence[str]) -> np.ndarray:
@@ -391,3 +392,59 @@ def load_bundle(path: str | PathLike[str]) -> Bundle:
         except ValueError as exc:
             raise BundleError(f"{p}: not a plain array ({exc}); the bundle is unsafe") from None
     return Bundle(root, manifest, arrays)
+
+
+def rebundle(
+    bundle: Bundle,
+    path: str | PathLike[str],
+    *,
+    thresholds: Mapping[str, Mapping[str, Any]] | None = None,
+    default_threshold: str | None = None,
+    metrics: Mapping[str, Any] | None = None,
+    card: str | None = None,
+) -> Path:
+    """Write a copy of a loaded bundle with new thresholds, metrics or card (re-checksummed).
+
+    The arrays and the embedder are copied unchanged; only the manifest fields given change.
+    """
+    out = Path(path)
+    if out.resolve() == bundle.path.resolve():
+        raise BundleError(f"{out}: write the new bundle to another directory than its source")
+    if out.exists() and any(out.iterdir()) and not (out / _MANIFEST).is_file():
+        raise BundleError(f"{out}: exists and is not a bundle; choose an empty directory")
+    manifest = json.loads(json.dumps(bundle.manifest))
+    if thresholds is not None:
+        manifest["thresholds"] = {k: dict(v) for k, v in thresholds.items()}
+    if default_threshold is not None:
+        manifest["default_threshold"] = default_threshold
+    if manifest["default_threshold"] not in manifest["thresholds"]:
+        raise BundleError(
+            f"default threshold {manifest['default_threshold']!r} is not one of "
+            f"{sorted(manifest['thresholds'])}"
+        )
+    if metrics is not None:
+        manifest["metrics"] = dict(metrics)
+    out.mkdir(parents=True, exist_ok=True)
+    for old in [*out.glob("arrays/*.npy"), out / "tokenizer.json", out / "CARD.md", out / _SUMS]:
+        old.unlink(missing_ok=True)
+    (out / "arrays").mkdir(exist_ok=True)
+    for name, arr in bundle._arrays.items():
+        np.save(out / "arrays" / f"{name}.npy", arr, allow_pickle=False)
+    if (bundle.path / "tokenizer.json").is_file():
+        (out / "tokenizer.json").write_bytes((bundle.path / "tokenizer.json").read_bytes())
+    (out / _MANIFEST).write_text(
+        json.dumps(manifest, indent=2, sort_keys=True, allow_nan=False) + "\n", "utf-8"
+    )
+    old_card = bundle.path / "CARD.md"
+    if card is not None:
+        (out / "CARD.md").write_text(card, "utf-8")
+    elif old_card.is_file():
+        (out / "CARD.md").write_bytes(old_card.read_bytes())
+    _write_sums(out)
+    return out
+
+
+def _write_sums(out: Path) -> None:
+    files = sorted(p for p in out.rglob("*") if p.is_file() and p.name != _SUMS)
+    sums = "".join(f"{_sha256(p)}  {p.relative_to(out).as_posix()}\n" for p in files)
+    (out / _SUMS).write_text(sums, "utf-8")

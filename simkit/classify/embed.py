@@ -169,21 +169,43 @@ def _model_options(path: Path) -> dict[str, Any]:
     }
 
 
+def load_tokenizer(path: Path, max_seq_length: int | None) -> Any:
+    """The model's fast tokenizer, unpadded, truncated to ``max_seq_length`` (None: never),
+    adding ``[CLS] ... [SEP]`` as BERT expects even when ``tokenizer.json`` has no
+    post-processor (transformers' ``BertTokenizerFast`` adds them itself)."""
+    import tokenizers
+    from tokenizers.processors import TemplateProcessing
+
+    tok = tokenizers.Tokenizer.from_file(str(path / "tokenizer.json"))
+    tok.no_padding()
+    if max_seq_length is None:
+        tok.no_truncation()
+    else:
+        tok.enable_truncation(max_seq_length)
+    if tok.post_processor is None:
+        cls_id, sep_id = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
+        if cls_id is None or sep_id is None:
+            raise ClassifierError(
+                f"{path}: tokenizer has no [CLS]/[SEP] tokens; expected a BERT-style model"
+            )
+        tok.post_processor = TemplateProcessing(
+            single="[CLS] $A [SEP]", special_tokens=[("[CLS]", cls_id), ("[SEP]", sep_id)]
+        )
+    return tok
+
+
 class _Encoder:
     """The loaded tokenizer and encoder; built on first use, never pickled or exported."""
 
     def __init__(self, path: Path, device: str, max_seq_length: int) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-        import tokenizers
         import torch
         from transformers import AutoModel
 
         self.torch = torch
         self.device = torch.device(device)
-        self.tokenizer = tokenizers.Tokenizer.from_file(str(path / "tokenizer.json"))
-        self.tokenizer.no_padding()
-        self.tokenizer.enable_truncation(max_seq_length)
+        self.tokenizer = load_tokenizer(path, max_seq_length)
         model = AutoModel.from_pretrained(str(path), local_files_only=True)
         model.eval()
         if self.device.type == "cuda":
@@ -402,13 +424,9 @@ class SentenceEmbedder(TransformerMixin, BaseEstimator):
 
     def _truncated_cached(self, texts: list[str]) -> np.ndarray:
         """Which cached texts exceed the window (tokenised only; the model is not loaded)."""
-        import tokenizers
-
         tok = self.__dict__.get("_count_tok")
         if tok is None:
-            tok = tokenizers.Tokenizer.from_file(str(self.model_path_ / "tokenizer.json"))
-            tok.no_padding()
-            tok.enable_truncation(self.identity_["max_seq_length"])
+            tok = load_tokenizer(self.model_path_, self.identity_["max_seq_length"])
             self.__dict__["_count_tok"] = tok
         encs = tok.encode_batch(texts)
         return np.fromiter((bool(e.overflowing) for e in encs), dtype=bool, count=len(texts))

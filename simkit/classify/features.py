@@ -16,7 +16,7 @@ import numpy as np
 
 from simkit.errors import ClassifierError
 
-__all__ = ["FEATURE_NAMES", "check_prompts", "prompt_features"]
+__all__ = ["FEATURE_CLIP", "FEATURE_NAMES", "check_prompts", "prompt_features"]
 
 _NUMBER = re.compile(r"(?<![\w.])[-+]?\d+(?:[.,]\d+)*(?:\.\d+)?")
 _OPTION = re.compile(r"(?m)^\s*\(?[A-J][.)]\s")
@@ -27,6 +27,10 @@ _MATH_OPS = re.compile(r"[=+*/^<>×÷%]")
 _UNITS = re.compile(r"\$\s?\d|%|\bpercent\b|\bhours?\b|\bminutes?\b|\bdollars?\b|\bcents?\b")
 _NEGATION = re.compile(r"\b(?:not|except|least|false|incorrect|never)\b", re.I)
 _WORD = re.compile(r"\w+")
+
+#: Standardised prompt features are clipped to +-this many training standard deviations, so a
+#: prompt unlike the training data (another benchmark) cannot saturate a classifier.
+FEATURE_CLIP = 5.0
 
 #: Names of the columns :func:`prompt_features` returns, in order.
 FEATURE_NAMES: tuple[str, ...] = (

@@ -32,7 +32,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from simkit.classify.arrays import HEAD_KINDS, export_head, sigmoid
 from simkit.classify.embed import StaticEmbedder, check_prompts
-from simkit.classify.features import FEATURE_NAMES, prompt_features
+from simkit.classify.features import FEATURE_CLIP, FEATURE_NAMES, prompt_features
 from simkit.errors import ClassifierError
 
 __all__ = [
@@ -177,8 +177,8 @@ class ComplexityClassifier(BaseEstimator):
         ``StaticEmbedder()``: the static table distilled from the bundled MiniLM (the fast
         path); pass ``SentenceEmbedder()`` for the full transformer.
     text_features : bool, default True
-        Append the cheap prompt features of :mod:`simkit.classify.features`, standardised
-        and multiplied by ``feature_weight``.
+        Append the cheap prompt features of :mod:`simkit.classify.features`, standardised,
+        clipped to +-:data:`FEATURE_CLIP` and multiplied by ``feature_weight``.
     feature_weight : float, default 0.1
         Scale of the standardised prompt features next to the unit-norm embedding.
     head : {'logistic', 'mlp', 'knn', 'hgb'}, default 'logistic'
@@ -254,8 +254,8 @@ class ComplexityClassifier(BaseEstimator):
             self.feature_mean_ = f.mean(axis=0)
             scale = f.std(axis=0)
             self.feature_scale_ = np.where(scale > 0, scale, 1.0)
-        f = (f - self.feature_mean_) / self.feature_scale_ * self.feature_weight
-        return np.hstack([emb, f])
+        f = np.clip((f - self.feature_mean_) / self.feature_scale_, -FEATURE_CLIP, FEATURE_CLIP)
+        return np.hstack([emb, f * self.feature_weight])
 
     def transform_features(self, prompts: Sequence[str]) -> np.ndarray:
         """The feature matrix the heads see: embedding (+ scaled prompt features)."""

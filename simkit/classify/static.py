@@ -133,20 +133,24 @@ def distill_static_embedding(
     StaticEmbedding
         Deterministic for given weights (CPU, float32 forward passes).
     """
-    from simkit.classify.embed import _model_options, resolve_model_path, weights_sha256
+    from simkit.classify.embed import (
+        _model_options,
+        load_tokenizer,
+        resolve_model_path,
+        weights_sha256,
+    )
 
     if dtype not in ("float16", "float32"):
         raise ClassifierError(f"dtype must be 'float16' or 'float32', got {dtype!r}")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    import tokenizers
     import torch
     from tqdm.auto import tqdm
     from transformers import AutoModel
 
     path = resolve_model_path(model)
     options = _model_options(path)
-    tok_json = (path / "tokenizer.json").read_text("utf-8")
-    tok = tokenizers.Tokenizer.from_str(tok_json)
+    tok = load_tokenizer(path, None)
+    tok_json = tok.to_str()
     vocab = tok.get_vocab_size()
     cls_id, sep_id = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
     if cls_id is None or sep_id is None:
