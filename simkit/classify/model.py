@@ -324,7 +324,7 @@ class ComplexityClassifier(BaseEstimator):
         if bad.any():
             r, c = np.argwhere(bad)[0]
             raise ClassifierError(
-                f"outcomes, row {r + 1}, model column {c + 1}: quality {q[r, c]!r} is outside [0, 1]"
+                f"outcomes, row {r + 1}, model column {c + 1}: quality {float(q[r, c])!r} is outside [0, 1]"
             )
         usable = np.isfinite(q).all(axis=1)
         self.n_excluded_ = int((~usable).sum())
