@@ -429,7 +429,8 @@ def _add_estimator_args(p: argparse.ArgumentParser) -> None:
         "--embedder",
         default="static",
         help="'static' (table distilled from the bundled MiniLM: the fast path, default), "
-        "'minilm' (the full all-MiniLM-L6-v2 transformer) or a local sentence-transformers folder",
+        "'static:FOLDER' (distilled from a local model), 'minilm' (the full all-MiniLM-L6-v2 "
+        "transformer) or a local sentence-transformers FOLDER",
     )
     p.add_argument(
         "--head",
@@ -452,6 +453,8 @@ def _estimator(args: argparse.Namespace):
 
     if args.embedder == "static":
         embedder = StaticEmbedder(cache_dir=args.cache_dir)
+    elif args.embedder.startswith("static:"):
+        embedder = StaticEmbedder(args.embedder.removeprefix("static:"), cache_dir=args.cache_dir)
     elif args.embedder == "minilm":
         embedder = SentenceEmbedder(cache_dir=args.cache_dir)
     else:

@@ -95,7 +95,9 @@ class EmbeddingCache:
         found = np.zeros(len(keys), dtype=bool)
         if not self.folder.is_dir() or len(keys) == 0:
             return found, None
-        wanted = {k.tobytes(): i for i, k in enumerate(keys)}
+        wanted: dict[bytes, list[int]] = {}
+        for i, k in enumerate(keys):
+            wanted.setdefault(k.tobytes(), []).append(i)
         vectors = None
         for keys_path in sorted(self.folder.glob("shard-*.keys.npy")):
             vec_path = keys_path.with_name(keys_path.name.replace(".keys.npy", ".vectors.npy"))
@@ -118,10 +120,10 @@ class EmbeddingCache:
                 )
             rows, src = [], []
             for j, k in enumerate(shard_keys):
-                i = wanted.get(k.tobytes())
-                if i is not None and not found[i]:
-                    rows.append(i)
-                    src.append(j)
+                for i in wanted.get(k.tobytes(), ()):
+                    if not found[i]:
+                        rows.append(i)
+                        src.append(j)
             if not rows:
                 continue
             if vectors is None:

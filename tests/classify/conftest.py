@@ -102,3 +102,19 @@ def tiny_model(tmp_path_factory, small_trace) -> Path:
 def quality(small_trace) -> np.ndarray:
     """Weak, strong quality matrix of the small trace."""
     return small_trace.quality_matrix([WEAK, STRONG]).to_numpy()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _one_blas_thread():
+    """Small fits run faster on one BLAS/OpenMP thread than fighting over two cores (and
+    torch's OpenMP pool); results are the same."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1):
+        yield
+
+
+@pytest.fixture(scope="session")
+def static_cache(tmp_path_factory) -> Path:
+    """A cache directory shared by the tests, so the tiny model is distilled once."""
+    return tmp_path_factory.mktemp("static-cache")

@@ -24,27 +24,33 @@ def prompts(small_trace):
     return [str(p) for p in small_trace.requests["prompt"]]
 
 
-def make(tiny_model, **kw) -> ComplexityClassifier:
-    return ComplexityClassifier(StaticEmbedder(str(tiny_model), cache_dir=False), **kw)
+@pytest.fixture()
+def make(tiny_model, static_cache):
+    """Build a classifier over the tiny model's static embedding."""
+
+    def build(**kw) -> ComplexityClassifier:
+        return ComplexityClassifier(StaticEmbedder(str(tiny_model), cache_dir=static_cache), **kw)
+
+    return build
 
 
-def test_params_are_stored_untouched_and_clone_rebuilds_them(tiny_model):
-    clf = make(tiny_model, head="knn", grid=(5, 9), cv=3, random_state=7)
+def test_params_are_stored_untouched_and_clone_rebuilds_them(make):
+    clf = make(head="knn", grid=(5, 9), cv=3, random_state=7)
     params = clone(clf).get_params(deep=False)
     assert params["head"] == "knn" and params["grid"] == (5, 9) and params["random_state"] == 7
     with pytest.raises(NotFittedError):
         clf.p_hard(["x"])
 
 
-def test_same_data_and_seed_give_bit_identical_scores(tiny_model, prompts, quality):
-    a = make(tiny_model, cv=3).fit(prompts, quality)
-    b = make(tiny_model, cv=3).fit(prompts, quality)
+def test_same_data_and_seed_give_bit_identical_scores(make, prompts, quality):
+    a = make(cv=3).fit(prompts, quality)
+    b = make(cv=3).fit(prompts, quality)
     assert np.array_equal(a.p_hard(prompts[:30]), b.p_hard(prompts[:30]))
     assert a.chosen_ == b.chosen_
 
 
-def test_p_hard_is_a_monotone_map_of_the_gain(tiny_model, prompts, quality):
-    clf = make(tiny_model, cv=3).fit(prompts, quality)
+def test_p_hard_is_a_monotone_map_of_the_gain(make, prompts, quality):
+    clf = make(cv=3).fit(prompts, quality)
     gain = clf.decision_function(prompts)
     p = clf.p_hard(prompts)
     order = np.argsort(gain)
@@ -54,30 +60,30 @@ def test_p_hard_is_a_monotone_map_of_the_gain(tiny_model, prompts, quality):
     assert clf.predict_proba(prompts[:3]).sum(axis=1) == pytest.approx([1, 1, 1])
 
 
-def test_rows_with_a_missing_outcome_are_left_out_and_counted(tiny_model, prompts, quality):
+def test_rows_with_a_missing_outcome_are_left_out_and_counted(make, prompts, quality):
     q = quality.copy()
     q[[0, 5, 9], 1] = np.nan
-    clf = make(tiny_model, cv=3).fit(prompts, q)
+    clf = make(cv=3).fit(prompts, q)
     assert clf.n_excluded_ == 3
     assert clf.oof_gain_.shape == (len(prompts) - 3,)
 
 
-def test_binary_target_learns_p_hard_directly(tiny_model, prompts, quality):
+def test_binary_target_learns_p_hard_directly(make, prompts, quality):
     y = 1.0 - (quality[:, 0] >= quality[:, 1])  # 1 - 'weak good enough'
-    clf = make(tiny_model, cv=3).fit(prompts, y)
+    clf = make(cv=3).fit(prompts, y)
     assert clf.binary_target_ and clf.n_models_ == 1
     np.testing.assert_allclose(clf.p_hard(prompts[:5]), clf.predict_quality(prompts[:5])[:, 0])
 
 
-def test_single_class_gain_labels_are_refused(tiny_model, prompts):
+def test_single_class_gain_labels_are_refused(make, prompts):
     q = np.ones((len(prompts), 2))
     with pytest.raises(
         ClassifierError,
         match=r"gain labels \(strong minus cheap\) have a single class \(every usable row is 0, 262 rows\)",
     ):
-        make(tiny_model).fit(prompts, q)
+        make().fit(prompts, q)
     with pytest.raises(ClassifierError, match="binary labels have a single class"):
-        make(tiny_model).fit(prompts, np.zeros(len(prompts)))
+        make().fit(prompts, np.zeros(len(prompts)))
 
 
 @pytest.mark.parametrize(
@@ -88,18 +94,18 @@ def test_single_class_gain_labels_are_refused(tiny_model, prompts):
         ({"cv": 1}, "cv must be an integer >= 2"),
     ],
 )
-def test_bad_parameters_are_refused_listing_choices(tiny_model, prompts, quality, kw, message):
+def test_bad_parameters_are_refused_listing_choices(make, prompts, quality, kw, message):
     with pytest.raises(ClassifierError, match=message):
-        make(tiny_model, **kw).fit(prompts, quality)
+        make(**kw).fit(prompts, quality)
 
 
-def test_quality_outside_unit_interval_names_row_and_column(tiny_model, prompts, quality):
+def test_quality_outside_unit_interval_names_row_and_column(make, prompts, quality):
     q = quality.copy()
     q[4, 1] = 7.0
     with pytest.raises(
         ClassifierError, match=r"row 5, model column 2: quality 7.0 is outside \[0, 1\]"
     ):
-        make(tiny_model).fit(prompts, q)
+        make().fit(prompts, q)
 
 
 def test_identical_prompts_always_share_a_fold(small_trace, prompts):
@@ -122,10 +128,8 @@ def test_grouped_folds_partition_the_rows_with_balanced_strata():
     assert [int(strata[te].sum()) for _, te in folds] == [10, 10, 10, 10, 10]
 
 
-def test_out_of_fold_scores_never_score_a_row_with_a_model_that_saw_it(
-    tiny_model, prompts, quality
-):
-    res = out_of_fold_scores(prompts, quality, estimator=make(tiny_model, cv=3), n_splits=4)
+def test_out_of_fold_scores_never_score_a_row_with_a_model_that_saw_it(make, prompts, quality):
+    res = out_of_fold_scores(prompts, quality, estimator=make(cv=3), n_splits=4)
     assert np.isfinite(res.p_hard).all() and sorted(set(res.fold)) == [0, 1, 2, 3]
     groups = prompt_groups(prompts)
     for g in np.unique(groups):
@@ -143,11 +147,9 @@ def test_gain_curve_area_is_one_half_for_no_information_and_higher_for_a_good_or
 
 
 @pytest.mark.parametrize("head", ["logistic", "mlp", "knn"])
-def test_exported_heads_predict_what_the_fitted_estimators_predict(
-    tiny_model, prompts, quality, head
-):
+def test_exported_heads_predict_what_the_fitted_estimators_predict(make, prompts, quality, head):
     grid = {"logistic": (1.0,), "mlp": (1.0,), "knn": (15,)}[head]
-    clf = make(tiny_model, head=head, grid=grid, cv=2).fit(prompts, quality)
+    clf = make(head=head, grid=grid, cv=2).fit(prompts, quality)
     z = clf.transform_features(prompts[:40])
     for est, (spec, arrays) in zip(clf.heads_, clf.export_heads(), strict=True):
         expected = est.predict(z) if head == "knn" else est.predict_proba(z)[:, 1]
