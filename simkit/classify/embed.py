@@ -216,32 +216,41 @@ class _Encoder:
     def encode(
         self, texts: list[str], batch_size: int, normalize: bool, progress: bool
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Embed ``texts``; returns (vectors float32, truncated bool)."""
+        """Embed ``texts``; returns (vectors float32, truncated bool).
+
+        Texts are sorted by length (longest first) so a batch holds similar lengths and
+        carries little padding. A background thread tokenises chunks of several batches
+        (the Rust tokenizer releases the GIL and uses all cores) one step ahead of the
+        model, and pads each batch into (pinned, on CUDA) tensors; on CUDA the embeddings
+        stay on the device until one final copy.
+        """
         torch = self.torch
         n = len(texts)
-        # sort by character length (longest first) so a batch holds similar lengths; the
-        # tokeniser runs in a background thread, one chunk ahead of the model
         order = np.argsort(-np.fromiter(map(len, texts), dtype=np.int64, count=n), kind="stable")
-        chunks = [order[i : i + batch_size] for i in range(0, n, batch_size)]
+        chunk = batch_size * 8
         truncated = np.zeros(n, dtype=bool)
-        pin = self.device.type == "cuda"
-        prepared: queue.Queue = queue.Queue(maxsize=4)
+        cuda = self.device.type == "cuda"
+        prepared: queue.Queue = queue.Queue(maxsize=16)
         failure: list[BaseException] = []
 
         def produce() -> None:
             try:
-                for idx in chunks:
-                    encs = self.tokenizer.encode_batch([texts[i] for i in idx])
-                    lens = np.fromiter((len(e.ids) for e in encs), dtype=np.int64)
-                    ids = np.full((len(encs), int(lens.max())), self.pad_id, dtype=np.int64)
-                    for r, e in enumerate(encs):
-                        ids[r, : lens[r]] = e.ids
-                        truncated[idx[r]] = bool(e.overflowing)
-                    mask = (np.arange(ids.shape[1])[None, :] < lens[:, None]).astype(np.int64)
-                    t_ids, t_mask = torch.from_numpy(ids), torch.from_numpy(mask)
-                    if pin:
-                        t_ids, t_mask = t_ids.pin_memory(), t_mask.pin_memory()
-                    prepared.put((idx, t_ids, t_mask))
+                for c0 in range(0, n, chunk):
+                    cidx = order[c0 : c0 + chunk]
+                    encs = self.tokenizer.encode_batch([texts[i] for i in cidx])
+                    for b0 in range(0, len(cidx), batch_size):
+                        part = encs[b0 : b0 + batch_size]
+                        idx = cidx[b0 : b0 + batch_size]
+                        lens = np.fromiter((len(e.ids) for e in part), np.int64, len(part))
+                        ids = np.full((len(part), int(lens.max())), self.pad_id, dtype=np.int64)
+                        for r, e in enumerate(part):
+                            ids[r, : lens[r]] = e.ids
+                            truncated[idx[r]] = bool(e.overflowing)
+                        mask = (np.arange(ids.shape[1])[None, :] < lens[:, None]).astype(np.int64)
+                        t_ids, t_mask = torch.from_numpy(ids), torch.from_numpy(mask)
+                        if cuda:
+                            t_ids, t_mask = t_ids.pin_memory(), t_mask.pin_memory()
+                        prepared.put((idx, t_ids, t_mask))
             except BaseException as exc:  # surfaced in the consumer
                 failure.append(exc)
             finally:
@@ -249,7 +258,8 @@ class _Encoder:
 
         worker = threading.Thread(target=produce, name="simkit-tokenize", daemon=True)
         worker.start()
-        out = np.empty((n, 0), dtype=np.float32)
+        dim = int(self.model.config.hidden_size)
+        out = torch.empty((n, dim), dtype=torch.float32, device=self.device)
         bar = _progress(n, progress)
         with torch.inference_mode():
             while (item := prepared.get()) is not None:
@@ -258,21 +268,18 @@ class _Encoder:
                 t_mask = t_mask.to(self.device, non_blocking=True)
                 hidden = self.model(
                     input_ids=t_ids, attention_mask=t_mask, token_type_ids=torch.zeros_like(t_ids)
-                ).last_hidden_state
+                ).last_hidden_state.float()
                 m = t_mask.unsqueeze(-1).to(hidden.dtype)
-                pooled = (hidden * m).sum(1).float() / m.sum(1).float().clamp(min=1.0)
+                pooled = (hidden * m).sum(1) / m.sum(1).clamp(min=1.0)
                 if normalize:
                     pooled = torch.nn.functional.normalize(pooled, p=2, dim=1)
-                vec = pooled.cpu().numpy()
-                if out.shape[1] == 0:
-                    out = np.empty((n, vec.shape[1]), dtype=np.float32)
-                out[idx] = vec
+                out[torch.from_numpy(idx).to(self.device, non_blocking=True)] = pooled
                 bar.update(len(idx))
         bar.close()
         worker.join()
         if failure:
             raise failure[0]
-        return out, truncated
+        return out.cpu().numpy(), truncated
 
 
 def _progress(total: int, enabled: bool):
@@ -301,8 +308,9 @@ class SentenceEmbedder(TransformerMixin, BaseEstimator):
         sentence-transformers folder.
     device : {'auto', 'cpu', 'cuda', 'cuda:N'}, default 'auto'
         ``'auto'``: CUDA when present (fp16 there), CPU otherwise (fp32).
-    batch_size : int, default 64
-        Prompts per forward pass (length-sorted, so padding stays small).
+    batch_size : int, default None
+        Prompts per forward pass (length-sorted, so padding stays small); ``None``: 64 on
+        CPU, 512 on CUDA.
     cache_dir : path-like, default None
         Where the embedding cache lives; ``None`` = :func:`default_cache_dir`. ``False``
         disables the cache.
@@ -329,7 +337,7 @@ class SentenceEmbedder(TransformerMixin, BaseEstimator):
         model: str | PathLike[str] | None = None,
         *,
         device: str = "auto",
-        batch_size: int = 64,
+        batch_size: int | None = None,
         cache_dir: str | PathLike[str] | None | bool = None,
         progress: bool = True,
     ) -> None:
@@ -341,7 +349,9 @@ class SentenceEmbedder(TransformerMixin, BaseEstimator):
 
     def fit(self, X: Any = None, y: Any = None) -> SentenceEmbedder:
         """Resolve the model folder and compute its identity (the weights are hashed)."""
-        if not isinstance(self.batch_size, int) or self.batch_size < 1:
+        if self.batch_size is not None and (
+            not isinstance(self.batch_size, int) or self.batch_size < 1
+        ):
             raise ClassifierError(f"batch_size must be a positive integer, got {self.batch_size!r}")
         path = resolve_model_path(self.model)
         device = _auto_device(self.device)
@@ -350,6 +360,7 @@ class SentenceEmbedder(TransformerMixin, BaseEstimator):
         name = DEFAULT_MODEL if default else path.name
         self.model_path_ = path
         self.device_ = device
+        self.batch_size_ = self.batch_size or (512 if device.startswith("cuda") else 64)
         self.identity_ = {
             "kind": "sentence-transformers",
             "name": name,
@@ -401,7 +412,7 @@ class SentenceEmbedder(TransformerMixin, BaseEstimator):
                     first.append(int(i))
             todo = [texts[i] for i in first]
             new_vecs, new_trunc = self._encoder().encode(
-                todo, self.batch_size, self.identity_["normalize"], self.progress
+                todo, self.batch_size_, self.identity_["normalize"], self.progress
             )
             n_computed = len(todo)
             if vectors is None:
