@@ -331,7 +331,10 @@ class Bundle:
 
     def p_hard(self, prompts: Sequence[str]) -> np.ndarray:
         """The routing score ``p_hard`` of each prompt (calibrated, in [0, 1])."""
-        g = self.gain(prompts)
+        return self.p_hard_from_gain(self.gain(prompts))
+
+    def p_hard_from_gain(self, g: np.ndarray) -> np.ndarray:
+        """The bundle's calibration map from gain to ``p_hard``."""
         score = self.manifest["score"]
         if score["calibration"] == "platt":
             a, b = score["platt"]

@@ -21,7 +21,8 @@ from simkit.trace import Trace
 
 __all__ = ["SCORE_COLUMNS", "score_trace"]
 
-#: Columns :func:`score_trace` adds to ``trace.scores``.
+#: Columns :func:`score_trace` adds to ``trace.scores`` (plus ``q_<tier>``: predicted quality
+#: of each tier of the bundle, for policies over more than two tiers).
 SCORE_COLUMNS = ("p_hard", "gain")
 
 
@@ -35,7 +36,8 @@ def score_trace(
     *,
     cache_dir: str | PathLike[str] | None | bool = None,
 ) -> Trace:
-    """A copy of ``trace`` with the bundle's scores added (``p_hard``, ``gain``).
+    """A copy of ``trace`` with the bundle's scores added: ``p_hard``, ``gain`` and
+    ``q_<tier>`` (predicted quality per tier).
 
     Parameters
     ----------
@@ -65,20 +67,22 @@ def score_trace(
     cache = None
     if cache_dir is not False:
         root = default_cache_dir() if cache_dir in (None, True) else cache_dir
-        cache = EmbeddingCache(root, {"kind": "bundle-scores", "bundle": _bundle_key(b)})
+        cache = EmbeddingCache(root, {"kind": "bundle-scores-v2", "bundle": _bundle_key(b)})
     found, values = cache.lookup(keys) if cache is not None else (np.zeros(len(texts), bool), None)
+    names = [*SCORE_COLUMNS, *(f"q_{t}" for t in b.tiers)]
     if values is None:
-        values = np.zeros((len(texts), len(SCORE_COLUMNS)), dtype=np.float32)
+        values = np.zeros((len(texts), len(names)), dtype=np.float32)
     todo = np.flatnonzero(~found)
     if todo.size:
         todo_texts = [texts[i] for i in todo]
-        gain = b.gain(todo_texts)
-        p = b.p_hard(todo_texts)
-        computed = np.column_stack([p, gain]).astype(np.float32)
+        q = b.predict_quality(todo_texts)
+        gain = q[:, -1] - q[:, 0]
+        p = b.p_hard_from_gain(gain)
+        computed = np.column_stack([p, gain, q]).astype(np.float32)
         values[todo] = computed
         if cache is not None:
             cache.store(keys[todo], computed)
     scores = {"request_id": trace.requests["request_id"].to_numpy()}
-    for j, name in enumerate(SCORE_COLUMNS):
+    for j, name in enumerate(names):
         scores[name] = values[:, j].astype(np.float64)
     return trace.with_scores(scores)

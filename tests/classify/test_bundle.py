@@ -137,3 +137,13 @@ def test_a_static_bundle_loads_and_scores_without_torch_or_scikit_learn(trained)
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split("\n")[:2] == ["True", "[]"]
+
+
+def test_training_twice_writes_byte_identical_bundles(
+    trained, tmp_path, tiny_model, static_cache, small_trace
+):
+    est = ComplexityClassifier(StaticEmbedder(str(tiny_model), cache_dir=static_cache), cv=3)
+    again = train_bundle(
+        small_trace, tmp_path / "b", estimator=est, metrics={"note": "test"}, card="# card\n"
+    )
+    assert (again.path / "SHA256SUMS").read_text() == (trained.path / "SHA256SUMS").read_text()

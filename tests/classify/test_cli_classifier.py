@@ -84,7 +84,7 @@ def test_score_writes_p_hard_into_a_trace_directory(cli_bundle, tmp_path):
     code = main(["classifier", "score", str(FIXTURES / "routellm_small"), "--bundle",
                  str(cli_bundle), "--out", str(out), "--cache-dir", str(tmp_path / "c")])  # fmt: skip
     assert code == 0
-    assert load_trace(out).score_names == ("p_hard", "gain")
+    assert load_trace(out).score_names == ("p_hard", "gain", "q_cheap", "q_strong")
 
 
 def test_errors_exit_2_with_the_message(cli_bundle, tmp_path, capsys):

@@ -23,7 +23,7 @@ def bundle_path(tmp_path_factory, tiny_model, static_cache, small_trace):
 
 def test_scores_are_added_per_request_and_survive_a_round_trip(bundle_path, small_trace, tmp_path):
     scored = score_trace(small_trace, bundle_path, cache_dir=tmp_path)
-    assert scored.score_names == ("p_hard", "gain")
+    assert scored.score_names == ("p_hard", "gain", "q_cheap", "q_strong")
     expected = load_bundle(bundle_path).p_hard([str(p) for p in small_trace.requests["prompt"]])
     np.testing.assert_allclose(scored.scores["p_hard"].to_numpy(), expected, rtol=1e-6)
     back = load_trace(save_trace(scored, tmp_path / "t"))
