@@ -41,6 +41,7 @@ __all__ = [
     "PUBLISHED",
     "EvaluationResult",
     "evaluate_classifier",
+    "probability_metrics",
     "routing_metrics",
 ]
 
@@ -96,6 +97,19 @@ def routing_metrics(
     return _curve_metrics(routellm_curve(scores, 100.0 * weak_quality, 100.0 * strong_quality))
 
 
+def probability_metrics(
+    p_hard: np.ndarray, weak_quality: np.ndarray, strong_quality: np.ndarray
+) -> dict[str, float]:
+    """How good ``p_hard`` is as a probability that the strong model is strictly better:
+    Brier score (lower is better) and ROC AUC against ``1[strong > weak]``."""
+    from sklearn.metrics import roc_auc_score
+
+    y = (np.asarray(strong_quality) > np.asarray(weak_quality)).astype(float)
+    p = np.asarray(p_hard, dtype=np.float64)
+    auc = float(roc_auc_score(y, p)) if 0 < y.sum() < len(y) else float("nan")
+    return {"brier": float(np.mean((p - y) ** 2)), "roc_auc": auc}
+
+
 def _curve_metrics(curve: Any) -> dict[str, float]:
     with warnings.catch_warnings():
         # RouteLLM's np.interp CPT on a non-monotone curve: reported with the flag below
@@ -122,7 +136,8 @@ class EvaluationResult:
     ----------
     metrics : DataFrame
         One row per (benchmark, protocol, router): ``apgr``, ``cpt50``, ``cpt80``, ``auc``,
-        ``n``; routers are ``"classifier"`` and ``"random"``.
+        ``monotone``, ``n``, and for the classifier ``brier`` and ``roc_auc`` of ``p_hard``
+        against ``1[strong > weak]``; routers are ``"classifier"`` and ``"random"``.
     calibration : DataFrame
         Thresholds calibrated to target shares on calibration scores, with the share each
         realises on held-out scores.
@@ -144,7 +159,8 @@ class EvaluationResult:
         for row in self.metrics.itertuples(index=False):
             slot = out.setdefault(row.benchmark, {}).setdefault(row.protocol, {})
             vals = {
-                k: _num(getattr(row, k)) for k in ("apgr", "cpt50", "cpt80", "auc", "monotone", "n")
+                k: _num(getattr(row, k))
+                for k in ("apgr", "cpt50", "cpt80", "auc", "monotone", "brier", "roc_auc", "n")
             }
             if row.router == "classifier":
                 slot.update(vals)
@@ -308,11 +324,11 @@ def evaluate_classifier(
                     bench, protocol, cal_scores, p_hard, target_shares,
                     "out-of-fold scores of the training benchmarks",
                 )  # fmt: skip
-            m = routing_metrics(p_hard, w, s)
+            m = routing_metrics(p_hard, w, s) | probability_metrics(p_hard, w, s)
             rows.append({"benchmark": bench, "protocol": protocol, "router": "classifier",
                          **m, "n": len(idx_b)})  # fmt: skip
             rows.append({"benchmark": bench, "protocol": protocol, "router": "random",
-                         **rand, "n": len(idx_b)})  # fmt: skip
+                         **rand, "brier": np.nan, "roc_auc": np.nan, "n": len(idx_b)})  # fmt: skip
             scores[(bench, protocol)] = pd.DataFrame(
                 {
                     "request_id": trace.requests["request_id"].to_numpy()[idx_b],
