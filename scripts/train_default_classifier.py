@@ -45,7 +45,7 @@ def card(result, trained, weak: str, strong: str, trace_name: str, wall_s: float
         "",
         "## Data",
         f"- Trained on the bundled trace `traces/{trace_name}` (see `traces/PROVENANCE.md`): "
-        f"{trained.n_train} prompts, 14,037 MMLU (5-shot-style multiple choice, 57 subjects) "
+        f"{trained.n_train} prompts, 14,037 MMLU (multiple-choice questions, 57 subjects) "
         "and 1,307 GSM8K (grade-school maths word problems), with the per-prompt correctness "
         "of both models recorded by RouteLLM (lm-sys/RouteLLM @ 0b64fda, Apache-2.0), "
         "decontaminated as RouteLLM does.",
