@@ -96,6 +96,7 @@ def main() -> None:
     ap.add_argument("--variants", default="default,no-features,minilm")
     ap.add_argument("--protocols", default="cv,transfer")
     ap.add_argument("--seeds", default="0", help="outer-fold seeds, comma separated")
+    ap.add_argument("--benchmarks", default=None, help="only these sources, comma separated")
     ap.add_argument("--cache-dir", default=None)
     ap.add_argument("--out", default=None, help="also write the JSON here")
     args = ap.parse_args()
@@ -104,6 +105,7 @@ def main() -> None:
     weak, strong = two_models(trace, None, None)
     seeds = [int(s) for s in args.seeds.split(",")]
     protocols = args.protocols.split(",")
+    benchmarks = args.benchmarks.split(",") if args.benchmarks else None
     results = []
     for variant in args.variants.split(","):
         for seed in seeds:
@@ -119,14 +121,21 @@ def main() -> None:
                     strong=strong,
                     estimator=estimator(variant, seed, args.cache_dir),
                     protocols=protocols,
+                    benchmarks=benchmarks,
                     seed=seed,
                 )
                 rows = res.metrics.to_dict("records")
                 if variant == "default" and seed == seeds[0]:
                     calibration = res.calibration.to_dict("records")
             wall = time.perf_counter() - t0
+            if benchmarks:
+                rows = [r for r in rows if r["benchmark"] in benchmarks]
             for r in rows:
                 results.append({"variant": variant, "seed": seed, **r, "wall_s": wall})
+                if r["router"] == "classifier":  # progress, as each variant finishes
+                    print(f"[{variant} seed {seed}] {r['benchmark']} {r['protocol']}: APGR "
+                          f"{r['apgr']:.4f} CPT50 {r['cpt50']:.2%} CPT80 {r['cpt80']:.2%}",
+                          file=sys.stderr, flush=True)  # fmt: skip
             print(f"[{variant} seed {seed}: {wall:.0f} s]", file=sys.stderr, flush=True)
 
     print(f"trace {args.trace}: weak {weak}, strong {strong}")

