@@ -4,6 +4,7 @@ built locally (random weights, seeded) so that embedding code runs in millisecon
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -30,8 +31,19 @@ def build_tiny_model(folder: Path, texts: list[str], seed: int = 0) -> Path:
     from transformers import BertConfig, BertModel
 
     folder.mkdir(parents=True, exist_ok=True)
-    tok = BertWordPieceTokenizer(lowercase=True)
-    tok.train_from_iterator(texts, vocab_size=800, min_frequency=1, show_progress=False)
+    # a deterministic WordPiece vocabulary: specials, every character seen, then the most
+    # frequent words (ties by spelling); the trainer's own order varies between processes
+    words: dict[str, int] = {}
+    chars: set[str] = set()
+    for t in texts:
+        for w in re.findall(r"\w+|[^\w\s]", t.lower()):
+            words[w] = words.get(w, 0) + 1
+            chars.update(w)
+    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    pieces = sorted(chars) + [f"##{c}" for c in sorted(chars)]
+    common = [w for w, _ in sorted(words.items(), key=lambda kv: (-kv[1], kv[0])) if len(w) > 1]
+    vocab_list = (specials + pieces + common)[:800]
+    tok = BertWordPieceTokenizer({w: i for i, w in enumerate(vocab_list)}, lowercase=True)
     tok.save(str(folder / "tokenizer.json"))
     torch.manual_seed(seed)
     config = BertConfig(
