@@ -145,6 +145,7 @@ def test_gain_curve_area_is_one_half_for_no_information_and_higher_for_a_good_or
     assert perfect > 0.5 > worst
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 @pytest.mark.parametrize("head", ["logistic", "mlp", "knn"])
 def test_exported_heads_predict_what_the_fitted_estimators_predict(make, prompts, quality, head):
     grid = {"logistic": (1.0,), "mlp": (1.0,), "knn": (15,)}[head]
