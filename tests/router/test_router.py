@@ -68,3 +68,17 @@ def test_bad_message_lists_are_refused(messages, message):
 def test_an_empty_prompt_is_refused(router_bundle):
     with pytest.raises(ClassifierError, match="row 1: empty prompt"):
         Router.load(router_bundle).route("")
+
+
+def test_the_shipped_default_bundle_verifies_and_routes(small_trace):
+    """classifiers/routellm-static-minilm loads (checksums verified) and routes real prompts;
+    on its own training benchmarks the calibrated 20 % threshold sends about 20 % to strong."""
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "classifiers" / "routellm-static-minilm"
+    router = Router.load(path)
+    assert router.bundle.tiers == ("cheap", "strong")
+    assert router.bundle.manifest["default_threshold"] == "share_0.20"
+    prompts = [str(p) for p in small_trace.requests["prompt"]]
+    share = sum(router.route(p) == "strong" for p in prompts) / len(prompts)
+    assert 0.05 < share < 0.45  # 262 prompts drawn from the 15,344 it was calibrated on
