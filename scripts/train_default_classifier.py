@@ -8,8 +8,10 @@ It (1) distils the static embedding from the bundled all-MiniLM-L6-v2 (once; cac
 (2) evaluates the recipe on ``traces/routellm_azure`` with protocol (i) (5-fold out-of-fold
 within MMLU and within GSM8K) and protocol (ii) (train on one benchmark, score the other),
 (3) fits it on all 15,344 requests, calibrates thresholds for strong shares 10/20/30/50 % on
-out-of-fold scores, and (4) writes ``classifiers/routellm-static-minilm/`` with the metrics
-and ``CARD.md``. The output is deterministic for given package versions.
+out-of-fold scores, (4) writes ``classifiers/routellm-static-minilm/`` with the metrics
+and ``CARD.md``, and (5) stores protocol (i)'s out-of-fold ``p_hard`` in
+``traces/routellm_azure/scores.parquet`` (the scores the simulator's threshold policies and
+``simkit demo`` route on). The output is deterministic for given package versions.
 """
 
 from __future__ import annotations
@@ -18,12 +20,15 @@ import argparse
 import time
 from pathlib import Path
 
+import pandas as pd
+from threadpoolctl import threadpool_limits
+
 from simkit.classify.embed import StaticEmbedder
 from simkit.classify.features import FEATURE_NAMES
 from simkit.classify.model import ComplexityClassifier
 from simkit.classify.train import train_bundle, two_models
 from simkit.evaluation import evaluate_classifier
-from simkit.trace import load_trace
+from simkit.trace import load_trace, save_trace
 
 REPO = Path(__file__).resolve().parent.parent
 NAME = "routellm-static-minilm"
@@ -154,7 +159,15 @@ def main() -> None:
     ap.add_argument("--trace", default=str(REPO / "traces" / "routellm_azure"))
     ap.add_argument("--out", default=str(REPO / "classifiers" / NAME))
     ap.add_argument("--cache-dir", default=None, help="embedding cache (default ~/.cache/simkit)")
+    ap.add_argument(
+        "--no-scores",
+        action="store_true",
+        help="do not write the out-of-fold p_hard into the trace's scores.parquet",
+    )
     args = ap.parse_args()
+    # one BLAS thread: multi-threaded reductions change the fitted weights in the 13th digit
+    # from run to run; with one thread the bundle's arrays are bit-for-bit reproducible
+    threadpool_limits(limits=1)
     t0 = time.perf_counter()
     trace = load_trace(args.trace)
     weak, strong = two_models(trace, None, None)
@@ -189,6 +202,27 @@ def main() -> None:
     shutil.rmtree(trained.path)
     tmp.rename(trained.path)
     print(f"wrote {trained.path} in {wall:.0f} s")
+    if not args.no_scores:
+        path = write_oof_scores(trace, result, Path(args.trace))
+        print(f"wrote out-of-fold p_hard into {path}")
+
+
+def write_oof_scores(trace, result, path: Path) -> Path:
+    """Store protocol (i)'s out-of-fold ``p_hard`` as the trace's cached scores.
+
+    The simulator's threshold policies (and ``simkit demo``) then route on honest scores: each
+    request's score comes from a model that never saw it (5-fold within its benchmark), not
+    from the bundle trained on every request, whose in-sample scores are over-confident.
+    """
+    parts = [df for (_bench, protocol), df in result.scores.items() if protocol == "cv"]
+    oof = pd.concat(parts, ignore_index=True)[["request_id", "p_hard"]]
+    meta = dict(trace.meta)
+    meta["scores"] = {
+        "p_hard": f"out-of-fold (protocol i: 5-fold within each benchmark, seed 0) p_hard of "
+        f"the {NAME} recipe; written by `{COMMAND}`"
+    }
+    save_trace(trace.replace(meta=meta).with_scores(oof), path)
+    return path
 
 
 if __name__ == "__main__":

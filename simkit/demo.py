@@ -10,6 +10,7 @@ from simkit.trace.summary import format_summary, summarize
 __all__ = [
     "DEMO_POLICIES",
     "DEMO_TRACE",
+    "THRESHOLD_LABEL",
     "attribution",
     "bundled_traces",
     "compare_policies",
@@ -40,7 +41,18 @@ def run_demo() -> int:
     if demo is None:
         print(f"the policy comparison needs the bundled trace traces/{DEMO_TRACE}")
         return 1
-    print(format_comparison(compare_policies(load_trace(demo)), DEMO_SLICE))
+    trace = load_trace(demo)
+    print(format_comparison(compare_policies(trace), DEMO_SLICE))
+    print()
+    burst = compare_policies(trace, policies=BURST_POLICIES, rate_multiplier=BURST_MULTIPLIER)
+    print(
+        format_comparison(
+            burst,
+            DEMO_SLICE,
+            title=f"Burst: the same requests arriving {BURST_MULTIPLIER:g}x as fast; the "
+            "self-hosted tier queues and a load-aware policy spills over to the hosted API.",
+        )
+    )
     return 0
 
 
@@ -61,15 +73,33 @@ DEMO_POLICIES = {
     "share 20% frontier": "share:target_share=0.2,score=null",
     "cascade (judge error 10%)": "cascade:judge_error=0.1",
     "privacy > cascade": "privacy>cascade:judge_error=0.1",
-    "spill-over (queue > 8)": "spillover:max_queued=8>static:tier=selfhosted",
+    "spill-over (wait > 1 s)": "spillover:max_wait_s=1>static:tier=selfhosted",
     "oracle": "oracle",
 }
 
 
+#: The burst scenario: arrivals compressed by this factor, and the policies compared there.
+BURST_MULTIPLIER = 3.0
+BURST_POLICIES = {
+    "all-cheap (self-hosted)": "static:tier=selfhosted",
+    "spill-over (wait > 1 s)": "spillover:max_wait_s=1>static:tier=selfhosted",
+    "all-hosted API": "static:tier=hosted",
+}
+
+#: label of the classifier-threshold policy added when the trace has ``p_hard`` scores
+THRESHOLD_LABEL = "threshold p_hard (20% frontier)"
+
+
 def _policies_for(trace: Trace) -> dict[str, str]:
+    """The demo policies; with classifier scores, a threshold calibrated on this traffic to
+    send 20 % of requests to the frontier (RouteLLM's calibration: the 80th percentile of the
+    scores), and the share policy ranks by the score instead of drawing one."""
     policies = dict(DEMO_POLICIES)
     if "p_hard" in trace.score_names:
-        policies["threshold p_hard 0.8/0.5"] = "threshold:p_hard=0.8/0.5"
+        import numpy as np
+
+        cut = float(np.quantile(trace.scores["p_hard"].to_numpy(), 0.8))
+        policies[THRESHOLD_LABEL] = f"threshold:p_hard={cut!r}"
         policies["share 20% frontier"] = "share:target_share=0.2,score=p_hard"
     return policies
 
@@ -91,9 +121,20 @@ def _apgr(label: str, spec: str, trace: Trace, weak: str, strong: str) -> float:
     return float("nan")
 
 
-def compare_policies(trace: Trace, *, n_requests: int = DEMO_SLICE, seed: int = 0):  # noqa: ANN201
+def compare_policies(  # noqa: ANN201
+    trace: Trace,
+    *,
+    n_requests: int = DEMO_SLICE,
+    seed: int = 0,
+    policies: dict[str, str] | None = None,
+    rate_multiplier: float = 1.0,
+):
     """Simulate every demo policy on the first ``n_requests`` of ``trace`` over the default
-    fleet; one row per policy (a pandas DataFrame) with the headline numbers."""
+    fleet; one row per policy (a pandas DataFrame) with the headline numbers.
+
+    ``policies`` (label -> spec) defaults to :data:`DEMO_POLICIES` plus the classifier
+    threshold when the trace has scores; ``rate_multiplier`` divides the arrival times (3 =
+    the same requests arriving three times as fast)."""
     import numpy as np
     import pandas as pd
 
@@ -104,10 +145,14 @@ def compare_policies(trace: Trace, *, n_requests: int = DEMO_SLICE, seed: int = 
 
     if trace.n_requests > n_requests:
         trace = trace.subset(np.arange(trace.n_requests) < n_requests)
+    if rate_multiplier != 1.0:
+        faster = trace.requests.assign(arrival_s=trace.requests["arrival_s"] / rate_multiplier)
+        trace = trace.replace(requests=faster)
     fleet = load_fleet()
     weak, strong = fleet.tiers[0].quality_model, fleet.tiers[-1].quality_model
     records, endpoints, labels = [], [], {}
-    for run_id, (label, spec) in enumerate(_policies_for(trace).items()):
+    chosen = _policies_for(trace) if policies is None else policies
+    for run_id, (label, spec) in enumerate(chosen.items()):
         rec = simulate(
             trace, fleet, build_policy(spec, fleet=fleet, trace=trace), seed=seed, run_id=run_id
         )
@@ -127,11 +172,12 @@ def compare_policies(trace: Trace, *, n_requests: int = DEMO_SLICE, seed: int = 
     return table
 
 
-def format_comparison(table, n_requests: int) -> str:  # noqa: ANN001
+def format_comparison(table, n_requests: int, *, title: str | None = None) -> str:  # noqa: ANN001
     """The comparison as a fixed-width text table."""
     shares = [c for c in table.columns if c.startswith("share_")]
+    w = max(26, *(len(str(p)) for p in table["policy"]))
     head = (
-        f"{'policy':<26} {'$/1k req':>9} {'$/month':>10} {'quality':>8} {'APGR':>6} "
+        f"{'policy':<{w}} {'$/1k req':>9} {'$/month':>10} {'quality':>8} {'APGR':>6} "
         f"{'p95 TTFT':>9} {'SLO':>6} {'priv':>5}  " + " ".join(f"{c[6:]:>10}" for c in shares)
     )
     lines = [
@@ -139,13 +185,14 @@ def format_comparison(table, n_requests: int) -> str:  # noqa: ANN001
         f"3-tier fleet (simkit/data/fleets/default.yaml); SLO = TTFT <= {DEMO_SLO_TTFT_S:g} s; "
         "monthly cost at the trace's arrival rate incl. GPU rental; APGR where defined "
         "(score routers between the self-hosted and frontier models).",
+        *([title] if title else []),
         head,
         "-" * len(head),
     ]
     for _, r in table.iterrows():
         apgr = "-" if r["apgr"] != r["apgr"] else f"{r['apgr']:.3f}"
         lines.append(
-            f"{r['policy']:<26} {r['cost_per_1k_usd']:>9.3f} {r['monthly_cost_usd']:>10,.0f} "
+            f"{r['policy']:<{w}} {r['cost_per_1k_usd']:>9.3f} {r['monthly_cost_usd']:>10,.0f} "
             f"{r['mean_quality']:>8.3f} {apgr:>6} {r['p95_ttft_s']:>8.2f}s {r['slo_attainment']:>6.1%} "
             f"{int(r['privacy_violations']):>5}  " + " ".join(f"{r[c]:>10.1%}" for c in shares)
         )

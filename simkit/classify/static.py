@@ -150,7 +150,8 @@ def distill_static_embedding(
     path = resolve_model_path(model)
     options = _model_options(path)
     tok = load_tokenizer(path, None)
-    tok_json = tok.to_str()
+    # canonical JSON: to_str() orders keys differently from one process to the next
+    tok_json = json.dumps(json.loads(tok.to_str()), sort_keys=True, ensure_ascii=False)
     vocab = tok.get_vocab_size()
     cls_id, sep_id = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
     if cls_id is None or sep_id is None:
