@@ -139,8 +139,9 @@ def card(result, trained, weak: str, strong: str, trace_name: str, wall_s: float
         "ignored by the router.",
         "",
         "## Reproduce",
-        "`python scripts/train_default_classifier.py` (deterministic; "
-        f"{wall_s / 60:.0f} minutes on the machine that built this bundle). Quality and "
+        "`python scripts/train_default_classifier.py` (bit-for-bit reproducible with the same "
+        "package versions: one BLAS thread, seeded folds; a few minutes on 2 CPU cores). "
+        "Quality and "
         "latency benchmarks: `benchmarks/bench_classifier_quality.py`, "
         "`benchmarks/bench_route_latency.py`.",
         "",
