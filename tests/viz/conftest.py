@@ -1,0 +1,81 @@
+"""Helpers for the view tests: what a chart draws, read from vl-convert's scenegraph."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip("altair", reason="the views need the 'viz' extra")
+
+
+def _walk(node: Any, out: Counter) -> None:
+    if isinstance(node, dict):
+        name = node.get("name")
+        if node.get("marktype") and name and name.endswith("_marks"):
+            # concatenated views get a "_<i>" suffix: cdf_ttft_0 -> cdf_ttft
+            out[re.sub(r"_\d+$", "", name.removesuffix("_marks"))] += len(node.get("items", []))
+        for value in node.values():
+            _walk(value, out)
+    elif isinstance(node, list):
+        for value in node:
+            _walk(value, out)
+
+
+def _drawn(chart) -> dict[str, int]:
+    """Named mark -> number of items Vega drew for it (lines count one item per series)."""
+    import vl_convert as vlc
+
+    from simkit.viz.report import vega_lite_version
+
+    counts: Counter = Counter()
+    _walk(vlc.vegalite_to_scenegraph(chart.to_dict(), vl_version=vega_lite_version()), counts)
+    return dict(counts)
+
+
+@pytest.fixture(scope="session")
+def drawn():
+    """``drawn(chart)``: named mark -> number of items Vega drew (one per data point)."""
+    return _drawn
+
+
+# --- headless Chromium (Debian's package driven by Playwright; never `playwright install`) ------
+REPO = Path(__file__).resolve().parents[2]
+ARTIFACTS = REPO / "artifacts"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def chromium_path() -> Path:
+    """Debian's chromium (``apt-get install -y chromium``), or ``$SIMKIT_CHROMIUM``."""
+    return Path(
+        os.environ.get("SIMKIT_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+    )
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """A headless Chromium for the session; the test fails (not skips) when it is missing."""
+    from playwright.sync_api import sync_playwright
+
+    exe = chromium_path()
+    if not exe.is_file():
+        pytest.fail(
+            f"no Chromium at {exe}: install Debian's package (apt-get install -y chromium; "
+            ".ci/run does) or set SIMKIT_CHROMIUM, or deselect with -m 'not browser'"
+        )
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(exe), args=CHROMIUM_ARGS)
+        yield b
+        b.close()
