@@ -7,8 +7,24 @@ ipywidgets or openai.
 """
 
 from simkit.errors import SimkitError
+from simkit.fleet import Fleet, load_fleet
+from simkit.policies import Policy, ThresholdPolicy, build_policy
+from simkit.sim import Records, simulate
 from simkit.trace import Trace, load_trace, save_trace
 
 __version__ = "0.1.0"
 
-__all__ = ["SimkitError", "Trace", "__version__", "load_trace", "save_trace"]
+__all__ = [
+    "Fleet",
+    "Policy",
+    "Records",
+    "SimkitError",
+    "ThresholdPolicy",
+    "Trace",
+    "__version__",
+    "build_policy",
+    "load_fleet",
+    "load_trace",
+    "save_trace",
+    "simulate",
+]

@@ -30,6 +30,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
     _add_demo(sub)
     _add_trace(sub)
+    _add_replay(sub)
+    _add_sweep(sub)
+    _add_prices(sub)
     return parser
 
 
@@ -157,6 +160,232 @@ def _run_trace_inspect(args: argparse.Namespace) -> int:
 
     summary = summarize(load_trace(args.path))
     print(json.dumps(summary, indent=2) if args.json else format_summary(summary))
+    return 0
+
+
+# --- replay / sweep / prices -------------------------------------------------------------------
+_POLICY_HELP = (
+    "policy spec: NAME or NAME:key=value,...; OUTER>INNER wraps (e.g. "
+    "'privacy>fallback>threshold:p_hard=0.8/0.5'); a.b=v sets nested keys, x/y is a list; or a "
+    "YAML file. Names: static, random, task, threshold, share, budget, cascade, spillover, "
+    "fallback, privacy, oracle. Examples: static:tier=frontier, threshold:p_hard=0.7, "
+    "random:weights.selfhosted=3,weights.frontier=1, cascade:judge_error=0.1, "
+    "share:target_share=0.2,score=null, spillover:max_queued=64>static:tier=selfhosted"
+)
+
+
+def _add_replay(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "replay",
+        help="simulate one policy over a fleet on a trace and print the headline numbers",
+        description="Replay a trace through a routing policy over a simulated fleet (SimPy) and "
+        "print cost, quality, latency and tier shares.",
+    )
+    p.add_argument("--trace", required=True, help="a simkit trace directory")
+    p.add_argument("--fleet", default=None, help="fleet YAML (default: the shipped 3-tier fleet)")
+    p.add_argument("--policy", required=True, help=_POLICY_HELP)
+    p.add_argument("--seed", type=int, default=0, help="root seed (default 0)")
+    p.add_argument("--slo-ttft-s", type=float, default=2.0, help="TTFT SLO in seconds (default 2)")
+    p.add_argument(
+        "--records", default=None, help="also write the per-request records to this Parquet file"
+    )
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=_run_replay)
+
+
+def _run_replay(args: argparse.Namespace) -> int:
+    import json
+
+    from simkit.fleet import load_fleet
+    from simkit.metrics import summarize_runs
+    from simkit.policies import build_policy, policy_name
+    from simkit.sim import simulate
+    from simkit.trace import load_trace
+
+    trace = load_trace(args.trace)
+    fleet = load_fleet(args.fleet)
+    policy = build_policy(args.policy, fleet=fleet, trace=trace)
+    records = simulate(trace, fleet, policy, seed=args.seed, progress=not args.no_progress)
+    if args.records:
+        records.requests.to_parquet(args.records, index=False)
+    summary = {"policy": args.policy, "policy_name": policy_name(policy), "seed": args.seed}
+    row = summarize_runs(records.requests, records.endpoints, slo_ttft_s=args.slo_ttft_s).iloc[0]
+    summary.update(
+        {
+            k: (v.item() if hasattr(v, "item") else v)
+            for k, v in row.to_dict().items()
+            if k != "run_id"
+        }
+    )
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        width = max(len(k) for k in summary)
+        for k, v in summary.items():
+            print(f"{k:<{width}}  {v:.6g}" if isinstance(v, float) else f"{k:<{width}}  {v}")
+    return 0
+
+
+def _add_sweep(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "sweep",
+        help="simulate several policies x parameter grids x seeds in parallel",
+        description="Run simulate() for every policy (each --policy, expanded over --grid) and "
+        "seed, in parallel with joblib, and print or save one row per run.",
+    )
+    p.add_argument("--trace", required=True, help="a simkit trace directory")
+    p.add_argument("--fleet", default=None, help="fleet YAML (default: the shipped 3-tier fleet)")
+    p.add_argument("--policy", action="append", required=True, help=_POLICY_HELP + " (repeatable)")
+    p.add_argument(
+        "--grid",
+        action="append",
+        default=[],
+        metavar="KEY=V1,V2,...",
+        help="expand every --policy over these values of KEY (repeatable; combined as a product)",
+    )
+    p.add_argument("--seeds", default="0", help="comma-separated seeds (default 0)")
+    p.add_argument("--n-jobs", type=int, default=-1, help="joblib workers (default -1: all cores)")
+    p.add_argument("--slo-ttft-s", type=float, default=2.0, help="TTFT SLO in seconds (default 2)")
+    p.add_argument("--out", default=None, help="write the table to this .csv or .parquet file")
+    p.add_argument("--json", action="store_true", help="print JSON records instead of a table")
+    p.set_defaults(func=_run_sweep)
+
+
+def _run_sweep(args: argparse.Namespace) -> int:
+    import yaml
+
+    from simkit.errors import PolicyError
+    from simkit.fleet import load_fleet
+    from simkit.sweep import expand_grid, sweep
+    from simkit.trace import load_trace
+
+    grid = {}
+    for item in args.grid:
+        key, eq, values = item.partition("=")
+        if not eq or not key or not values:
+            raise PolicyError("--grid", key=item, problem="expected KEY=V1,V2,...")
+        grid[key] = [yaml.safe_load(v) for v in values.split(",")]
+    try:
+        seeds = [int(s) for s in args.seeds.split(",")]
+    except ValueError:
+        raise PolicyError(
+            "--seeds", problem=f"expected comma-separated integers, got {args.seeds!r}"
+        ) from None
+    trace = load_trace(args.trace)
+    fleet = load_fleet(args.fleet)
+    specs = [s for p in args.policy for s in expand_grid(p, _grid_for(p, grid))]
+    table = sweep(trace, fleet, specs, seeds=seeds, n_jobs=args.n_jobs, slo_ttft_s=args.slo_ttft_s)
+    if args.out:
+        (table.to_parquet if args.out.endswith(".parquet") else table.to_csv)(args.out, index=False)
+    if args.json:
+        print(table.to_json(orient="records", indent=2))
+    else:
+        cols = [
+            "policy",
+            "seed",
+            "cost_per_1k_usd",
+            "monthly_cost_usd",
+            "mean_quality",
+            "ttft_p95_s",
+            "slo_attainment",
+            "privacy_violations",
+        ] + [c for c in table.columns if c.startswith("share_")]
+        print(table[cols].to_string(index=False, float_format=lambda x: f"{x:.4g}"))
+    return 0
+
+
+def _grid_for(spec: str, grid: dict) -> dict:
+    """The grid keys that are parameters of the outermost policy of ``spec`` (any key for a
+    threshold, whose shorthand takes the score name)."""
+    import dataclasses
+
+    from simkit.policies import POLICIES
+
+    cls = POLICIES.get(spec.split(">")[0].partition(":")[0].strip())
+    if cls is None or cls.name == "threshold":
+        return grid
+    fields = {f.name for f in dataclasses.fields(cls)}
+    return {k: v for k, v in grid.items() if k.split(".")[0] in fields}
+
+
+#: The issue's default prices (USD per 1M input / output tokens) and where they come from.
+ISSUE_DEFAULTS = (
+    ("GPT-4o", "gpt-4o", None, 2.50, 10.00),
+    ("Claude 3.5 Sonnet", "claude-3-5-sonnet", None, 3.00, 15.00),
+    ("Llama 3 70B hosted", "llama3-70b-8192", "groq", 0.59, 0.79),
+    ("Llama 3 70B hosted (HF id)", "meta-llama/Meta-Llama-3-70B-Instruct", None, 0.59, 0.79),
+)
+
+
+def _add_prices(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "prices",
+        help="look up model prices in the shipped price catalog",
+        description="Resolve model names to USD per 1M input/output tokens through the shipped "
+        "genai-prices snapshot (match rules, then aliases), with optional YAML overrides.",
+    )
+    p.add_argument(
+        "models", nargs="*", help="model names, e.g. gpt-4o mistralai/Mixtral-8x7B-Instruct-v0.1"
+    )
+    p.add_argument("--provider", default=None, help="restrict to one provider (e.g. openai, groq)")
+    p.add_argument(
+        "--at", default=None, help="price in force on this date (YYYY-MM-DD); default: latest"
+    )
+    p.add_argument("--overrides", default=None, help="YAML with 'prices:' and 'aliases:' sections")
+    p.add_argument(
+        "--check-defaults",
+        action="store_true",
+        help="compare the issue's default prices with the catalog",
+    )
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=_run_prices)
+
+
+def _run_prices(args: argparse.Namespace) -> int:
+    import json
+    from datetime import date
+
+    from simkit.errors import PriceError
+    from simkit.fleet.prices import PriceCatalog, load_price_overrides
+
+    catalog = PriceCatalog.load()
+    if args.overrides:
+        catalog = load_price_overrides(args.overrides, catalog=catalog)
+    try:
+        at = date.fromisoformat(args.at) if args.at else None
+    except ValueError:
+        raise PriceError("--at", problem=f"expected YYYY-MM-DD, got {args.at!r}") from None
+    rows = [catalog.resolve(m, provider=args.provider, at=at).as_dict() for m in args.models]
+    if args.check_defaults:
+        for label, model, provider, p_in, p_out in ISSUE_DEFAULTS:
+            row = catalog.resolve(model, provider=provider, at=at).as_dict()
+            row.update(
+                label=label,
+                issue_input_usd_per_mtok=p_in,
+                issue_output_usd_per_mtok=p_out,
+                matches_issue=(row["input_usd_per_mtok"], row["output_usd_per_mtok"])
+                == (p_in, p_out),
+            )
+            rows.append(row)
+    if not rows:
+        raise PriceError(
+            None, problem="give model names or --check-defaults", hint="e.g. simkit prices gpt-4o"
+        )
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    for r in rows:
+        line = (
+            f"{r['model']:<40} {r['input_usd_per_mtok']:>8.4g} {r['output_usd_per_mtok']:>8.4g}  "
+            f"{r['resolved_by']}:{r['provider']}/{r['catalog_id']}"
+        )
+        if "matches_issue" in r:
+            line += (
+                f"  issue {r['issue_input_usd_per_mtok']:.2f}/{r['issue_output_usd_per_mtok']:.2f} "
+                + ("same" if r["matches_issue"] else "DIFFERENT")
+            )
+        print(line)
     return 0
 
 

@@ -7,7 +7,14 @@ from pathlib import Path
 from simkit.trace import Trace, load_trace
 from simkit.trace.summary import format_summary, summarize
 
-__all__ = ["attribution", "bundled_traces", "run_demo"]
+__all__ = [
+    "DEMO_POLICIES",
+    "DEMO_TRACE",
+    "attribution",
+    "bundled_traces",
+    "compare_policies",
+    "run_demo",
+]
 
 
 def bundled_traces() -> list[Path]:
@@ -19,7 +26,7 @@ def bundled_traces() -> list[Path]:
 
 
 def run_demo() -> int:
-    """Print a summary of every bundled trace."""
+    """Print a summary of every bundled trace, then compare routing policies on one of them."""
     paths = bundled_traces()
     if not paths:
         print("no bundled traces found in traces/; build them with scripts/build_traces.py")
@@ -29,7 +36,120 @@ def run_demo() -> int:
         print(format_summary(summarize(trace)))
         print(attribution(trace))
         print()
+    demo = next((p for p in paths if p.name == DEMO_TRACE), None)
+    if demo is None:
+        print(f"the policy comparison needs the bundled trace traces/{DEMO_TRACE}")
+        return 1
+    print(format_comparison(compare_policies(load_trace(demo)), DEMO_SLICE))
     return 0
+
+
+# --- policy comparison -----------------------------------------------------------------------
+#: The bundled trace the comparison runs on, and how many of its first requests.
+DEMO_TRACE = "routellm_azure"
+DEMO_SLICE = 4000
+DEMO_SLO_TTFT_S = 2.0
+
+#: label -> policy spec (simkit.policies.build_policy) for the default 3-tier fleet. Threshold
+#: and share policies use the trace's classifier score ``p_hard`` when it has one; without it
+#: the share policy draws a uniform score (a random router that holds the share).
+DEMO_POLICIES = {
+    "all-frontier": "static:tier=frontier",
+    "all-cheap (self-hosted)": "static:tier=selfhosted",
+    "random mix 1:1:1": "random:weights.selfhosted=1,weights.hosted=1,weights.frontier=1",
+    "task heuristic": "task",
+    "share 20% frontier": "share:target_share=0.2,score=null",
+    "cascade (judge error 10%)": "cascade:judge_error=0.1",
+    "privacy > cascade": "privacy>cascade:judge_error=0.1",
+    "spill-over (queue > 8)": "spillover:max_queued=8>static:tier=selfhosted",
+    "oracle": "oracle",
+}
+
+
+def _policies_for(trace: Trace) -> dict[str, str]:
+    policies = dict(DEMO_POLICIES)
+    if "p_hard" in trace.score_names:
+        policies["threshold p_hard 0.8/0.5"] = "threshold:p_hard=0.8/0.5"
+        policies["share 20% frontier"] = "share:target_share=0.2,score=p_hard"
+    return policies
+
+
+def _apgr(label: str, spec: str, trace: Trace, weak: str, strong: str) -> float:
+    """APGR where it is defined: routers that rank requests by a score between the cheapest
+    tier's model and the frontier's (RouteLLM's procedure on this trace's outcomes)."""
+    from simkit.metrics import apgr, routellm_curve, routellm_oracle_curve, routellm_random_curve
+
+    q = trace.quality_matrix([weak, strong])
+    ok = q.notna().all(axis=1).to_numpy()
+    w, s = q[weak].to_numpy()[ok], q[strong].to_numpy()[ok]
+    if spec == "oracle":
+        return apgr(routellm_oracle_curve(w, s))
+    if spec.startswith("random") or "score=null" in spec.split(">")[-1]:
+        return apgr(routellm_random_curve(w, s))
+    if "p_hard" in spec and "p_hard" in trace.score_names:
+        return apgr(routellm_curve(trace.scores["p_hard"].to_numpy()[ok], w, s))
+    return float("nan")
+
+
+def compare_policies(trace: Trace, *, n_requests: int = DEMO_SLICE, seed: int = 0):  # noqa: ANN201
+    """Simulate every demo policy on the first ``n_requests`` of ``trace`` over the default
+    fleet; one row per policy (a pandas DataFrame) with the headline numbers."""
+    import numpy as np
+    import pandas as pd
+
+    from simkit.fleet import load_fleet
+    from simkit.metrics import summarize_runs
+    from simkit.policies import build_policy
+    from simkit.sim import simulate
+
+    if trace.n_requests > n_requests:
+        trace = trace.subset(np.arange(trace.n_requests) < n_requests)
+    fleet = load_fleet()
+    weak, strong = fleet.tiers[0].quality_model, fleet.tiers[-1].quality_model
+    records, endpoints, labels = [], [], {}
+    for run_id, (label, spec) in enumerate(_policies_for(trace).items()):
+        rec = simulate(
+            trace, fleet, build_policy(spec, fleet=fleet, trace=trace), seed=seed, run_id=run_id
+        )
+        records.append(rec.requests)
+        endpoints.append(rec.endpoints)
+        labels[run_id] = (label, spec)
+    table = summarize_runs(
+        pd.concat(records, ignore_index=True),
+        pd.concat(endpoints, ignore_index=True),
+        slo_ttft_s=DEMO_SLO_TTFT_S,
+    )
+    table.insert(1, "policy", [labels[r][0] for r in table["run_id"]])
+    table.insert(2, "spec", [labels[r][1] for r in table["run_id"]])
+    table["apgr"] = [
+        _apgr(labels[r][0], labels[r][1], trace, weak, strong) for r in table["run_id"]
+    ]
+    return table
+
+
+def format_comparison(table, n_requests: int) -> str:  # noqa: ANN001
+    """The comparison as a fixed-width text table."""
+    shares = [c for c in table.columns if c.startswith("share_")]
+    head = (
+        f"{'policy':<26} {'$/1k req':>9} {'$/month':>10} {'quality':>8} {'APGR':>6} "
+        f"{'p95 TTFT':>9} {'SLO':>6} {'priv':>5}  " + " ".join(f"{c[6:]:>10}" for c in shares)
+    )
+    lines = [
+        f"Policy comparison: first {n_requests:,} requests of traces/{DEMO_TRACE} on the default "
+        f"3-tier fleet (simkit/data/fleets/default.yaml); SLO = TTFT <= {DEMO_SLO_TTFT_S:g} s; "
+        "monthly cost at the trace's arrival rate incl. GPU rental; APGR where defined "
+        "(score routers between the self-hosted and frontier models).",
+        head,
+        "-" * len(head),
+    ]
+    for _, r in table.iterrows():
+        apgr = "-" if r["apgr"] != r["apgr"] else f"{r['apgr']:.3f}"
+        lines.append(
+            f"{r['policy']:<26} {r['cost_per_1k_usd']:>9.3f} {r['monthly_cost_usd']:>10,.0f} "
+            f"{r['mean_quality']:>8.3f} {apgr:>6} {r['p95_ttft_s']:>8.2f}s {r['slo_attainment']:>6.1%} "
+            f"{int(r['privacy_violations']):>5}  " + " ".join(f"{r[c]:>10.1%}" for c in shares)
+        )
+    return "\n".join(lines)
 
 
 def attribution(trace: Trace) -> str:

@@ -1,0 +1,283 @@
+"""Simulator speed and memory, measured side by side in one run (not collected by pytest).
+
+    python benchmarks/bench_sim.py [--n 200000] [--repeats 3] [--memory-n 1000000] [--json out.json]
+
+(a) raw SimPy M/M/4 (lambda 3.2, mu 1): a source process spawns one process per customer doing
+    request -> timeout -> release on ``simpy.Resource(4)`` (SERVING.md §6 bench b); customers/s.
+(b) ``simulate()`` on an API-only 3-tier fleet (gpt-4o, hosted Llama-3-70B, Claude 3.5 Sonnet,
+    with jitter and rate limits), random-mix policy; requests/s.
+(c) the same trace on the shipped default fleet (self-hosted Llama-3-70B continuous batching +
+    2 APIs), with the GPU tier given enough replicas for its share; requests/s.
+(e) peak memory (``ru_maxrss`` of a fresh subprocess) of building and replaying a
+    ``--memory-n`` request trace on the API fleet and on the GPU fleet.
+
+Each timing is the median of ``--repeats`` runs after one warm-up, ``gc.collect()`` before each;
+trace construction is outside the timed region. Prints a table, the ratios against the goals
+((b) >= 0.5 x (a); (c) >= 20,000 requests/s; peak <= 2 GB), and JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import platform
+import resource
+import subprocess
+import sys
+import time
+from statistics import median
+
+import numpy as np
+import pandas as pd
+import simpy
+
+from simkit import Trace
+from simkit.fleet import load_fleet
+from simkit.policies import RandomMixPolicy
+from simkit.sim import simulate
+
+STRONG = "gpt-4-1106-preview"
+WEAK = "mistralai/Mixtral-8x7B-Instruct-v0.1"
+
+API_FLEET = {
+    "name": "api-only-3-tier",
+    "tiers": {
+        "hosted": {
+            "kind": "api",
+            "model": "llama3-70b-8192",
+            "provider": "groq",
+            "ttft_s": {"median": 0.45, "sigma": 0.3},
+            "output_tokens_per_s": {"median": 58.6, "sigma": 0.2},
+            "rtt_s": 0.03,
+            "rate_limit": {"rpm": 60000, "tpm": 60000000},
+            "error_rate": 0.001,
+            "quality_model": WEAK,
+        },
+        "sonnet": {
+            "kind": "api",
+            "model": "claude-3-5-sonnet",
+            "ttft_s": {"median": 0.8, "sigma": 0.3},
+            "output_tokens_per_s": {"median": 64, "sigma": 0.2},
+            "rtt_s": 0.03,
+            "rate_limit": {
+                "style": "anthropic",
+                "rpm": 60000,
+                "input_tpm": 40000000,
+                "output_tpm": 20000000,
+            },
+            "quality_model": STRONG,
+        },
+        "frontier": {
+            "kind": "api",
+            "model": "gpt-4o",
+            "ttft_s": {"median": 0.45, "sigma": 0.3},
+            "output_tokens_per_s": {"median": 131, "sigma": 0.2},
+            "rtt_s": 0.03,
+            "rate_limit": {"rpm": 60000, "tpm": 60000000},
+            "error_rate": 0.001,
+            "quality_model": STRONG,
+        },
+    },
+}
+
+
+def gpu_fleet(rate_per_s: float) -> dict:
+    """The shipped default fleet, with GPU replicas for a third of ``rate_per_s``."""
+    import yaml
+
+    from simkit.fleet import default_fleet_path
+
+    spec = yaml.safe_load(default_fleet_path().read_text())
+    spec["tiers"]["selfhosted"]["preset"] = "llama3-70b-h100-tp4"
+    spec["tiers"]["selfhosted"]["replicas"] = max(1, int(np.ceil(rate_per_s / 3 / 4.0)))
+    for t in ("hosted", "frontier"):
+        spec["tiers"][t]["rate_limit"] = {"rpm": 60000, "tpm": 60000000}
+    return spec
+
+
+def make_trace(n: int, rate_per_s: float, seed: int = 0) -> Trace:
+    """Poisson arrivals; prompt/output lengths lognormal around the Azure-2023 conv medians
+    (1,020 / 129 tokens, SERVING.md §5); random binary outcomes for two models."""
+    rng = np.random.default_rng(seed)
+    ids = np.char.add("r", np.arange(n).astype(str)).astype(object)
+    req = pd.DataFrame(
+        {
+            "request_id": ids,
+            "arrival_s": np.cumsum(rng.exponential(1 / rate_per_s, n)),
+            "prompt_tokens": np.clip(rng.lognormal(np.log(1020), 0.6, n), 1, 8000).astype(np.int64),
+            "output_tokens": np.clip(rng.lognormal(np.log(129), 0.8, n), 1, 1000).astype(np.int64),
+            "max_tokens": 1024,
+        }
+    )
+    out = pd.DataFrame(
+        {
+            "request_id": np.concatenate([ids, ids]),
+            "model": np.repeat([STRONG, WEAK], n),
+            "quality": np.concatenate([rng.random(n) < 0.8, rng.random(n) < 0.68]).astype(float),
+        }
+    )
+    return Trace(req, out, where="bench")
+
+
+def mmc_simpy(n: int, seed: int = 0) -> float:
+    """SERVING.md §6 (b): M/M/4, one process per customer on simpy.Resource(4)."""
+    rng = np.random.default_rng(seed)
+    inter = rng.exponential(1 / 3.2, n).tolist()
+    service = rng.exponential(1.0, n).tolist()
+    env = simpy.Environment()
+    servers = simpy.Resource(env, capacity=4)
+
+    def customer(s):
+        with servers.request() as req:
+            yield req
+            yield env.timeout(s)
+
+    def source():
+        for dt, s in zip(inter, service, strict=True):
+            yield env.timeout(dt)
+            env.process(customer(s))
+
+    env.process(source())
+    t = time.perf_counter()
+    env.run()
+    return time.perf_counter() - t
+
+
+def timed(fn, repeats: int) -> float:
+    fn()  # warm-up
+    times = []
+    for _ in range(repeats):
+        gc.collect()
+        times.append(fn())
+    return median(times)
+
+
+def replay_seconds(trace: Trace, fleet, policy) -> float:
+    t = time.perf_counter()
+    simulate(trace, fleet, policy, seed=0)
+    return time.perf_counter() - t
+
+
+def _memory_child(n: int, kind: str) -> None:
+    rate = 200.0
+    trace = make_trace(n, rate)
+    fleet = load_fleet(API_FLEET if kind == "api" else gpu_fleet(rate))
+    policy = RandomMixPolicy(dict.fromkeys(fleet.tier_names, 1.0))
+    t = time.perf_counter()
+    rec = simulate(trace, fleet, policy, seed=0)
+    wall = time.perf_counter() - t
+    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(
+        json.dumps(
+            {
+                "n": n,
+                "kind": kind,
+                "peak_mb": peak_kib / 1024,
+                "replay_s": wall,
+                "completed": int((rec.requests["status"] == "completed").sum()),
+            }
+        )
+    )
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=200_000, help="requests per timed replay")
+    ap.add_argument("--mmc-n", type=int, default=100_000, help="customers in (a)")
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--memory-n", type=int, default=1_000_000)
+    ap.add_argument("--json", default=None, help="also write the JSON here")
+    ap.add_argument("--_memory-child", dest="child", default=None, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        _memory_child(args.memory_n, args.child)
+        return 0
+
+    rate = 20.0
+    trace = make_trace(args.n, rate)
+    api = load_fleet(API_FLEET)
+    gpu = load_fleet(gpu_fleet(rate))
+    mix_api = RandomMixPolicy(dict.fromkeys(api.tier_names, 1.0))
+    mix_gpu = RandomMixPolicy(dict.fromkeys(gpu.tier_names, 1.0))
+
+    a_s = timed(lambda: mmc_simpy(args.mmc_n), args.repeats)
+    b_s = timed(lambda: replay_seconds(trace, api, mix_api), args.repeats)
+    c_s = timed(lambda: replay_seconds(trace, gpu, mix_gpu), args.repeats)
+    rec_c = simulate(trace, gpu, mix_gpu, seed=0)
+    gpu_share = float((rec_c.requests["tier"] == "selfhosted").mean())
+    ttft = (rec_c.requests["first_token_s"] - rec_c.requests["arrival_s"])[
+        rec_c.requests["tier"] == "selfhosted"
+    ]
+
+    mem = []
+    for kind in ("api", "gpu"):
+        out = subprocess.run(
+            [sys.executable, __file__, "--_memory-child", kind, "--memory-n", str(args.memory_n)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        mem.append(json.loads(out.stdout.strip().splitlines()[-1]))
+
+    a_rate = args.mmc_n / a_s
+    b_rate = args.n / b_s
+    c_rate = args.n / c_s
+    result = {
+        "machine": {
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "processor": platform.processor() or platform.machine(),
+            "simpy": simpy.__version__,
+        },
+        "a_simpy_mm4_customers_per_s": a_rate,
+        "b_api_3tier_requests_per_s": b_rate,
+        "c_gpu_fleet_requests_per_s": c_rate,
+        "c_gpu_share": gpu_share,
+        "c_gpu_replicas": gpu.tiers[0].endpoint.replicas,
+        "c_gpu_ttft_p50_s": float(ttft.median()),
+        "c_events": rec_c.meta["n_events"],
+        "c_gpu_steps": rec_c.meta["gpu_steps"],
+        "ratio_b_over_a": b_rate / a_rate,
+        "goal_b_over_a": 0.5,
+        "goal_c_requests_per_s": 20_000,
+        "memory": mem,
+        "goal_peak_mb": 2048,
+        "n": args.n,
+        "mmc_n": args.mmc_n,
+        "repeats": args.repeats,
+    }
+    rows = [
+        ("(a) raw SimPy M/M/4", f"{a_rate:,.0f} customers/s", ""),
+        (
+            "(b) simulate, API-only 3 tiers",
+            f"{b_rate:,.0f} requests/s",
+            f"{b_rate / a_rate:.2f} x (a)  (goal >= 0.5)",
+        ),
+        (
+            "(c) simulate, self-hosted GPU + 2 APIs",
+            f"{c_rate:,.0f} requests/s",
+            f"{c_rate / 20_000:.2f} x goal 20,000 (GPU share {gpu_share:.0%})",
+        ),
+    ]
+    for m in mem:
+        rows.append(
+            (
+                f"(e) peak memory, {m['n']:,} requests, {m['kind']} fleet",
+                f"{m['peak_mb']:,.0f} MB",
+                f"{m['peak_mb'] / 2048:.2f} x goal 2 GB (replay {m['replay_s']:.1f} s)",
+            )
+        )
+    width = max(len(r[0]) for r in rows)
+    print(f"{'benchmark':<{width}}  {'median of ' + str(args.repeats):>22}  ratio")
+    for name, value, ratio in rows:
+        print(f"{name:<{width}}  {value:>22}  {ratio}")
+    print(json.dumps(result, indent=2))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(result, f, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

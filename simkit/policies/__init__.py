@@ -1,0 +1,311 @@
+"""Routing policies: the ``Policy`` protocol, what a policy sees, and the built-in policies.
+
+Built-in policies (name -> class, the one table in :data:`POLICIES`):
+
+=============  ====================================================================
+``static``     :class:`StaticPolicy` — every request to one tier
+``random``     :class:`RandomMixPolicy` — fixed random mix
+``task``       :class:`TaskHeuristicPolicy` — task type -> small / mid / frontier
+``threshold``  :class:`ThresholdPolicy` — score cut-offs over N tiers
+``share``      :class:`TargetSharePolicy` — online threshold holding a frontier share
+``budget``     :class:`BudgetPolicy` — online threshold holding a $ budget
+``cascade``    :class:`CascadePolicy` — cheap first, escalate on a noisy verifier
+``spillover``  :class:`SpillOverPolicy` — leave an overloaded tier (queue, wait, rate limit)
+``fallback``   :class:`FallbackPolicy` — retry elsewhere after 429s, errors, outages
+``privacy``    :class:`PrivacyPolicy` — requests tagged ``sensitive`` stay on private tiers
+``oracle``     :class:`OraclePolicy` — cheapest tier reaching the best recorded quality
+=============  ====================================================================
+
+Writing your own
+----------------
+A policy is a small frozen class with one method; the simulator passes the request, a
+read-only view of the fleet and a random generator of its own::
+
+    from dataclasses import dataclass
+    import numpy as np
+    from simkit.policies import FleetView, RequestView
+
+    @dataclass(frozen=True)
+    class ShortToCheap:
+        '''Short prompts to the cheapest tier, long ones to the most expensive.'''
+
+        max_prompt_tokens: int = 200
+
+        def route(self, request: RequestView, fleet: FleetView, rng: np.random.Generator) -> str:
+            if request.prompt_tokens <= self.max_prompt_tokens:
+                return fleet.tiers[0]
+            return fleet.tiers[-1]
+
+    records = simkit.sim.simulate(trace, fleet, ShortToCheap(150), seed=0)
+
+Add ``next_tier(request, attempt, fleet, rng)`` to act after an attempt (see
+:mod:`simkit.policies.base`), and ``check(tiers, score_names)`` to fail early on a fleet or
+trace it cannot use. Keep parameters as fields and no state: history is in the ``FleetView``
+(``routed``, ``decided``, ``spend_usd``, ``queued``...), randomness in ``rng``.
+
+Policies from strings and YAML
+------------------------------
+:func:`build_policy` accepts
+
+* ``"name"`` or ``"name:key=value,key=value"`` — values are YAML scalars; ``a.b=1`` sets a
+  nested mapping (``cutoffs.frontier=0.7``); ``x/y/z`` is a list (``chain=gpu/frontier``);
+* ``"outer>inner"`` — ``outer`` wraps ``inner`` as its ``base``
+  (``privacy>fallback>threshold:p_hard=0.7``);
+* shorthand for thresholds: ``threshold:p_hard=0.7`` (score ``p_hard``, strongest tier at 0.7)
+  and ``threshold:p_hard=0.8/0.5`` (strongest tier 0.8, the next 0.5);
+* a mapping or a YAML file: ``{policy: spillover, max_queued: 32, base: {policy: static,
+  tier: selfhosted}}``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from os import PathLike
+from pathlib import Path
+from typing import Any
+
+from simkit.errors import PolicyError
+from simkit.policies.base import AttemptView, FleetView, Policy, RequestView, policy_params
+from simkit.policies.baselines import (
+    OraclePolicy,
+    RandomMixPolicy,
+    StaticPolicy,
+    TaskHeuristicPolicy,
+)
+from simkit.policies.composite import CascadePolicy, FallbackPolicy, PrivacyPolicy, SpillOverPolicy
+from simkit.policies.thresholds import BudgetPolicy, TargetSharePolicy, ThresholdPolicy
+
+__all__ = [
+    "POLICIES",
+    "AttemptView",
+    "BudgetPolicy",
+    "CascadePolicy",
+    "FallbackPolicy",
+    "FleetView",
+    "OraclePolicy",
+    "Policy",
+    "PrivacyPolicy",
+    "RandomMixPolicy",
+    "RequestView",
+    "SpillOverPolicy",
+    "StaticPolicy",
+    "TargetSharePolicy",
+    "TaskHeuristicPolicy",
+    "ThresholdPolicy",
+    "build_policy",
+    "policy_name",
+    "policy_params",
+]
+
+
+def _registry(*classes: type) -> dict[str, type]:
+    table: dict[str, type] = {}
+    for cls in classes:
+        name = cls.name
+        if name in table:
+            raise PolicyError(
+                "simkit.policies",
+                key=name,
+                problem=f"two policies named {name!r}: {table[name].__name__} and {cls.__name__}",
+            )
+        table[name] = cls
+    return table
+
+
+#: Policy name -> class: the only place names are mapped to classes.
+POLICIES: Mapping[str, type] = _registry(
+    StaticPolicy,
+    RandomMixPolicy,
+    TaskHeuristicPolicy,
+    ThresholdPolicy,
+    TargetSharePolicy,
+    BudgetPolicy,
+    CascadePolicy,
+    SpillOverPolicy,
+    FallbackPolicy,
+    PrivacyPolicy,
+    OraclePolicy,
+)
+
+
+def policy_name(policy: Any) -> str:
+    """A short label: the registry name, with wrapped policies as ``outer>inner``."""
+    name = getattr(type(policy), "name", None) or type(policy).__name__
+    base = getattr(policy, "base", None)
+    return (
+        f"{name}>{policy_name(base)}" if base is not None and hasattr(base, "route") else str(name)
+    )
+
+
+def _parse_value(text: str) -> Any:
+    import yaml
+
+    if "/" in text:
+        return [_parse_value(part) for part in text.split("/")]
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+
+
+def _parse_segment(segment: str, source: str) -> dict[str, Any]:
+    name, _, rest = segment.strip().partition(":")
+    spec: dict[str, Any] = {"policy": name.strip()}
+    for item in filter(None, (p.strip() for p in rest.split(","))):
+        key, eq, value = item.partition("=")
+        if not eq or not key:
+            raise PolicyError(
+                source, key=item, problem="expected key=value", hint="e.g. threshold:p_hard=0.7"
+            )
+        target = spec
+        *parents, leaf = key.strip().split(".")
+        for p in parents:
+            target = target.setdefault(p, {})
+            if not isinstance(target, dict):
+                raise PolicyError(source, key=key, problem="conflicting nested keys")
+        target[leaf] = _parse_value(value.strip())
+    return spec
+
+
+def _from_string(text: str) -> Mapping[str, Any]:
+    segments = text.split(">")
+    spec: dict[str, Any] | None = None
+    for segment in reversed(segments):
+        outer = _parse_segment(segment, f"policy {text!r}")
+        if spec is not None:
+            outer["base"] = spec
+        spec = outer
+    assert spec is not None
+    return spec
+
+
+def _threshold_shorthand(
+    params: dict[str, Any], tiers: tuple[str, ...] | None, source: str
+) -> dict[str, Any]:
+    fields = {f.name for f in dataclasses.fields(ThresholdPolicy)}
+    extra = [k for k in params if k not in fields]
+    if not extra:
+        return params
+    if len(extra) > 1 or "cutoffs" in params:
+        raise PolicyError(
+            source,
+            key=extra[0],
+            problem="unknown parameter",
+            hint="use cutoffs.<tier>=<score> or the shorthand <score>=<cut>[/<cut>...]",
+        )
+    if tiers is None:
+        raise PolicyError(
+            source, key=extra[0], problem="the threshold shorthand needs the fleet's tiers"
+        )
+    score = extra[0]
+    cuts = params.pop(score)
+    cuts = cuts if isinstance(cuts, list) else [cuts]
+    if len(cuts) > len(tiers) - 1:
+        raise PolicyError(
+            source,
+            key=score,
+            problem=f"{len(cuts)} cut-offs for {len(tiers)} tiers; at most {len(tiers) - 1} "
+            "(the cheapest tier takes the rest)",
+        )
+    strongest_first = list(reversed(tiers))
+    params["cutoffs"] = dict(zip(strongest_first, cuts, strict=False))
+    params["score"] = score
+    return params
+
+
+def build_policy(
+    spec: str | PathLike[str] | Mapping[str, Any] | Policy,
+    *,
+    fleet: Any = None,
+    trace: Any = None,
+) -> Policy:
+    """Build a policy from a string, a mapping, a YAML file, or return a policy as is.
+
+    Parameters
+    ----------
+    spec : str, path, mapping or policy
+        See the module docstring for the grammar.
+    fleet : Fleet, optional
+        Needed by shorthands that refer to tiers and by ``oracle``.
+    trace : Trace, optional
+        Needed by ``oracle`` (its quality matrix).
+
+    Raises
+    ------
+    PolicyError
+        Unknown policy name (listing the known names), unknown or bad parameter (listing the
+        valid ones).
+    """
+    if hasattr(spec, "route") and not isinstance(spec, (str, Mapping)):
+        return spec  # type: ignore[return-value]
+    source = "policy"
+    if isinstance(spec, PathLike) or (
+        isinstance(spec, str) and spec.endswith((".yaml", ".yml")) and Path(spec).is_file()
+    ):
+        import yaml
+
+        source = str(spec)
+        try:
+            data = yaml.safe_load(Path(spec).read_text("utf-8"))
+        except FileNotFoundError:
+            raise PolicyError(source, problem="policy file not found") from None
+        except yaml.YAMLError as exc:
+            raise PolicyError(source, problem=f"not valid YAML ({exc})") from None
+        if isinstance(data, str):
+            data = _from_string(data)
+    elif isinstance(spec, str):
+        source = f"policy {spec!r}"
+        data = _from_string(spec)
+    else:
+        data = spec
+    return _build(data, fleet=fleet, trace=trace, source=source)
+
+
+def _build(data: Any, *, fleet: Any, trace: Any, source: str) -> Policy:
+    if isinstance(data, str):
+        data = _from_string(data)
+    if not isinstance(data, Mapping) or "policy" not in data:
+        raise PolicyError(
+            source, key="policy", problem=f"expected a mapping with 'policy: <name>', got {data!r}"
+        )
+    params = {k: v for k, v in data.items() if k != "policy"}
+    if "params" in params and isinstance(params["params"], Mapping):
+        params = {**params.pop("params"), **params}
+    name = data["policy"]
+    cls = POLICIES.get(name)
+    if cls is None:
+        raise PolicyError(
+            source,
+            key="policy",
+            problem=f"unknown policy {name!r}; known policies: {', '.join(POLICIES)}",
+        )
+    where = f"{source} ({name})"
+    tiers = fleet.tier_names if fleet is not None else None
+    if "base" in params:
+        params["base"] = _build(params["base"], fleet=fleet, trace=trace, source=source)
+    if cls is ThresholdPolicy:
+        params = _threshold_shorthand(params, tiers, where)
+    if cls is OraclePolicy:
+        if params:
+            raise PolicyError(
+                where, key=next(iter(params)), problem="the oracle takes no parameters"
+            )
+        if trace is None or fleet is None:
+            raise PolicyError(
+                where, key="policy", problem="the oracle needs the trace and the fleet"
+            )
+        return OraclePolicy.from_trace(trace, fleet)
+    valid = [f.name for f in dataclasses.fields(cls) if f.init]
+    unknown = [k for k in params if k not in valid]
+    if unknown:
+        raise PolicyError(
+            where,
+            key=unknown[0],
+            problem="unknown parameter",
+            hint=f"valid parameters: {', '.join(valid)}",
+        )
+    try:
+        return cls(**params)
+    except TypeError as exc:
+        raise PolicyError(where, problem=f"{exc}", hint=f"parameters: {', '.join(valid)}") from None

@@ -1,0 +1,298 @@
+"""What a policy sees and the contract it follows.
+
+A policy is a small frozen class with one decision method (STYLE.md habit 1)::
+
+    route(request: RequestView, fleet: FleetView, rng: np.random.Generator) -> str
+
+returning a tier name. It never sees outcomes (the oracle is the one exception, and it gets the
+quality matrix explicitly at construction), never the engine or the fleet spec.
+
+Two optional hooks:
+
+``next_tier(request, attempt, fleet, rng) -> str | None``
+    Called after every attempt ends (completed or failed). Return another tier to send the
+    request there too (a cascade escalating, a fallback after a 429), or ``None`` to finish.
+    Without the hook a request finishes after its first attempt. The answer kept is the last
+    completed attempt's; the cost of every attempt is paid and their latencies add.
+
+``check(tiers, score_names) -> None``
+    Called once by ``simulate`` before the run with the fleet's tier names (cheapest first)
+    and the trace's score columns; raise :class:`~simkit.errors.PolicyError` when the policy
+    cannot work with them (unknown tier, missing score), listing the valid choices.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any, NamedTuple, Protocol, runtime_checkable
+
+import numpy as np
+
+__all__ = [
+    "AttemptView",
+    "FleetView",
+    "Policy",
+    "RequestView",
+    "StaticFleetState",
+]
+
+_EMPTY: Mapping[str, float] = MappingProxyType({})
+
+
+class RequestView(NamedTuple):
+    """One request as a policy may see it: features and classifier scores, no outcomes.
+
+    Attributes
+    ----------
+    request_id : str
+    arrival_s : float
+        Arrival time in the trace (seconds).
+    prompt_tokens, max_tokens : int
+        Prompt length and the client's ``max_tokens`` (-1 when the trace has none).
+    category, source : str
+        Task/domain and the benchmark or log it came from ('' when unknown).
+    tags : frozenset of str
+        Constraint tags, e.g. ``{'sensitive'}``.
+    scores : Mapping[str, float]
+        Classifier scores attached to the trace (e.g. ``p_hard``).
+    """
+
+    request_id: str
+    arrival_s: float
+    prompt_tokens: int
+    max_tokens: int
+    category: str
+    source: str
+    tags: frozenset[str]
+    scores: Mapping[str, float]
+
+
+class AttemptView(NamedTuple):
+    """How one attempt ended, for ``next_tier``.
+
+    The answer's quality is not exposed; :meth:`verify` plays a verifier (an LLM judge or a
+    check) that looks at the answer and errs with a given probability.
+
+    Attributes
+    ----------
+    tier : str
+        Where the attempt went.
+    completed : bool
+        True if an answer came back.
+    fail_reason : str
+        '' if completed, else ``'rate_limited'``, ``'error'``, ``'outage'``, ``'timeout'``,
+        ``'too_large'`` (the request can never fit the endpoint).
+    tiers_tried : tuple of str
+        Every tier this request has been sent to, in order (this one last).
+    n_429 : int
+        429 answers received during this attempt.
+    """
+
+    tier: str
+    completed: bool
+    fail_reason: str
+    tiers_tried: tuple[str, ...]
+    n_429: int
+    quality_: float  # hidden from policies by convention: read it only through verify()
+
+    def verify(self, accept_at: float, error_rate: float, rng: np.random.Generator) -> bool:
+        """A noisy verifier's verdict on this attempt's answer.
+
+        With probability ``1 - error_rate`` the verdict is right: accept iff the answer's
+        quality is ``>= accept_at``; otherwise it is wrong (RouterBench's cascade judge). A
+        failed attempt, or an answer the trace has no score for, is never accepted.
+        """
+        if not self.completed or self.quality_ != self.quality_:
+            return False
+        good = self.quality_ >= accept_at
+        if error_rate > 0.0 and rng.random() < error_rate:
+            return not good
+        return good
+
+
+class _State(Protocol):
+    def now_s(self) -> float: ...
+    def spend_usd(self) -> float: ...
+    def headroom(self) -> Mapping[str, float]: ...
+    def est_wait_s(self) -> Mapping[str, float]: ...
+    def recent_429s(self) -> Mapping[str, int]: ...
+    def recent_errors(self) -> Mapping[str, int]: ...
+
+
+class FleetView:
+    """A read-only view of the fleet at the moment of a decision.
+
+    The counters are live read-only mappings: read them inside ``route``/``next_tier``; do not
+    keep the view (its values move with the simulation).
+
+    Attributes
+    ----------
+    tiers : tuple of str
+        Tier names, cheapest first.
+    private_tiers : frozenset of str
+        Tiers that keep data inside our infrastructure.
+    queued : Mapping[str, int]
+        Requests waiting at each tier (GPU queues; API requests waiting to retry).
+    in_flight : Mapping[str, int]
+        Requests being served by each tier.
+    routed : Mapping[str, int]
+        Attempts sent to each tier so far in this run.
+    decided : int
+        First routing decisions made so far (one per request).
+    """
+
+    __slots__ = ("_decided", "_state", "in_flight", "private_tiers", "queued", "routed", "tiers")
+
+    def __init__(
+        self,
+        tiers: tuple[str, ...],
+        private_tiers: frozenset[str],
+        queued: Mapping[str, int],
+        in_flight: Mapping[str, int],
+        routed: Mapping[str, int],
+        decided: list[int],
+        state: _State,
+    ) -> None:
+        self.tiers = tiers
+        self.private_tiers = private_tiers
+        self.queued = (
+            queued if isinstance(queued, MappingProxyType) else MappingProxyType(dict(queued))
+        )
+        self.in_flight = (
+            in_flight
+            if isinstance(in_flight, MappingProxyType)
+            else MappingProxyType(dict(in_flight))
+        )
+        self.routed = (
+            routed if isinstance(routed, MappingProxyType) else MappingProxyType(dict(routed))
+        )
+        self._decided = decided
+        self._state = state
+
+    @classmethod
+    def snapshot(
+        cls,
+        tiers: tuple[str, ...],
+        *,
+        private_tiers: frozenset[str] | set[str] = frozenset(),
+        queued: Mapping[str, int] | None = None,
+        in_flight: Mapping[str, int] | None = None,
+        routed: Mapping[str, int] | None = None,
+        decided: int = 0,
+        now_s: float = 0.0,
+        spend_usd: float = 0.0,
+        headroom: Mapping[str, float] | None = None,
+        est_wait_s: Mapping[str, float] | None = None,
+        recent_429s: Mapping[str, int] | None = None,
+        recent_errors: Mapping[str, int] | None = None,
+    ) -> FleetView:
+        """A fixed view built from plain values (for a router runtime, tests and examples)."""
+        zero = dict.fromkeys(tiers, 0)
+        state = StaticFleetState(
+            now_s,
+            spend_usd,
+            {**dict.fromkeys(tiers, 1.0), **(headroom or {})},
+            {**dict.fromkeys(tiers, 0.0), **(est_wait_s or {})},
+            {**zero, **(recent_429s or {})},
+            {**zero, **(recent_errors or {})},
+        )
+        return cls(
+            tuple(tiers),
+            frozenset(private_tiers),
+            {**zero, **(queued or {})},
+            {**zero, **(in_flight or {})},
+            {**zero, **(routed or {})},
+            [decided],
+            state,
+        )
+
+    @property
+    def decided(self) -> int:
+        """First routing decisions made so far in this run."""
+        return self._decided[0]
+
+    @property
+    def now_s(self) -> float:
+        """Simulated time of the decision."""
+        return self._state.now_s()
+
+    @property
+    def spend_usd(self) -> float:
+        """Per-token spend of the attempts finished so far (fixed GPU rental excluded)."""
+        return self._state.spend_usd()
+
+    @property
+    def headroom(self) -> Mapping[str, float]:
+        """Tier -> fraction of its tightest rate-limit bucket available now (1.0 if unlimited;
+        for a GPU tier, the free share of running-sequence slots)."""
+        return self._state.headroom()
+
+    @property
+    def est_wait_s(self) -> Mapping[str, float]:
+        """Tier -> estimated wait before a new request starts being served (GPU: queued
+        prefill work over the saturated throughput; API: time until the rate limit admits)."""
+        return self._state.est_wait_s()
+
+    @property
+    def recent_429s(self) -> Mapping[str, int]:
+        """Tier -> 429 answers in the last 60 simulated seconds."""
+        return self._state.recent_429s()
+
+    @property
+    def recent_errors(self) -> Mapping[str, int]:
+        """Tier -> failed attempts (errors, outages, timeouts) in the last 60 simulated seconds."""
+        return self._state.recent_errors()
+
+    def __repr__(self) -> str:
+        return f"FleetView(tiers={self.tiers}, now_s={self.now_s:.3f}, queued={dict(self.queued)})"
+
+
+class StaticFleetState:
+    """Fixed values behind :meth:`FleetView.snapshot`."""
+
+    __slots__ = ("_errors", "_headroom", "_now", "_r429", "_spend", "_wait")
+
+    def __init__(self, now_s, spend_usd, headroom, est_wait_s, recent_429s, recent_errors) -> None:  # noqa: ANN001
+        self._now = float(now_s)
+        self._spend = float(spend_usd)
+        self._headroom = MappingProxyType(dict(headroom))
+        self._wait = MappingProxyType(dict(est_wait_s))
+        self._r429 = MappingProxyType(dict(recent_429s))
+        self._errors = MappingProxyType(dict(recent_errors))
+
+    def now_s(self) -> float:
+        return self._now
+
+    def spend_usd(self) -> float:
+        return self._spend
+
+    def headroom(self) -> Mapping[str, float]:
+        return self._headroom
+
+    def est_wait_s(self) -> Mapping[str, float]:
+        return self._wait
+
+    def recent_429s(self) -> Mapping[str, int]:
+        return self._r429
+
+    def recent_errors(self) -> Mapping[str, int]:
+        return self._errors
+
+
+@runtime_checkable
+class Policy(Protocol):
+    """The policy contract: one decision method returning a tier name."""
+
+    def route(self, request: RequestView, fleet: FleetView, rng: np.random.Generator) -> str:
+        """The tier to send ``request`` to first."""
+        ...
+
+
+def policy_params(policy: Any) -> dict[str, Any]:
+    """A policy's parameters as given (dataclass fields), for records and sweeps."""
+    import dataclasses
+
+    if dataclasses.is_dataclass(policy):
+        return {f.name: getattr(policy, f.name) for f in dataclasses.fields(policy) if f.init}
+    return {}

@@ -1,0 +1,201 @@
+"""Hosted-API tiers in the simulator: closed-form latency, token buckets, 429s and retries.
+
+No process per request and none per endpoint: an API has no queue of its own (its capacity is
+its rate limit), so each attempt is one or two scheduled callbacks (SERVING.md §7: hosted APIs
+are closed-form, 1–2 events per request).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import TYPE_CHECKING
+
+import numpy as np
+import simpy
+
+from simkit.fleet.ratelimit import RateLimiter
+from simkit.fleet.spec import ApiEndpoint
+from simkit.sim.draws import Draws
+
+if TYPE_CHECKING:
+    from simkit.sim.engine import _Job, _Run
+
+__all__ = ["ApiTier"]
+
+_INF = float("inf")
+
+
+class ApiTier:
+    """Runtime state of one hosted-API tier (one replica: the account)."""
+
+    __slots__ = (
+        "_busy_since",
+        "busy_s",
+        "draws",
+        "env",
+        "idx",
+        "in_flight",
+        "limiter",
+        "n_requests",
+        "name",
+        "output_tokens",
+        "prompt_tokens",
+        "queued",
+        "recent_429",
+        "recent_errors",
+        "run",
+        "spec",
+    )
+
+    kind = "api"
+
+    def __init__(
+        self, run: _Run, idx: int, name: str, spec: ApiEndpoint, rng: np.random.Generator
+    ) -> None:
+        self.run = run
+        self.env: simpy.Environment = run.env
+        self.idx = idx
+        self.name = name
+        self.spec = spec
+        self.draws = Draws(rng)
+        self.limiter = RateLimiter(spec.rate_limit) if spec.rate_limit is not None else None
+        self.in_flight = 0
+        self.queued = 0
+        self.busy_s = 0.0
+        self._busy_since = 0.0
+        self.n_requests = 0
+        self.prompt_tokens = 0
+        self.output_tokens = 0
+        self.recent_429: deque[float] = deque()
+        self.recent_errors: deque[float] = deque()
+
+    # -- views for policies ------------------------------------------------------------------
+    def headroom(self, now_s: float) -> float:
+        return self.limiter.headroom(now_s) if self.limiter is not None else 1.0
+
+    def est_wait_s(self, now_s: float) -> float:
+        lim = self.limiter
+        if lim is None or lim.requests is None:
+            return 0.0
+        return lim.requests.wait_s(now_s, 1.0)
+
+    def replica_rows(self) -> list[tuple[str, float, int, int, int]]:
+        return [
+            (f"{self.name}-0", self.busy_s, self.n_requests, self.prompt_tokens, self.output_tokens)
+        ]
+
+    # -- attempts ------------------------------------------------------------------------------
+    def submit(self, job: _Job) -> None:
+        """Start an attempt of ``job`` now (its retry counters are fresh)."""
+        self._try(job)
+
+    def _later(self, delay: float, job: _Job, callback) -> None:  # noqa: ANN001
+        ev = self.env.timeout(delay, job)
+        ev.callbacks.append(callback)
+
+    def _try(self, job: _Job) -> None:
+        env = self.env
+        now = env.now
+        spec = self.spec
+        d = self.draws
+        rtt = d.lognormal(spec.rtt_s.median, spec.rtt_s.sigma)
+        if spec.outages and spec.in_outage(now):
+            job.reason = "outage"
+            self._later(rtt, job, self._on_failure)
+            return
+        lim = self.limiter
+        adm = None
+        if lim is not None:
+            adm, wait = lim.try_admit(now, job.n_in, job.max_tok)
+            if adm is None:
+                job.n_429 += 1
+                job.att_n429 += 1
+                self.recent_429.append(now)
+                retry = spec.retry
+                if wait == _INF:
+                    job.reason = "too_large"
+                    self._later(rtt, job, self._on_final_failure)
+                elif job.att_retries < retry.max_retries:
+                    if not retry.honour_retry_after:
+                        wait = self._backoff(job.att_retries)
+                    job.att_retries += 1
+                    job.retries += 1
+                    self.queued += 1
+                    self._later(rtt + wait, job, self._on_retry)
+                else:
+                    job.reason = "rate_limited"
+                    self._later(rtt, job, self._on_final_failure)
+                return
+        job.admission = adm
+        self.n_requests += 1
+        if self.in_flight == 0:
+            self._busy_since = now
+        self.in_flight += 1
+        ttft = rtt + d.lognormal(spec.ttft_s.median, spec.ttft_s.sigma)
+        if spec.prefill_tokens_per_s is not None:
+            ttft += job.n_in / spec.prefill_tokens_per_s
+        speed = d.lognormal(spec.output_tokens_per_s.median, spec.output_tokens_per_s.sigma)
+        e2e = ttft + (job.n_out - 1) / speed if job.n_out > 1 else ttft
+        if spec.error_rate > 0.0 and d.uniform() < spec.error_rate:
+            job.reason = "error"
+            self._later(
+                ttft if ttft < spec.timeout_s else spec.timeout_s, job, self._on_admitted_failure
+            )
+        elif e2e > spec.timeout_s:
+            job.reason = "timeout"
+            self._later(spec.timeout_s, job, self._on_admitted_failure)
+        else:
+            job.t_first = now + ttft
+            self._later(e2e, job, self._on_complete)
+
+    def _backoff(self, k: int) -> float:
+        r = self.spec.retry
+        base = r.backoff_base_s * 2.0**k
+        return (base if base < r.backoff_cap_s else r.backoff_cap_s) * (
+            0.5 + 0.5 * self.draws.uniform()
+        )
+
+    def _leave(self, now: float) -> None:
+        self.in_flight -= 1
+        if self.in_flight == 0:
+            self.busy_s += now - self._busy_since
+
+    def _on_retry(self, event: simpy.Event) -> None:
+        self.queued -= 1
+        self._try(event._value)
+
+    def _on_complete(self, event: simpy.Event) -> None:
+        job = event._value
+        now = self.env.now
+        self._leave(now)
+        if self.limiter is not None:
+            self.limiter.complete(now, job.admission, job.n_in, job.n_out)
+        self.prompt_tokens += job.n_in
+        self.output_tokens += job.n_out
+        cost = self.spec.price.cost_usd(job.n_in, job.n_out)
+        self.run.attempt_done(job, True, cost)
+
+    def _on_admitted_failure(self, event: simpy.Event) -> None:
+        job = event._value
+        now = self.env.now
+        self._leave(now)
+        if self.limiter is not None:
+            self.limiter.complete(now, job.admission, job.n_in, 0)
+        self._on_failure(event)
+
+    def _on_failure(self, event: simpy.Event) -> None:
+        """A retryable failure (error, outage, timeout): back off and retry, or give up."""
+        job = event._value
+        self.recent_errors.append(self.env.now)
+        if job.att_retries < self.spec.retry.max_retries:
+            wait = self._backoff(job.att_retries)
+            job.att_retries += 1
+            job.retries += 1
+            self.queued += 1
+            self._later(wait, job, self._on_retry)
+        else:
+            self.run.attempt_done(job, False, 0.0)
+
+    def _on_final_failure(self, event: simpy.Event) -> None:
+        self.recent_errors.append(self.env.now)
+        self.run.attempt_done(event._value, False, 0.0)

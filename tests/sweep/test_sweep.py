@@ -1,0 +1,63 @@
+"""sweep(): one tidy row per run, same results serially and in parallel."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from simkit import load_trace
+from simkit.fleet import load_fleet
+from simkit.policies import StaticPolicy, build_policy
+from simkit.sweep import expand_grid, sweep
+
+FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "sim" / "routellm_azure_slice"
+
+
+@pytest.fixture(scope="module")
+def trace():
+    t = load_trace(FIXTURE)
+    return t.subset(np.arange(t.n_requests) < 600)
+
+
+def test_expand_grid_makes_one_spec_per_combination():
+    assert expand_grid(
+        "cascade:accept_at=0.5", {"judge_error": [0.0, 0.1], "chain": [["a", "b"]]}
+    ) == [
+        "cascade:accept_at=0.5,judge_error=0.0,chain=a/b",
+        "cascade:accept_at=0.5,judge_error=0.1,chain=a/b",
+    ]
+    assert expand_grid({"policy": "threshold"}, {"cutoffs.frontier": [0.3, 0.6]}) == [
+        {"policy": "threshold", "cutoffs": {"frontier": 0.3}},
+        {"policy": "threshold", "cutoffs": {"frontier": 0.6}},
+    ]
+
+
+def test_sweep_gives_one_row_per_policy_and_seed_and_the_same_in_parallel(trace):
+    fleet = load_fleet()
+    policies = [
+        "static:tier=frontier",
+        "cascade:judge_error=0.1",
+        *expand_grid("share:score=null", {"target_share": [0.2, 0.5]}),
+    ]
+    serial = sweep(trace, fleet, policies, seeds=[0, 1], n_jobs=1)
+    parallel = sweep(trace, fleet, policies, seeds=[0, 1], n_jobs=2)
+    pd.testing.assert_frame_equal(serial, parallel)
+    assert list(serial["run_id"]) == list(range(8))
+    assert list(serial["policy"]) == [p for p in policies for _ in (0, 1)]
+    assert list(serial["seed"]) == [0, 1] * 4
+    assert list(serial["param_target_share"].iloc[4:]) == [0.2, 0.2, 0.5, 0.5]
+    assert serial.loc[0, "share_frontier"] == 1.0
+    assert serial.loc[0, "gpu_cost_usd"] > 0  # idle GPUs still cost (metrics.summarize_runs)
+    share = serial.loc[serial["param_target_share"] == 0.5, "share_frontier"]
+    assert (abs(share - 0.5) < 0.05).all()
+
+
+def test_a_bad_policy_in_a_sweep_fails_before_any_run(trace):
+    from simkit.errors import PolicyError
+
+    with pytest.raises(PolicyError, match="the trace has no score column 'p_hard'"):
+        sweep(trace, load_fleet(), ["static:tier=frontier", "threshold:p_hard=0.7"], n_jobs=2)
+    assert build_policy("static:tier=frontier") == StaticPolicy("frontier")
