@@ -13,11 +13,29 @@ from simkit.viz.charts import (
     tier_share_chart,
     tradeoff_chart,
 )
+from simkit.viz.explorer import Explorer, ExplorerSettings, use_offline_renderer
+from simkit.viz.frames import (
+    first_crossings,
+    latency_cdf_points,
+    routing_curve_points,
+    summary_points,
+    tier_share_points,
+    tradeoff_points,
+)
 from simkit.viz.report import ReportSection, chart_png, report_html, write_report
 
 __all__ = [
+    "Explorer",
+    "ExplorerSettings",
     "ReportSection",
     "chart_png",
+    "first_crossings",
+    "latency_cdf_points",
+    "routing_curve_points",
+    "summary_points",
+    "tier_share_points",
+    "tradeoff_points",
+    "use_offline_renderer",
     "latency_cdf_chart",
     "monthly_cost_chart",
     "report_html",

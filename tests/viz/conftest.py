@@ -79,3 +79,29 @@ def browser():
         b = p.chromium.launch(executable_path=str(exe), args=CHROMIUM_ARGS)
         yield b
         b.close()
+
+
+# --- a real trace and fleet for the study and explorer tests -----------------------------------
+@pytest.fixture(scope="session")
+def scored_trace():
+    """The first 3,000 requests of the bundled routellm_azure trace (real MMLU/GSM8K outcomes
+    of GPT-4 and Mixtral, Azure 2023 arrivals), scored by a transparent length heuristic:
+    ``p_hard`` = rank of the prompt length in [0, 1) (ties broken by position). The classifier
+    is not needed to test the views' arithmetic."""
+    import numpy as np
+
+    from simkit import load_trace
+
+    trace = load_trace(REPO / "traces" / "routellm_azure")
+    trace = trace.subset(np.arange(trace.n_requests) < 3000)
+    tokens = trace.requests["prompt_tokens"].to_numpy(dtype="float64")
+    rank = np.argsort(np.argsort(tokens, kind="stable"), kind="stable")
+    return trace.with_scores({"p_hard": rank / len(rank)})
+
+
+@pytest.fixture(scope="session")
+def study(scored_trace):
+    from simkit import load_fleet
+    from simkit.study import Study
+
+    return Study.prepare(scored_trace, load_fleet())
