@@ -8,12 +8,14 @@
     with jitter and rate limits), random-mix policy; requests/s.
 (c) the same trace on the shipped default fleet (self-hosted Llama-3-70B continuous batching +
     2 APIs), with the GPU tier given enough replicas for its share; requests/s.
-(e) peak memory (``ru_maxrss`` of a fresh subprocess) of building and replaying a
+(d) the vectorised path (:func:`simkit.sweep.threshold_curves`): 100 cut-off vectors over 1M
+    requests without the simulator; goal <= 2 s.
+(e) peak memory (VmHWM of a fresh subprocess, started before the parent grows) of building and replaying a
     ``--memory-n`` request trace on the API fleet and on the GPU fleet.
 
 Each timing is the median of ``--repeats`` runs after one warm-up, ``gc.collect()`` before each;
 trace construction is outside the timed region. Prints a table, the ratios against the goals
-((b) >= 0.5 x (a); (c) >= 20,000 requests/s; peak <= 2 GB), and JSON.
+((b) >= 0.5 x (a); (c) >= 20,000 requests/s; (d) <= 2 s; peak <= 2 GB), and JSON.
 """
 
 from __future__ import annotations
@@ -34,8 +36,10 @@ import simpy
 
 from simkit import Trace
 from simkit.fleet import load_fleet
+from simkit.metrics import tiered_curve
 from simkit.policies import RandomMixPolicy
-from simkit.sim import simulate
+from simkit.sim import simulate, tier_arrays
+from simkit.sweep import threshold_curves
 
 STRONG = "gpt-4-1106-preview"
 WEAK = "mistralai/Mixtral-8x7B-Instruct-v0.1"
@@ -159,6 +163,16 @@ def replay_seconds(trace: Trace, fleet, policy) -> float:
     return time.perf_counter() - t
 
 
+def _peak_rss_kib() -> int:
+    """This process's own peak resident set (VmHWM). Not ``ru_maxrss``: Linux carries that
+    across fork + exec, so a child would report its parent's size."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # not Linux: best effort
+
+
 def _memory_child(n: int, kind: str) -> None:
     rate = 200.0
     trace = make_trace(n, rate)
@@ -167,7 +181,7 @@ def _memory_child(n: int, kind: str) -> None:
     t = time.perf_counter()
     rec = simulate(trace, fleet, policy, seed=0)
     wall = time.perf_counter() - t
-    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    peak_kib = _peak_rss_kib()
     print(
         json.dumps(
             {
@@ -181,18 +195,55 @@ def _memory_child(n: int, kind: str) -> None:
     )
 
 
+def _seconds(fn, *args) -> float:
+    t0 = time.perf_counter()
+    fn(*args)
+    return time.perf_counter() - t0
+
+
+def curves_seconds(n: int, curves: int, fleet, rate: float, repeats: int) -> tuple[float, float]:
+    """(d) the vectorised path: ``curves`` cut-off vectors over ``n`` requests, no simulator.
+
+    Returns the median time of :func:`simkit.sweep.threshold_curves` end to end (per-tier
+    arrays and prices from the trace, then the curves) and of the metrics core alone
+    (:func:`simkit.metrics.tiered_curve` on ready arrays)."""
+    big = make_trace(n, rate, seed=1)
+    big = big.with_scores({"p_hard": np.random.default_rng(2).random(big.n_requests)})
+    hi = np.linspace(0.01, 0.99, curves)
+    cutoffs = np.column_stack([hi, hi * 0.5])  # frontier cut-off, then hosted (strictly lower)
+    end_to_end = timed(lambda: _seconds(threshold_curves, big, fleet, cutoffs), repeats)
+    quality = tier_arrays(big, fleet).quality[:, ::-1]
+    cost = np.ones_like(quality)
+    scores = big.scores["p_hard"].to_numpy()
+    core = timed(lambda: _seconds(tiered_curve, scores, quality, cost, cutoffs), repeats)
+    return end_to_end, core
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=200_000, help="requests per timed replay")
     ap.add_argument("--mmc-n", type=int, default=100_000, help="customers in (a)")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--memory-n", type=int, default=1_000_000)
+    ap.add_argument("--curve-n", type=int, default=1_000_000, help="requests in (d)")
+    ap.add_argument("--curves", type=int, default=100, help="cut-off vectors in (d)")
     ap.add_argument("--json", default=None, help="also write the JSON here")
     ap.add_argument("--_memory-child", dest="child", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
         _memory_child(args.memory_n, args.child)
         return 0
+
+    # memory first, in fresh subprocesses, while this process is still small
+    mem = []
+    for kind in ("api", "gpu"):
+        out = subprocess.run(
+            [sys.executable, __file__, "--_memory-child", kind, "--memory-n", str(args.memory_n)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        mem.append(json.loads(out.stdout.strip().splitlines()[-1]))
 
     rate = 20.0
     trace = make_trace(args.n, rate)
@@ -210,15 +261,7 @@ def main() -> int:
         rec_c.requests["tier"] == "selfhosted"
     ]
 
-    mem = []
-    for kind in ("api", "gpu"):
-        out = subprocess.run(
-            [sys.executable, __file__, "--_memory-child", kind, "--memory-n", str(args.memory_n)],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        mem.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    d_s, d_core_s = curves_seconds(args.curve_n, args.curves, api, rate, args.repeats)
 
     a_rate = args.mmc_n / a_s
     b_rate = args.n / b_s
@@ -238,6 +281,11 @@ def main() -> int:
         "c_gpu_ttft_p50_s": float(ttft.median()),
         "c_events": rec_c.meta["n_events"],
         "c_gpu_steps": rec_c.meta["gpu_steps"],
+        "d_curves_s": d_s,
+        "d_core_tiered_curve_s": d_core_s,
+        "d_requests": args.curve_n,
+        "d_cutoff_vectors": args.curves,
+        "goal_d_s": 2.0,
         "ratio_b_over_a": b_rate / a_rate,
         "goal_b_over_a": 0.5,
         "goal_c_requests_per_s": 20_000,
@@ -260,6 +308,13 @@ def main() -> int:
             f"{c_rate / 20_000:.2f} x goal 20,000 (GPU share {gpu_share:.0%})",
         ),
     ]
+    rows.append(
+        (
+            f"(d) threshold_curves, {args.curves} cut-offs x {args.curve_n:,} requests",
+            f"{d_s:.3f} s",
+            f"{d_s / 2.0:.2f} x goal 2 s (metrics core alone {d_core_s:.3f} s)",
+        )
+    )
     for m in mem:
         rows.append(
             (

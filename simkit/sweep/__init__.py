@@ -1,6 +1,7 @@
 """Sweeps: many ``simulate()`` runs (policies x parameters x seeds) in parallel with joblib,
 into one tidy DataFrame."""
 
+from simkit.sweep.curves import per_request_cost_usd, threshold_curves
 from simkit.sweep.grid import expand_grid, sweep
 
-__all__ = ["expand_grid", "sweep"]
+__all__ = ["expand_grid", "per_request_cost_usd", "sweep", "threshold_curves"]

@@ -1,0 +1,136 @@
+"""The vectorised path: quality/cost curves of score-threshold policies without the simulator.
+
+A :class:`~simkit.policies.ThresholdPolicy` looks only at the request's score, never at the
+fleet's state, so its share per tier, mean quality and per-token spend follow from the trace
+alone. :func:`threshold_curves` evaluates thousands of cut-off vectors at once through
+:func:`simkit.metrics.tiered_curve` (one sort plus cumulative sums), starting from the very
+arrays the simulator uses (:func:`simkit.sim.tier_arrays`), so a simulated run without
+failures, retries or timeouts lands exactly on its curve point. Latency needs the simulator:
+run :func:`simkit.simulate` (or :func:`sweep`) for the points you pick.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from numpy.typing import ArrayLike
+
+from simkit.errors import PolicyError
+from simkit.fleet.spec import ApiEndpoint, Fleet
+from simkit.metrics import HOURS_PER_MONTH, tiered_curve
+from simkit.sim import TierArrays, tier_arrays
+from simkit.trace.core import Trace
+
+__all__ = ["per_request_cost_usd", "threshold_curves"]
+
+
+def per_request_cost_usd(trace: Trace, fleet: Fleet) -> pd.DataFrame:
+    """Per-token spend of each request on each tier (one column per tier, fleet order).
+
+    API tiers: the catalog price of the prompt and of the tier model's output length (long-
+    context tiers chosen by the prompt length, as the simulator does). GPU tiers: the
+    optional marginal price per token; their rental is a fixed cost, not in this table.
+    """
+    return pd.DataFrame(
+        _cost_matrix(tier_arrays(trace, fleet), fleet),
+        columns=list(fleet.tier_names),
+        index=trace.requests["request_id"],
+    )
+
+
+def _cost_matrix(arrays: TierArrays, fleet: Fleet) -> np.ndarray:
+    cols = []
+    for j, tier in enumerate(fleet.tiers):
+        n_in = arrays.prompt_tokens
+        n_out = arrays.output_tokens[:, j]
+        e = tier.endpoint
+        if isinstance(e, ApiEndpoint):
+            price = e.price
+            if price.input_tiers or price.output_tiers:
+                cost = np.frompyfunc(price.cost_usd, 2, 1)(n_in, n_out).astype("float64")
+            else:
+                cost = (n_in * price.input_usd_per_mtok + n_out * price.output_usd_per_mtok) * 1e-6
+        else:
+            cost = (n_in + n_out) * e.marginal_usd_per_mtok * 1e-6
+        cols.append(cost)
+    return np.column_stack(cols)
+
+
+def threshold_curves(
+    trace: Trace,
+    fleet: Fleet,
+    cutoffs: ArrayLike,
+    *,
+    tiers: tuple[str, ...] | None = None,
+    score: str = "p_hard",
+    missing: str = "raise",
+) -> pd.DataFrame:
+    """Share per tier, mean quality and cost of many threshold policies, without simulating.
+
+    Parameters
+    ----------
+    trace : Trace
+        With the score column ``score`` (e.g. from :func:`simkit.classify.score_trace`).
+    fleet : Fleet
+        Prices and quality models of the tiers.
+    cutoffs : array-like of shape (n_curves, len(tiers) - 1), or (n_curves,) for two tiers
+        Row ``c`` is the policy ``ThresholdPolicy({tiers[0]: cutoffs[c, 0], ...})``: a request
+        goes to the first tier (strongest first) whose cut-off its score reaches, else to the
+        last of ``tiers``.
+    tiers : tuple of str, optional
+        The tiers in play, **strongest first**; default: every fleet tier, most expensive
+        (last in the fleet) first.
+    score : str
+        The trace's score column.
+    missing : {"raise", "exclude"}
+        NaN quality (no outcome): raise, or leave those requests out of the mean quality.
+
+    Returns
+    -------
+    DataFrame
+        One row per cut-off vector: ``cutoff_<tier>``, ``share_<tier>``, ``mean_quality``,
+        ``quality_coverage``, ``token_cost_usd`` (per-token spend over the whole trace),
+        ``fixed_cost_usd`` (GPU rental over the trace's span, the same on every row),
+        ``cost_per_1k_usd`` and ``monthly_cost_usd`` (at the trace's arrival rate; month =
+        30 days; NaN when the trace has no time span).
+    """
+    if score not in trace.score_names:
+        raise PolicyError(
+            "threshold_curves",
+            key="score",
+            problem=f"the trace has no score {score!r}; scores: "
+            f"{', '.join(trace.score_names) or 'none'}",
+            hint="score the trace first (simkit classifier score / simkit.classify.score_trace)",
+        )
+    order = tuple(reversed(fleet.tier_names)) if tiers is None else tuple(tiers)
+    for t in order:
+        fleet.tier(t)  # raises with the valid names
+    if len(set(order)) != len(order) or len(order) < 2:
+        raise PolicyError(
+            "threshold_curves", key="tiers", problem=f"expected >= 2 distinct tiers, got {order}"
+        )
+    arrays = tier_arrays(trace, fleet, allow_missing_quality=(missing == "exclude"))
+    cols = [fleet.tier_names.index(t) for t in order]
+    costs = _cost_matrix(arrays, fleet)
+    curve = tiered_curve(
+        trace.scores[score].to_numpy(dtype="float64"),
+        pd.DataFrame(arrays.quality[:, cols], columns=list(order)),
+        costs[:, cols],
+        cutoffs,
+        missing=missing,
+    )
+    n = trace.n_requests
+    span_s = trace.duration_s
+    fixed = fleet.fixed_usd_per_hour * span_s / 3600.0
+    token_total = curve.pop("mean_cost") * n
+    curve["token_cost_usd"] = token_total
+    curve["fixed_cost_usd"] = fixed
+    curve["cost_per_1k_usd"] = (token_total + fixed) / n * 1000.0
+    if span_s > 0:
+        per_month = (n - 1) / span_s * HOURS_PER_MONTH * 3600.0
+        curve["monthly_cost_usd"] = (
+            token_total / n * per_month + fleet.fixed_usd_per_hour * HOURS_PER_MONTH
+        )
+    else:
+        curve["monthly_cost_usd"] = np.nan
+    return curve
