@@ -47,7 +47,7 @@ from simkit.metrics import (
 )
 from simkit.policies import StaticPolicy, ThresholdPolicy
 from simkit.policies.base import Policy
-from simkit.sim import simulate
+from simkit.sim import simulate, tier_arrays
 from simkit.trace.core import Trace
 
 __all__ = [
@@ -117,8 +117,9 @@ class Study:
         SpecError
             ``score`` is not a score column of the trace (the error lists those it has), or
             a tier's quality model has no outcomes in the trace.
-        TraceError
-            A request lacks a prompt token count, or an output length for some tier.
+        SimulationError
+            A request lacks a prompt token count, or an output length for some tier
+            (:func:`simkit.sim.tier_arrays`).
         """
         if score not in trace.score_names:
             raise SpecError(
@@ -128,40 +129,10 @@ class Study:
                 f"{', '.join(trace.score_names) or 'none'}",
                 hint="score the trace first (Trace.with_scores)",
             )
+        # the simulator's own per-tier arrays: lengths, prices and quality agree by construction
+        arrays = tier_arrays(trace, fleet)
         tiers = fleet.tier_names
-        models = [t.quality_model for t in fleet.tiers]
-        missing = [(t.name, m) for t, m in zip(fleet.tiers, models, strict=True)]
-        missing = [(n, m) for n, m in missing if m not in set(trace.models)]
-        if missing:
-            name, model = missing[0]
-            raise SpecError(
-                fleet.source,
-                key=f"tiers.{name}.quality_model",
-                problem=f"the trace has no outcomes for model {model!r}; models with outcomes: "
-                f"{', '.join(trace.models) or 'none'}",
-            )
         req = trace.requests
-        _require_known(req, "prompt_tokens", trace.where)
-        q = trace.quality_matrix(list(dict.fromkeys(models)))
-        quality = pd.DataFrame({t: q[m].to_numpy() for t, m in zip(tiers, models, strict=True)})
-        per_model = trace.output_tokens_matrix(list(dict.fromkeys(models)))
-        fallback = req["output_tokens"].to_numpy(dtype="float64", na_value=np.nan)
-        out = {}
-        for t, m in zip(tiers, models, strict=True):
-            tokens = per_model[m].to_numpy(dtype="float64")
-            tokens = np.where(np.isnan(tokens), fallback, tokens)
-            bad = np.flatnonzero(np.isnan(tokens))
-            if bad.size:
-                from simkit.errors import TraceError
-
-                raise TraceError(
-                    trace.where,
-                    row=int(bad[0]) + 1,
-                    column="output_tokens",
-                    problem=f"no output length for tier {t!r} (model {m!r}) in {bad.size} "
-                    "requests: neither the model's outcome nor the request gives one",
-                )
-            out[t] = tokens
         arrival = req["arrival_s"].to_numpy(dtype="float64")
         span = float(arrival.max() - arrival.min()) if len(arrival) else 0.0
         volume = (len(arrival) - 1) / span * SECONDS_PER_MONTH if span > 0 else math.nan
@@ -170,9 +141,9 @@ class Study:
             fleet=fleet,
             score=score,
             scores=trace.scores[score].to_numpy(dtype="float64"),
-            quality=quality,
-            prompt_tokens=req["prompt_tokens"].to_numpy(dtype="float64"),
-            output_tokens=pd.DataFrame(out),
+            quality=pd.DataFrame(arrays.quality, columns=list(tiers)),
+            prompt_tokens=arrays.prompt_tokens.astype("float64"),
+            output_tokens=pd.DataFrame(arrays.output_tokens.astype("float64"), columns=list(tiers)),
             trace_requests_per_month=volume,
         )
 
@@ -1012,17 +983,3 @@ def _price_vector(price: ModelPrice, n_in: np.ndarray, n_out: np.ndarray) -> np.
     p_in = tiered(price.input_usd_per_mtok, price.input_tiers)
     p_out = tiered(price.output_usd_per_mtok, price.output_tiers)
     return (n_in * p_in + n_out * p_out) * 1e-6
-
-
-def _require_known(req: pd.DataFrame, column: str, where: str) -> None:
-    from simkit.errors import TraceError
-
-    missing = req[column].isna().to_numpy()
-    if missing.any():
-        i = int(np.flatnonzero(missing)[0])
-        raise TraceError(
-            where,
-            row=i + 1,
-            column=column,
-            problem=f"missing in {int(missing.sum())} requests; the cost model needs it",
-        )

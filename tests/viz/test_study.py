@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from simkit.errors import SpecError, TraceError
+from simkit.errors import SimulationError, SpecError
 from simkit.metrics import HOURS_PER_MONTH, SECONDS_PER_MONTH, summarize_runs
 from simkit.policies import OraclePolicy, StaticPolicy, ThresholdPolicy
 from simkit.study import Study, capacity_rps
@@ -226,5 +226,5 @@ def test_prepare_names_a_missing_score_or_model(scored_trace, study):
     req = scored_trace.requests.copy()
     req["prompt_tokens"] = req["prompt_tokens"].astype("Int64")
     req.loc[5, "prompt_tokens"] = pd.NA
-    with pytest.raises(TraceError, match="row 6, column 'prompt_tokens': missing in 1 requests"):
+    with pytest.raises(SimulationError, match=r"\(row 6\) has no prompt_tokens \(1 requests"):
         Study.prepare(scored_trace.replace(requests=req), study.fleet)
