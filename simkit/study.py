@@ -909,6 +909,150 @@ class Study:
         )
         return {"records": records, "endpoints": endpoints, "summary": summary}
 
+    # -- the standard report -----------------------------------------------------------------
+    def report_results(
+        self,
+        *,
+        cutoffs: Mapping[str, float] | None = None,
+        frontier_shares: Sequence[float] = (0.1, 0.2, 0.3),
+        requests_per_month: float | None = None,
+        slo_ttft_s: float = 1.0,
+        seeds: Sequence[int] = (0,),
+        load_requests: int = 3000,
+        progress: Progress | None = None,
+    ) -> dict[str, Any]:
+        """Simulate the standard set of policies and compute every frame of the HTML report.
+
+        Policies (each simulated once per seed at ``requests_per_month``): every tier alone
+        (``all <tier>``), threshold routing between the frontier and the cheapest tier at the
+        cut-offs that send ``frontier_shares`` of this trace to the frontier, the ``cutoffs``
+        given (label ``chosen``), and the oracle.
+
+        Returns
+        -------
+        dict
+            ``runs`` (:func:`simkit.metrics.summarize_runs`, one row per run, with ``policy``,
+            ``threshold`` and ``family``: the :meth:`tradeoff` curve the run belongs to), ``records_chosen`` (records of the chosen policy, or of the
+            middle frontier share without ``cutoffs``), ``chosen`` (its label), ``tradeoff``
+            (:meth:`tradeoff` at the volume), ``routing`` (RouteLLM curves of the score
+            router between the cheapest tier and the frontier, of the random router and of
+            the oracle, as :class:`simkit.metrics.RoutingCurve`), ``routing_models``,
+            ``load_curve`` and ``capacity_rps`` (None without a self-hosted tier),
+            ``monthly_costs``, ``crossovers``, ``fleet`` (:meth:`simkit.fleet.Fleet.describe`
+            rows), ``trace`` (:func:`simkit.trace.summary.summarize`), ``requests_per_month``,
+            ``slo_ttft_s``, ``seeds``.
+        """
+        from simkit.metrics import (
+            routellm_curve,
+            routellm_oracle_curve,
+            routellm_random_curve,
+        )
+        from simkit.policies import OraclePolicy
+        from simkit.trace.summary import summarize
+
+        volume = _positive(requests_per_month, key="requests_per_month")
+        volume = self.trace_requests_per_month if volume is None else volume
+        slo = _positive(slo_ttft_s, key="slo_ttft_s")
+        seeds = list(seeds)
+        cheapest, frontier = self.tiers[0], self.frontier
+        policies: dict[str, tuple[Policy, float]] = {
+            f"all {t}": (StaticPolicy(t), math.nan) for t in self.tiers
+        }
+        family = {label: label for label in policies}
+        for share in frontier_shares:
+            cut = self.cutoffs_for_shares({frontier: float(share)})[frontier]
+            label = f"{frontier} {share:.0%} / {cheapest}"
+            policies[label] = (ThresholdPolicy({frontier: cut}, score=self.score), cut)
+            family[label] = f"{frontier} / {cheapest}"  # a point of that vectorised curve
+        if cutoffs:
+            finite = {t: float(c) for t, c in cutoffs.items() if math.isfinite(float(c))}
+            self._cutoff_matrix(finite)  # names the bad tier, if any
+            order = [t for t in self.tiers[::-1] if t in finite]
+            policies["chosen"] = (
+                ThresholdPolicy({t: finite[t] for t in order}, score=self.score),
+                finite.get(frontier, math.nan),
+            )
+        policies["oracle"] = (OraclePolicy.from_trace(self.trace, self.fleet), math.nan)
+        family.update(chosen="chosen", oracle="oracle")
+        chosen = (
+            "chosen"
+            if "chosen" in policies
+            else list(policies)[len(self.tiers) + len(frontier_shares) // 2]
+            if frontier_shares
+            else f"all {frontier}"
+        )
+        records, endpoints, labels = [], [], []
+        total = len(policies) * len(seeds)
+        for i, (label, (policy, threshold)) in enumerate(policies.items()):
+            rec, ep = self.simulate(policy, requests_per_month=volume, seeds=seeds)
+            rec["run_id"] += i * len(seeds)
+            ep["run_id"] += i * len(seeds)
+            records.append(rec)
+            endpoints.append(ep)
+            labels += [(label, threshold)] * len(seeds)
+            if progress is not None:
+                progress((i + 1) * len(seeds), total)
+        all_records = pd.concat(records, ignore_index=True)
+        runs = summarize_runs(
+            all_records,
+            pd.concat(endpoints, ignore_index=True),
+            slo_ttft_s=slo,
+            requests_per_month=volume,
+        )
+        runs.insert(1, "policy", [labels[r][0] for r in runs["run_id"]])
+        runs.insert(2, "threshold", [labels[r][1] for r in runs["run_id"]])
+        runs.insert(3, "family", [family[labels[r][0]] for r in runs["run_id"]])
+        chosen_index = list(policies).index(chosen)
+        chosen_runs = range(chosen_index * len(seeds), (chosen_index + 1) * len(seeds))
+        weak_q = self.quality[cheapest].to_numpy()
+        strong_q = self.quality[frontier].to_numpy()
+        both = ~(np.isnan(weak_q) | np.isnan(strong_q))
+        w, st, sc = weak_q[both], strong_q[both], self.scores[both]
+        routing = {
+            f"{self.score} router": routellm_curve(sc, w, st),
+            "random": routellm_random_curve(w, st, seed=0),
+            "oracle": routellm_oracle_curve(w, st),
+        }
+        gpu = [t.name for t in self.fleet.tiers if isinstance(t.endpoint, GpuServer)]
+        load = capacity = None
+        if gpu:
+            load = self.gpu_load_curve(n_requests=load_requests, seed=seeds[0])
+            capacity = capacity_rps(load, slo)
+        volumes = np.geomspace(volume / 100.0, volume * 100.0, 121)
+        tiered = (
+            {t: c for t, c in cutoffs.items()}
+            if cutoffs
+            else self.cutoffs_for_shares({frontier: float(np.median(frontier_shares))})
+            if frontier_shares
+            else None
+        )
+        monthly = self.monthly_costs(volumes, cutoffs=tiered, gpu_capacity_rps=capacity or None)
+        crossovers = self.cost_crossovers(
+            (volumes[0], volumes[-1]), cutoffs=tiered, gpu_capacity_rps=capacity or None
+        )
+        return {
+            "runs": runs,
+            "chosen": chosen,
+            "records_chosen": all_records[all_records["run_id"].isin(chosen_runs)],
+            "tradeoff": self.tradeoff(requests_per_month=volume),
+            "routing": routing,
+            "routing_models": (
+                self.fleet.tier(cheapest).quality_model,
+                self.fleet.tier(frontier).quality_model,
+                int(both.sum()),
+            ),
+            "load_curve": load,
+            "capacity_rps": capacity,
+            "monthly_costs": monthly,
+            "crossovers": crossovers,
+            "tiered_cutoffs": tiered,
+            "fleet": pd.DataFrame(self.fleet.describe()),
+            "trace": summarize(self.trace),
+            "requests_per_month": volume,
+            "slo_ttft_s": slo,
+            "seeds": seeds,
+        }
+
 
 def capacity_rps(load_curve: pd.DataFrame, slo_ttft_s: float, *, percentile: str = "p95") -> float:
     """The highest arrival rate at which the TTFT percentile stays within the SLO.

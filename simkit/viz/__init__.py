@@ -23,6 +23,7 @@ from simkit.viz.frames import (
     tradeoff_points,
 )
 from simkit.viz.report import ReportSection, chart_png, report_html, write_report
+from simkit.viz.sections import study_report_sections
 
 __all__ = [
     "Explorer",
@@ -32,6 +33,7 @@ __all__ = [
     "first_crossings",
     "latency_cdf_points",
     "routing_curve_points",
+    "study_report_sections",
     "summary_points",
     "tier_share_points",
     "tradeoff_points",

@@ -82,6 +82,8 @@ CROSSOVER_COLUMNS: Mapping[str, str] = {
     "monthly_cost_usd": "cost of either strategy there, USD",
     "label": "what crosses, e.g. 'self-hosted = all frontier API'",
 }
+# optional: ``tag``, a short mark written next to each crossover (e.g. "1") and listed with
+# its label in the plot's top-left corner (without it the labels are written in full)
 
 _WIDTH = 420
 _HEIGHT = 300
@@ -425,7 +427,8 @@ def monthly_cost_chart(
     ]
     if crossovers is not None and len(crossovers):
         cross = _checked(crossovers, CROSSOVER_COLUMNS, "monthly_cost_chart crossovers")
-        cross = cross[list(CROSSOVER_COLUMNS)].copy()
+        tagged = "tag" in cross.columns
+        cross = cross[list(CROSSOVER_COLUMNS) + (["tag"] if tagged else [])].copy()
         layers.append(
             alt.Chart(cross)
             .mark_point(shape="circle", size=120, filled=False, color="black", strokeWidth=2)
@@ -436,10 +439,21 @@ def monthly_cost_chart(
         )
         layers.append(
             alt.Chart(cross)
-            .mark_text(align="left", dx=8, dy=10, fontSize=10, color="black")
-            .encode(x=x, y=y, text="label:N")
+            .mark_text(align="left", dx=8, dy=-8, fontSize=11, fontWeight="bold", color="black")
+            .encode(x=x, y=y, text="tag:N" if tagged else "label:N")
             .properties(name="crossover_labels")
         )
+        if tagged:
+            key = cross.assign(
+                key=cross["tag"] + ": " + cross["label"],
+                key_y=[14 + 14 * i for i in range(len(cross))],
+            )
+            layers.append(
+                alt.Chart(key)
+                .mark_text(align="left", baseline="middle", fontSize=10, color="#333")
+                .encode(x=alt.value(8), y=alt.Y("key_y:Q").scale(None), text="key:N")
+                .properties(name="crossover_key")
+            )
     if volume is not None:
         layers.append(
             alt.Chart(

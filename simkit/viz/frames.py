@@ -57,7 +57,9 @@ def tradeoff_points(points: pd.DataFrame) -> pd.DataFrame:
     for column in ("threshold", "p95_ttft_s"):
         out[column] = points[column].astype("float64") if column in points else np.nan
     out["operating_point"] = (
-        points["operating_point"].astype(bool) if "operating_point" in points else False
+        points["operating_point"].astype("boolean").fillna(False).astype(bool)
+        if "operating_point" in points
+        else False
     )
     known = out["mean_quality"].notna() & out["cost_per_1k_usd"].notna()
     front = np.zeros(len(out), dtype=bool)
@@ -76,6 +78,7 @@ def summary_points(
     label: str = "policy",
     threshold: str | None = None,
     operating: Sequence[str] = (),
+    family: str | None = None,
 ) -> pd.DataFrame:
     """Simulated runs as trade-off points: the mean over seeds of each label.
 
@@ -91,6 +94,9 @@ def summary_points(
         Column holding the policy parameter to show as ``threshold``.
     operating : sequence of str
         Labels to flag as operating points.
+    family : str, optional
+        Column whose value becomes the ``policy`` drawn (e.g. the vectorised curve a
+        simulated threshold run lies on); runs are still averaged per ``label``.
 
     Returns
     -------
@@ -103,7 +109,7 @@ def summary_points(
     needed = [label, share, "cost_per_1k_usd", "mean_quality", "p95_ttft_s"]
     require_columns(
         summary,
-        needed + ([threshold] if threshold else []),
+        needed + ([threshold] if threshold else []) + ([family] if family else []),
         where="summary_points summary",
         hint="pass summarize_runs or sweep output, and the frontier tier's name",
     )
@@ -120,6 +126,9 @@ def summary_points(
     out["n_runs"] = grouped.size()
     out = out.reset_index()
     out["operating_point"] = out["policy"].isin(list(operating))
+    if family:
+        names = dict(zip(summary[label].astype(str), summary[family].astype(str), strict=True))
+        out["policy"] = out["policy"].map(names)
     return out[
         [
             "policy",
@@ -250,14 +259,20 @@ def tier_share_points(
 
 
 def first_crossings(crossovers: pd.DataFrame) -> pd.DataFrame:
-    """The first crossover (lowest volume) of each pair of strategies: replica steps can
-    make two strategies cross many times; label the first, keep the rest as markers."""
+    """The first crossover (lowest volume) of each pair of strategies, numbered.
+
+    Replica steps can make two strategies cross many times; the first crossing of each pair
+    is the one a reader looks for. ``tag`` (``"1"``, ``"2"``, ... by volume) is what
+    :func:`~simkit.viz.charts.monthly_cost_chart` writes next to each mark.
+    """
     require_columns(crossovers, ["label", "requests_per_month"], where="first_crossings")
     pair = crossovers["label"].str.removesuffix(" (step)")
-    return (
+    out = (
         crossovers.assign(_pair=pair)
         .sort_values("requests_per_month", kind="stable")
         .drop_duplicates("_pair")
         .drop(columns="_pair")
         .reset_index(drop=True)
     )
+    out["tag"] = [str(i + 1) for i in range(len(out))]
+    return out

@@ -11,7 +11,7 @@ from __future__ import annotations
 import html
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
@@ -41,8 +41,9 @@ class ReportSection:
         Shown as an HTML table under the chart (numbers formatted with ``float_format``).
     name : str, optional
         File stem of the chart's PNG; default a slug of the title.
-    float_format : str
-        Format of floats in ``table`` (``str.format`` spec), default ``"{:,.4g}"``.
+    float_format : callable, optional
+        Formats each float of ``table``; default :func:`readable_number` (4 significant
+        digits, thousands separators from 10,000 on).
     """
 
     title: str
@@ -50,7 +51,7 @@ class ReportSection:
     chart: alt.TopLevelMixin | None = None
     table: pd.DataFrame | None = None
     name: str | None = None
-    float_format: str = "{:,.4g}"
+    float_format: Callable[[float], str] | None = None
 
     @property
     def slug(self) -> str:
@@ -82,15 +83,25 @@ def _paragraphs(text: str) -> str:
     return "\n".join(f"<p>{html.escape(b)}</p>" for b in blocks)
 
 
-def _table_html(table: pd.DataFrame, float_format: str) -> str:
-    return table.to_html(
+def readable_number(value: float) -> str:
+    """4 significant digits; from 10,000 on, whole numbers with thousands separators."""
+    if value != value:
+        return "–"
+    if abs(value) >= 10_000:
+        return f"{value:,.0f}"
+    return f"{value:.4g}"
+
+
+def _table_html(table: pd.DataFrame, float_format: Callable[[float], str] | None) -> str:
+    body = table.to_html(
         index=False,
         border=0,
         classes="numbers",
-        float_format=float_format.format,
+        float_format=float_format or readable_number,
         na_rep="–",
         escape=True,
     )
+    return f'<div class="table">{body}</div>'
 
 
 def _checked_sections(sections: Sequence[ReportSection]) -> list[ReportSection]:
@@ -127,6 +138,8 @@ table.numbers th, table.numbers td { padding: 0.25rem 0.6rem; border-bottom: 1px
        text-align: right; }
 table.numbers th { background: #f6f6f6; }
 .chart { margin: 0.8rem 0; }
+.table { overflow-x: auto; }
+table.numbers td:first-child, table.numbers th:first-child { text-align: left; }
 """
 
 

@@ -1,0 +1,168 @@
+"""`simkit report`: the standard report of a scored trace, written offline-ready, with PNGs."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from conftest import ARTIFACTS
+
+from simkit.cli import main
+from simkit.errors import SpecError
+from simkit.metrics import summarize_runs
+from simkit.policies import ThresholdPolicy
+from simkit.trace import save_trace
+from simkit.viz import study_report_sections
+
+
+@pytest.fixture(scope="module")
+def scored_dir(tmp_path_factory, scored_trace):
+    path = tmp_path_factory.mktemp("trace") / "scored"
+    save_trace(scored_trace, path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def results(study):
+    return study.report_results(
+        cutoffs={"frontier": 0.8, "hosted": 0.6}, seeds=(0, 1), load_requests=1000
+    )
+
+
+def test_report_results_are_the_simulator_and_metrics_numbers(study, results):
+    runs = results["runs"]
+    assert runs["policy"].unique().tolist() == [
+        "all selfhosted",
+        "all hosted",
+        "all frontier",
+        "frontier 10% / selfhosted",
+        "frontier 20% / selfhosted",
+        "frontier 30% / selfhosted",
+        "chosen",
+        "oracle",
+    ]
+    assert runs["run_id"].tolist() == list(range(16))
+    chosen = runs[runs["policy"] == "chosen"].drop(columns=["policy", "threshold", "family"])
+    records, endpoints = study.simulate(
+        ThresholdPolicy({"frontier": 0.8, "hosted": 0.6}), seeds=(0, 1)
+    )
+    direct = summarize_runs(
+        records, endpoints, slo_ttft_s=1.0, requests_per_month=results["requests_per_month"]
+    )
+    pd.testing.assert_frame_equal(
+        chosen.drop(columns="run_id").reset_index(drop=True),
+        direct[chosen.columns].drop(columns="run_id"),
+    )
+    share = runs.groupby("policy")["share_frontier"].mean()
+    n = study.trace.n_requests
+    for p in (0.1, 0.2, 0.3):
+        assert abs(share[f"frontier {p:.0%} / selfhosted"] - p) <= 1 / n
+    assert results["records_chosen"]["run_id"].unique().tolist() == [12, 13]
+    assert results["capacity_rps"] > 0 and results["chosen"] == "chosen"
+
+
+def test_report_sections_draw_every_part_of_the_results(results):
+    sections = study_report_sections(results)
+    assert [s.slug for s in sections] == [
+        "policies",
+        "tradeoff",
+        "routing",
+        "latency",
+        "capacity",
+        "monthly-cost",
+        "fleet",
+    ]
+    table = sections[0].table
+    assert table["policy"].tolist() == results["runs"]["policy"].unique().tolist()
+    assert table["$ / 1k requests"].tolist() == pytest.approx(
+        results["runs"].groupby("policy", sort=False)["cost_per_1k_usd"].mean().tolist()
+    )
+    spec = sections[1].chart.to_dict()
+    points = pd.DataFrame(next(iter(spec["datasets"].values())))
+    chosen = points[points["operating_point"]]
+    assert chosen["policy"].tolist() == ["chosen"]
+    assert chosen["p95_ttft_s"].item() == pytest.approx(
+        results["runs"].query("policy == 'chosen'")["p95_ttft_s"].mean()
+    )
+    routing = sections[2].table.set_index("curve")["APGR"]
+    assert routing["random"] == pytest.approx(0.5, abs=0.02)  # RouteLLM: random APGR ~ 0.5
+    assert routing["oracle"] > routing["p_hard router"]
+    with pytest.raises(SpecError, match="key 'runs': missing from the results"):
+        study_report_sections({k: v for k, v in results.items() if k != "runs"})
+
+
+@pytest.mark.browser
+def test_simkit_report_writes_an_offline_page_and_pngs(tmp_path, scored_dir, browser, capsys):
+    out = tmp_path / "report.html"
+    code = main(
+        [
+            "report",
+            "--trace",
+            str(scored_dir),
+            "--cutoff",
+            "frontier=0.8",
+            "--n-requests",
+            "1500",
+            "--out",
+            str(out),
+            "--png-dir",
+            str(tmp_path / "png"),
+        ]
+    )
+    assert code == 0
+    printed = capsys.readouterr().out.split()
+    assert printed.count("wrote") == 6
+    assert sorted(p.name for p in (tmp_path / "png").iterdir()) == [
+        "latency.png",
+        "monthly-cost.png",
+        "policies.png",
+        "routing.png",
+        "tradeoff.png",
+    ]
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    remote = []
+    page.route(
+        "**/*",
+        lambda r: (
+            r.continue_()
+            if r.request.url.startswith("file://")
+            else (remote.append(r.request.url), r.abort())
+        ),
+    )
+    page.goto(out.as_uri())
+    assert page.evaluate("window.simkitRendered.then(v => v.length)") == 5
+    drawn = page.evaluate(
+        "[...document.querySelectorAll('div.chart')].map(d => d.querySelectorAll('svg.marks').length)"
+    )
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "simkit_report.png"), full_page=True)
+    page.close()
+    assert drawn == [1, 1, 1, 1, 1] and remote == []
+    assert "Generated by simkit" in out.read_text()
+
+
+def test_simkit_report_without_the_score_says_which_scores_exist(tmp_path, scored_dir, capsys):
+    code = main(
+        ["report", "--trace", str(scored_dir), "--score", "p_x", "--out", str(tmp_path / "r.html")]
+    )
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "simkit report: error: study, key 'score': the trace has no score column 'p_x'" in err
+    assert "score columns: p_hard" in err
+    code = main(["report", "--trace", str(scored_dir), "--cutoff", "frontier", "--out", "x.html"])
+    assert code == 2
+    assert "--cutoff, key 'frontier': expected TIER=SCORE" in capsys.readouterr().err
+    code = main(
+        [
+            "report",
+            "--trace",
+            str(scored_dir),
+            "--cutoff",
+            "gpu=0.5",
+            "--n-requests",
+            "300",
+            "--out",
+            str(tmp_path / "r.html"),
+        ]
+    )
+    assert code == 2
+    assert "key 'cutoffs.gpu': not a tier above the cheapest" in capsys.readouterr().err
