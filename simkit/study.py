@@ -164,6 +164,7 @@ class Study:
         prices: Prices | None = None,
         gpu_usd_per_hour: float | None = None,
         gpu_replicas: int | None = None,
+        gpu_marginal_usd_per_mtok: float | None = None,
     ) -> Fleet:
         """The fleet with some prices, the GPU rental or the replica count changed.
 
@@ -175,9 +176,12 @@ class Study:
             Rental of one GPU, applied to every self-hosted tier.
         gpu_replicas : int, optional
             Replicas of every self-hosted tier.
+        gpu_marginal_usd_per_mtok : float, optional
+            Per-token cost on top of the rental (power, egress) of every self-hosted tier.
         """
         prices = dict(prices or {})
         _positive(gpu_usd_per_hour, key="gpu_usd_per_hour", allow_zero=True)
+        _positive(gpu_marginal_usd_per_mtok, key="gpu_marginal_usd_per_mtok", allow_zero=True)
         if gpu_replicas is not None and (
             isinstance(gpu_replicas, bool) or int(gpu_replicas) != gpu_replicas or gpu_replicas < 1
         ):
@@ -216,6 +220,8 @@ class Study:
                     e = replace(e, usd_per_gpu_hour=float(gpu_usd_per_hour))
                 if gpu_replicas is not None:
                     e = replace(e, replicas=int(gpu_replicas))
+                if gpu_marginal_usd_per_mtok is not None:
+                    e = replace(e, marginal_usd_per_mtok=float(gpu_marginal_usd_per_mtok))
             tiers.append(replace(t, endpoint=e))
         return replace(self.fleet, tiers=tuple(tiers))
 

@@ -119,12 +119,19 @@ def test_cutoffs_for_shares_realise_the_target_shares_on_the_trace(study):
 
 
 def test_fleet_with_overrides_prices_gpu_rent_and_replicas(study):
-    fleet = study.fleet_with(prices={"frontier": (3.0, 15.0)}, gpu_usd_per_hour=2.0, gpu_replicas=3)
+    fleet = study.fleet_with(
+        prices={"frontier": (3.0, 15.0)},
+        gpu_usd_per_hour=2.0,
+        gpu_replicas=3,
+        gpu_marginal_usd_per_mtok=0.0,
+    )
     assert fleet.tier("frontier").endpoint.price.input_usd_per_mtok == 3.0
     assert fleet.tier("frontier").endpoint.price.output_usd_per_mtok == 15.0
     assert fleet.tier("hosted").endpoint.price == study.fleet.tier("hosted").endpoint.price
     gpu = fleet.tier("selfhosted").endpoint
     assert (gpu.usd_per_gpu_hour, gpu.replicas, gpu.gpus_per_replica) == (2.0, 3, 4)
+    assert gpu.marginal_usd_per_mtok == 0.0 and study.fleet.gpu_servers[0].marginal_usd_per_mtok > 0
+    assert study.token_cost_usd(fleet)["selfhosted"].eq(0.0).all()
     assert Study.gpu_usd_per_month(fleet) == pytest.approx(2.0 * 4 * 3 * HOURS_PER_MONTH)
     costs = study.token_cost_usd(fleet)
     n_in = study.prompt_tokens
