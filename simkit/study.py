@@ -318,6 +318,33 @@ class Study:
             raise SpecError("study", key="cutoffs", problem="NaN cut-off; expected a number")
         return np.asarray([row])
 
+    def threshold_policy(self, cutoffs: Mapping[str, float]) -> Policy:
+        """The simulator policy that routes exactly as :meth:`evaluate` does for ``cutoffs``.
+
+        ``ThresholdPolicy`` needs finite, strictly decreasing cut-offs; the vectorised path
+        accepts any. Tiers that can take no request (a cut-off of ``+inf``, or not below a
+        stronger tier's) are left out; a cut-off of ``-inf`` takes every request left, so it
+        becomes a cut-off below the lowest score and the tiers after it are left out.
+        """
+        self._cutoff_matrix(cutoffs)  # names a bad tier or a NaN
+        kept: dict[str, float] = {}
+        below = math.inf  # scores still unrouted are < below
+        floor = float(np.min(self.scores)) - 1.0 if len(self.scores) else -1.0
+        for tier in self.tiers[:0:-1]:  # strongest first
+            cut = float(cutoffs.get(tier, math.inf))
+            if cut >= below:
+                continue  # takes nothing
+            if cut == -math.inf:
+                kept[tier] = floor
+                break
+            kept[tier] = cut
+            below = cut
+        if not kept:
+            return StaticPolicy(self.tiers[0])
+        if len(kept) == 1 and next(iter(kept.values())) == floor:
+            return StaticPolicy(next(iter(kept)))
+        return ThresholdPolicy(kept, score=self.score)
+
     def evaluate(
         self,
         cutoffs: np.ndarray | Mapping[str, float],
@@ -884,7 +911,7 @@ class Study:
     ) -> dict[str, pd.DataFrame]:
         """The explorer's button: simulate the chosen point at the chosen volume and fleet.
 
-        ``ThresholdPolicy`` at :meth:`settings_cutoffs`, the trace rescaled to
+        :meth:`threshold_policy` at :meth:`settings_cutoffs`, the trace rescaled to
         ``settings.requests_per_month``, one run per seed.
 
         Returns
@@ -894,12 +921,7 @@ class Study:
             (:func:`simkit.metrics.summarize_runs` with ``slo_ttft_s``, one row per run).
         """
         fleet = self._settings_fleet(settings)
-        cutoffs = {t: c for t, c in self.settings_cutoffs(settings).items() if math.isfinite(c)}
-        cutoffs = dict(sorted(cutoffs.items(), key=lambda kv: -kv[1]))
-        strongest_first = [t for t in self.tiers[::-1] if t in cutoffs]
-        policy = ThresholdPolicy({t: cutoffs[t] for t in strongest_first}, score=self.score)
-        if not cutoffs:
-            policy = StaticPolicy(self.tiers[0])
+        policy = self.threshold_policy(self.settings_cutoffs(settings))
         records, endpoints = self.simulate(
             policy,
             fleet=fleet,
@@ -971,12 +993,9 @@ class Study:
             policies[label] = (ThresholdPolicy({frontier: cut}, score=self.score), cut)
             family[label] = f"{frontier} / {cheapest}"  # a point of that vectorised curve
         if cutoffs:
-            finite = {t: float(c) for t, c in cutoffs.items() if math.isfinite(float(c))}
-            self._cutoff_matrix(finite)  # names the bad tier, if any
-            order = [t for t in self.tiers[::-1] if t in finite]
             policies["chosen"] = (
-                ThresholdPolicy({t: finite[t] for t in order}, score=self.score),
-                finite.get(frontier, math.nan),
+                self.threshold_policy(cutoffs),
+                float(cutoffs.get(frontier, math.nan)),
             )
         policies["oracle"] = (OraclePolicy.from_trace(self.trace, self.fleet), math.nan)
         family.update(chosen="chosen", oracle="oracle")

@@ -235,3 +235,23 @@ def test_prepare_names_a_missing_score_or_model(scored_trace, study):
     req.loc[5, "prompt_tokens"] = pd.NA
     with pytest.raises(SimulationError, match=r"\(row 6\) has no prompt_tokens \(1 requests"):
         Study.prepare(scored_trace.replace(requests=req), study.fleet)
+
+
+@pytest.mark.parametrize(
+    "cutoffs",
+    [
+        {"frontier": 0.7, "hosted": 0.7},  # equal: hosted takes nothing
+        {"frontier": 0.6, "hosted": 0.8},  # hosted above frontier: takes nothing
+        {"frontier": 0.9, "hosted": -math.inf},  # hosted takes everything below 0.9
+        {"frontier": -math.inf, "hosted": 0.2},  # all to the frontier
+        {"frontier": math.inf},  # all to the cheapest
+    ],
+)
+def test_threshold_policy_routes_as_the_vectorised_path_for_any_cutoffs(study, cutoffs):
+    fleet = _no_errors(study.fleet)
+    point = study.evaluate(cutoffs, fleet=fleet).iloc[0]
+    records, endpoints = study.simulate(study.threshold_policy(cutoffs), fleet=fleet)
+    run = summarize_runs(records, endpoints).iloc[0]
+    for tier in study.tiers:
+        assert point[f"share_{tier}"] == pytest.approx(run.get(f"share_{tier}", 0.0), abs=1e-12)
+    assert point["mean_quality"] == pytest.approx(run["mean_quality"], abs=1e-12)
