@@ -500,16 +500,25 @@ class Study:
 
     # -- simulation --------------------------------------------------------------------------
     def trace_at(self, requests_per_month: float | None) -> Trace:
-        """The trace with its arrivals rescaled to ``requests_per_month`` (same order and
-        gaps, compressed or stretched); the trace itself when None."""
+        """The trace as the study simulates it: its first request at time 0 and its arrivals
+        rescaled to ``requests_per_month`` (same order and gaps, compressed or stretched; the
+        trace's own rate when None).
+
+        Starting at 0 matters for cost: the simulator rents the GPUs from time 0, so a slice
+        whose first request came late (e.g. the second half of a trace) would otherwise pay
+        for idle hours that belong to no request. The shift is recorded in ``meta``.
+        """
         volume = _positive(requests_per_month, key="requests_per_month")
-        if volume is None:
-            return self.trace
-        factor = self.trace_requests_per_month / volume
         req = self.trace.requests.copy()
-        req["arrival_s"] = req["arrival_s"] * factor
+        first = float(req["arrival_s"].min()) if len(req) else 0.0
+        factor = 1.0 if volume is None else self.trace_requests_per_month / volume
+        if first == 0.0 and factor == 1.0:
+            return self.trace
+        req["arrival_s"] = (req["arrival_s"] - first) * factor
         meta = dict(self.trace.meta)
-        meta["rescaled_to_requests_per_month"] = volume
+        meta["study_arrivals"] = {"shifted_by_s": -first, "time_scale": factor}
+        if volume is not None:
+            meta["rescaled_to_requests_per_month"] = volume
         return self.trace.replace(requests=req, meta=meta)
 
     def simulate(

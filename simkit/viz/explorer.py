@@ -411,13 +411,12 @@ class Explorer:
         run = w.HBox([self.button, self.progress])
         left = w.VBox([tabs, self.status, self.point_info, run, self.sim_info])
         top = w.HBox([left, self.charts["tradeoff"]])
-        return w.VBox(
-            [
-                top,
-                w.HBox([self.charts["monthly_costs"], self.charts["shares"]]),
-                self._latency_box,
-            ]
+        box = w.VBox(
+            [top, self.charts["monthly_costs"], self.charts["shares"], self._latency_box],
+            layout=w.Layout(width="100%"),
         )
+        box.add_class("simkit-explorer")
+        return box
 
     def _ipython_display_(self) -> None:  # pragma: no cover - notebook display
         from IPython.display import display

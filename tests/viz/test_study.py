@@ -219,6 +219,27 @@ def test_trace_at_rescales_arrivals_to_the_volume(study):
     assert Study.prepare(doubled, study.fleet).trace_requests_per_month == pytest.approx(
         2 * study.trace_requests_per_month
     )
+    assert study.trace_at(None) is study.trace  # already starts at 0, own rate
+
+
+def test_a_late_slice_is_simulated_from_its_first_request(study):
+    """The second half of a trace starts late; its GPUs are not rented for the idle start."""
+    late = study.trace.subset(np.arange(study.trace.n_requests) >= 1500)
+    half = Study.prepare(late, study.fleet)
+    moved = half.trace_at(None)
+    first = float(late.requests["arrival_s"].min())
+    assert first > 100 and moved.requests["arrival_s"].min() == 0.0
+    assert np.allclose(moved.requests["arrival_s"], late.requests["arrival_s"] - first)
+    records, endpoints = half.simulate(StaticPolicy("selfhosted"))
+    run = summarize_runs(records, endpoints).iloc[0]
+    point = half.evaluate({"frontier": math.inf, "hosted": math.inf}).iloc[0]
+    # GPU cost per request of the run = rent over the run's own span, as on the vectorised
+    # path, plus the tail after the last arrival (here ~6 %); from time 0 it would be > 1.3x
+    span = float(moved.requests["arrival_s"].max())
+    assert first / span > 0.3
+    assert run["gpu_cost_usd"] / run["n_requests"] * 1000 == pytest.approx(
+        point["gpu_cost_per_1k_usd"], rel=0.1
+    )
 
 
 def test_prepare_names_a_missing_score_or_model(scored_trace, study):
