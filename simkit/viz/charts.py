@@ -13,6 +13,7 @@ to :func:`simkit.viz.write_report` for the offline HTML report.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 
 import altair as alt
 import pandas as pd
@@ -35,53 +36,65 @@ __all__ = [
 ]
 
 #: :func:`tradeoff_chart` input: one row per evaluated configuration (policy x parameter).
-TRADEOFF_COLUMNS: Mapping[str, str] = {
-    "policy": "policy label; one line per policy",
-    "cost_per_1k_usd": "total cost per 1,000 requests (tokens + GPU time), USD",
-    "mean_quality": "mean answer quality in [0, 1]",
-    "frontier_share": "fraction of requests answered by the frontier tier",
-    "threshold": "the policy's parameter at this point (NaN for parameter-free baselines)",
-    "p95_ttft_s": "95th percentile time to first token, s (NaN where not simulated)",
-    "on_frontier": "bool: the point is on the cost-quality Pareto frontier",
-    "operating_point": "bool: a point chosen for operation (highlighted and labelled)",
-}
+TRADEOFF_COLUMNS: Mapping[str, str] = MappingProxyType(
+    {
+        "policy": "policy label; one line per policy",
+        "cost_per_1k_usd": "total cost per 1,000 requests (tokens + GPU time), USD",
+        "mean_quality": "mean answer quality in [0, 1]",
+        "frontier_share": "fraction of requests answered by the frontier tier",
+        "threshold": "the policy's parameter at this point (NaN for parameter-free baselines)",
+        "p95_ttft_s": "95th percentile time to first token, s (NaN where not simulated)",
+        "on_frontier": "bool: the point is on the cost-quality Pareto frontier",
+        "operating_point": "bool: a point chosen for operation (highlighted and labelled)",
+    }
+)
 
 #: :func:`routing_curve_chart` input: points of RouteLLM-style quality/share curves.
-ROUTING_CURVE_COLUMNS: Mapping[str, str] = {
-    "policy": "curve label (a router, 'random' or 'oracle')",
-    "kind": "'router', 'random' or 'oracle' (baselines are drawn dashed)",
-    "frontier_share": "fraction of requests sent to the strong (frontier) model",
-    "mean_quality": "mean quality at that share",
-}
+ROUTING_CURVE_COLUMNS: Mapping[str, str] = MappingProxyType(
+    {
+        "policy": "curve label (a router, 'random' or 'oracle')",
+        "kind": "'router', 'random' or 'oracle' (baselines are drawn dashed)",
+        "frontier_share": "fraction of requests sent to the strong (frontier) model",
+        "mean_quality": "mean quality at that share",
+    }
+)
 
 #: :func:`latency_cdf_chart` input: empirical CDF points per tier and latency metric.
-LATENCY_CDF_COLUMNS: Mapping[str, str] = {
-    "tier": "the tier that answered",
-    "metric": "'ttft' (time to first token) or 'e2e' (end to end)",
-    "latency_s": "latency, s",
-    "cdf": "fraction of that tier's completed requests with latency <= latency_s",
-}
+LATENCY_CDF_COLUMNS: Mapping[str, str] = MappingProxyType(
+    {
+        "tier": "the tier that answered",
+        "metric": "'ttft' (time to first token) or 'e2e' (end to end)",
+        "latency_s": "latency, s",
+        "cdf": "fraction of that tier's completed requests with latency <= latency_s",
+    }
+)
 
 #: :func:`tier_share_chart` input: one row per (policy, tier).
-TIER_SHARE_COLUMNS: Mapping[str, str] = {
-    "policy": "policy label; one bar per policy",
-    "tier": "tier name",
-    "share": "fraction of the policy's requests answered by the tier",
-}
+TIER_SHARE_COLUMNS: Mapping[str, str] = MappingProxyType(
+    {
+        "policy": "policy label; one bar per policy",
+        "tier": "tier name",
+        "share": "fraction of the policy's requests answered by the tier",
+    }
+)
 
 #: :func:`monthly_cost_chart` input: one line per strategy over request volume.
-MONTHLY_COST_COLUMNS: Mapping[str, str] = {
-    "strategy": "e.g. 'all frontier API', 'hosted open API', 'self-hosted', 'tiered'",
-    "requests_per_month": "monthly request volume",
-    "monthly_cost_usd": "monthly cost at that volume, USD",
-}
+MONTHLY_COST_COLUMNS: Mapping[str, str] = MappingProxyType(
+    {
+        "strategy": "e.g. 'all frontier API', 'hosted open API', 'self-hosted', 'tiered'",
+        "requests_per_month": "monthly request volume",
+        "monthly_cost_usd": "monthly cost at that volume, USD",
+    }
+)
 
 #: :func:`monthly_cost_chart` crossover marks: where two strategies cost the same.
-CROSSOVER_COLUMNS: Mapping[str, str] = {
-    "requests_per_month": "volume at the crossover",
-    "monthly_cost_usd": "cost of either strategy there, USD",
-    "label": "what crosses, e.g. 'self-hosted = all frontier API'",
-}
+CROSSOVER_COLUMNS: Mapping[str, str] = MappingProxyType(
+    {
+        "requests_per_month": "volume at the crossover",
+        "monthly_cost_usd": "cost of either strategy there, USD",
+        "label": "what crosses, e.g. 'self-hosted = all frontier API'",
+    }
+)
 # optional: ``tag``, a short mark written next to each crossover (e.g. "1") and listed with
 # its label in the plot's top-left corner (without it the labels are written in full)
 
