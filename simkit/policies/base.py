@@ -29,6 +29,8 @@ from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 import numpy as np
 
+from simkit.errors import PolicyError
+
 __all__ = [
     "AttemptView",
     "FleetView",
@@ -296,3 +298,25 @@ def policy_params(policy: Any) -> dict[str, Any]:
     if dataclasses.is_dataclass(policy):
         return {f.name: getattr(policy, f.name) for f in dataclasses.fields(policy) if f.init}
     return {}
+
+
+def need_tier(policy: str, key: str, tier: str | None, tiers: tuple[str, ...]) -> None:
+    """Raise :class:`PolicyError` if ``tier`` (when given) is not one of the fleet's tiers."""
+    if tier is not None and tier not in tiers:
+        raise PolicyError(
+            f"policy '{policy}'",
+            key=key,
+            problem=f"unknown tier {tier!r}; tiers of this fleet: {', '.join(tiers)}",
+        )
+
+
+def need_score(policy: str, score: str, score_names: tuple[str, ...]) -> None:
+    """Raise :class:`PolicyError` if the trace has no score column ``score``."""
+    if score not in score_names:
+        raise PolicyError(
+            f"policy '{policy}'",
+            key="score",
+            problem=f"the trace has no score column {score!r}; available scores: "
+            f"{', '.join(score_names) or 'none'}",
+            hint="score the trace with a classifier first (Trace.with_scores)",
+        )

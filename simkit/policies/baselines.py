@@ -10,18 +10,9 @@ import numpy as np
 import pandas as pd
 
 from simkit.errors import PolicyError
-from simkit.policies.base import FleetView, RequestView
+from simkit.policies.base import FleetView, RequestView, need_tier
 
 __all__ = ["OraclePolicy", "RandomMixPolicy", "StaticPolicy", "TaskHeuristicPolicy"]
-
-
-def _known_tier(policy: str, key: str, tier: str, tiers: tuple[str, ...]) -> None:
-    if tier not in tiers:
-        raise PolicyError(
-            f"policy '{policy}'",
-            key=key,
-            problem=f"unknown tier {tier!r}; tiers of this fleet: {', '.join(tiers)}",
-        )
 
 
 @dataclass(frozen=True)
@@ -44,7 +35,7 @@ class StaticPolicy:
     tier: str
 
     def check(self, tiers: tuple[str, ...], score_names: tuple[str, ...]) -> None:
-        _known_tier(self.name, "tier", self.tier, tiers)
+        need_tier(self.name, "tier", self.tier, tiers)
 
     def route(self, request: RequestView, fleet: FleetView, rng: np.random.Generator) -> str:
         return self.tier
@@ -70,7 +61,7 @@ class RandomMixPolicy:
                 f"policy '{self.name}'", key="weights", problem="expected tier -> weight"
             )
         for tier, w in self.weights.items():
-            _known_tier(self.name, f"weights.{tier}", tier, tiers)
+            need_tier(self.name, f"weights.{tier}", tier, tiers)
             if (
                 not isinstance(w, (int, float))
                 or isinstance(w, bool)
@@ -188,7 +179,7 @@ class TaskHeuristicPolicy:
         for key in ("small", "mid", "frontier"):
             tier = getattr(self, key)
             if tier is not None:
-                _known_tier(self.name, key, tier, tiers)
+                need_tier(self.name, key, tier, tiers)
         for cat, task in (self.tasks or {}).items():
             if task not in TASK_SIZE:
                 raise PolicyError(
@@ -257,7 +248,7 @@ class OraclePolicy:
                 f"policy '{self.name}'", key="quality", problem="expected a DataFrame"
             )
         for t in self.tiers if self.tiers is not None else self.quality.columns:
-            _known_tier(self.name, "quality.columns", str(t), tiers)
+            need_tier(self.name, "quality.columns", str(t), tiers)
 
     def route(self, request: RequestView, fleet: FleetView, rng: np.random.Generator) -> str:
         tier = self._table().get(request.request_id)

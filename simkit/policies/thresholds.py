@@ -15,29 +15,9 @@ from typing import ClassVar
 import numpy as np
 
 from simkit.errors import PolicyError
-from simkit.policies.base import FleetView, RequestView
+from simkit.policies.base import FleetView, RequestView, need_score, need_tier
 
 __all__ = ["BudgetPolicy", "TargetSharePolicy", "ThresholdPolicy"]
-
-
-def _need_score(policy: str, score: str, score_names: tuple[str, ...]) -> None:
-    if score not in score_names:
-        raise PolicyError(
-            f"policy '{policy}'",
-            key="score",
-            problem=f"the trace has no score column {score!r}; available scores: "
-            f"{', '.join(score_names) or 'none'}",
-            hint="score the trace with a classifier first (Trace.with_scores)",
-        )
-
-
-def _need_tier(policy: str, key: str, tier: str | None, tiers: tuple[str, ...]) -> None:
-    if tier is not None and tier not in tiers:
-        raise PolicyError(
-            f"policy '{policy}'",
-            key=key,
-            problem=f"unknown tier {tier!r}; tiers of this fleet: {', '.join(tiers)}",
-        )
 
 
 @dataclass(frozen=True)
@@ -73,7 +53,7 @@ class ThresholdPolicy:
             )
         previous = None
         for tier, cut in self.cutoffs.items():
-            _need_tier(self.name, f"cutoffs.{tier}", tier, tiers)
+            need_tier(self.name, f"cutoffs.{tier}", tier, tiers)
             if isinstance(cut, bool) or not isinstance(cut, (int, float)) or not np.isfinite(cut):
                 raise PolicyError(
                     f"policy '{self.name}'",
@@ -89,7 +69,7 @@ class ThresholdPolicy:
                     "with strictly decreasing cut-offs",
                 )
             previous = (tier, cut)
-        _need_score(self.name, self.score, score_names)
+        need_score(self.name, self.score, score_names)
 
     def route(self, request: RequestView, fleet: FleetView, rng: np.random.Generator) -> str:
         s = request.scores[self.score]
@@ -145,10 +125,10 @@ class TargetSharePolicy:
             raise PolicyError(
                 f"policy '{self.name}'", key="gain", problem=f"must be > 0, got {self.gain!r}"
             )
-        _need_tier(self.name, "strong", self.strong, tiers)
-        _need_tier(self.name, "weak", self.weak, tiers)
+        need_tier(self.name, "strong", self.strong, tiers)
+        need_tier(self.name, "weak", self.weak, tiers)
         if self.score is not None:
-            _need_score(self.name, self.score, score_names)
+            need_score(self.name, self.score, score_names)
 
     def threshold(self, fleet: FleetView) -> float:
         """The threshold in force for the next decision."""
@@ -200,10 +180,10 @@ class BudgetPolicy:
             raise PolicyError(
                 f"policy '{self.name}'", key="usd_per_hour", problem=f"must be > 0, got {b!r}"
             )
-        _need_tier(self.name, "strong", self.strong, tiers)
-        _need_tier(self.name, "weak", self.weak, tiers)
+        need_tier(self.name, "strong", self.strong, tiers)
+        need_tier(self.name, "weak", self.weak, tiers)
         if self.score is not None:
-            _need_score(self.name, self.score, score_names)
+            need_score(self.name, self.score, score_names)
 
     def threshold(self, fleet: FleetView) -> float:
         """The threshold in force for the next decision."""

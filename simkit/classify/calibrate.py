@@ -1,0 +1,167 @@
+"""Thresholds on a routing score, calibrated on calibration data and checked on held-out data.
+
+* :class:`ShareCalibrator` - the threshold that sends ``target_share`` of requests to the
+  strong tier (RouteLLM's calibration: a quantile of the scores).
+* :class:`BudgetCalibrator` - the threshold that keeps the mean cost per request within a
+  budget, given each request's cost on the cheap and on the strong tier.
+
+A request goes to the strong tier iff ``score >= threshold_``. :func:`realised_share` tells
+what share a threshold actually gives on other traffic: the number to check before trusting
+a threshold on next week's requests.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike
+from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted
+
+from simkit.errors import ClassifierError
+
+__all__ = ["BudgetCalibrator", "ShareCalibrator", "check_share", "realised_share"]
+
+
+def check_share(share: float) -> float:
+    """``share`` as a float in [0, 1], or a :class:`ClassifierError`."""
+    try:
+        value = float(share)
+    except (TypeError, ValueError):
+        raise ClassifierError(f"share must be a number in [0, 1], got {share!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise ClassifierError(
+            f"share must be in [0, 1] (a fraction, not a percentage), got {share!r}"
+        )
+    return value
+
+
+def _scores(scores: ArrayLike, what: str = "scores") -> np.ndarray:
+    s = np.asarray(scores, dtype=np.float64).reshape(-1)
+    if s.size == 0:
+        raise ClassifierError(f"{what}: need at least one score to calibrate on")
+    bad = ~np.isfinite(s)
+    if bad.any():
+        raise ClassifierError(
+            f"{what}, row {int(np.flatnonzero(bad)[0]) + 1}: score is not finite "
+            f"({int(bad.sum())} such rows)"
+        )
+    return s
+
+
+def _threshold_for_count(s: np.ndarray, k: int) -> float:
+    """Smallest threshold sending at most ``k`` requests (ties stay together) to strong."""
+    if k <= 0:
+        return float(np.nextafter(s.max(), np.inf))
+    if k >= s.size:
+        return float(s.min())
+    desc = np.sort(s)[::-1]
+    t = desc[k - 1]
+    if desc[k] == t:  # a tie straddles the cut: the whole tie would exceed k
+        return float(np.nextafter(t, np.inf))
+    return float(t)
+
+
+def realised_share(scores: ArrayLike, threshold: float) -> float:
+    """Share of ``scores`` at or above ``threshold`` (the strong-tier share it gives)."""
+    s = _scores(scores)
+    return float((s >= threshold).mean())
+
+
+class ShareCalibrator(BaseEstimator):
+    """Score threshold that sends ``target_share`` of requests to the strong tier.
+
+    Parameters
+    ----------
+    target_share : float, default 0.2
+        Fraction in [0, 1] of calibration requests to send to the strong tier (at most: a
+        tie across the cut goes to the cheap side).
+
+    Attributes
+    ----------
+    threshold_ : float
+        Route to the strong tier iff ``score >= threshold_``.
+    share_ : float
+        Share realised on the calibration scores.
+    """
+
+    def __init__(self, target_share: float = 0.2) -> None:
+        self.target_share = target_share
+
+    def fit(self, scores: ArrayLike, y: Any = None) -> ShareCalibrator:
+        """Choose the threshold on the calibration ``scores``."""
+        share = check_share(self.target_share)
+        s = _scores(scores, "calibration scores")
+        k = int(np.floor(share * s.size + 1e-9))
+        self.threshold_ = _threshold_for_count(s, k)
+        self.share_ = realised_share(s, self.threshold_)
+        return self
+
+    def predict(self, scores: ArrayLike) -> np.ndarray:
+        """1 = strong tier, 0 = cheap tier."""
+        check_is_fitted(self, "threshold_")
+        return (_scores(scores) >= self.threshold_).astype(int)
+
+
+class BudgetCalibrator(BaseEstimator):
+    """Score threshold that keeps the mean cost per request within ``budget_usd``.
+
+    Requests are upgraded to the strong tier in order of decreasing score while the mean
+    cost per request stays within the budget.
+
+    Parameters
+    ----------
+    budget_usd : float
+        Allowed mean cost per request, in US dollars.
+
+    Attributes
+    ----------
+    threshold_ : float
+    share_ : float
+        Strong-tier share realised on the calibration data.
+    cost_usd_ : float
+        Mean cost per request realised on the calibration data.
+    """
+
+    def __init__(self, budget_usd: float = 0.01) -> None:
+        self.budget_usd = budget_usd
+
+    def fit(
+        self, scores: ArrayLike, cheap_cost_usd: ArrayLike, strong_cost_usd: ArrayLike
+    ) -> BudgetCalibrator:
+        """Choose the threshold on calibration scores and per-request costs of each tier."""
+        s = _scores(scores, "calibration scores")
+        cheap = np.broadcast_to(np.asarray(cheap_cost_usd, dtype=np.float64), s.shape)
+        strong = np.broadcast_to(np.asarray(strong_cost_usd, dtype=np.float64), s.shape)
+        for name, c in (("cheap_cost_usd", cheap), ("strong_cost_usd", strong)):
+            bad = ~np.isfinite(c) | (c < 0)
+            if bad.any():
+                raise ClassifierError(
+                    f"{name}, row {int(np.flatnonzero(bad)[0]) + 1}: cost must be finite and "
+                    f">= 0 ({int(bad.sum())} such rows)"
+                )
+        budget = float(self.budget_usd)
+        if not np.isfinite(budget) or budget < 0:
+            raise ClassifierError(f"budget_usd must be >= 0, got {self.budget_usd!r}")
+        floor = cheap.mean()
+        if budget < floor:
+            raise ClassifierError(
+                f"budget_usd {budget:g} is below the cost of sending everything to the cheap "
+                f"tier ({floor:g} per request); raise the budget"
+            )
+        order = np.argsort(-s, kind="stable")
+        extra = np.cumsum((strong - cheap)[order]) / s.size
+        fits = np.flatnonzero(floor + extra <= budget + 1e-15)
+        k = 0 if fits.size == 0 else int(fits[-1]) + 1
+        # only cut between distinct scores
+        self.threshold_ = _threshold_for_count(s, k)
+        chosen = s >= self.threshold_
+        self.share_ = float(chosen.mean())
+        self.cost_usd_ = float(np.where(chosen, strong, cheap).mean())
+        return self
+
+    def predict(self, scores: ArrayLike) -> np.ndarray:
+        """1 = strong tier, 0 = cheap tier."""
+        check_is_fitted(self, "threshold_")
+        return (_scores(scores) >= self.threshold_).astype(int)

@@ -1,0 +1,95 @@
+"""`simkit classifier train | evaluate | export | score` and `simkit route`, end to end."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from simkit.classify.bundle import load_bundle
+from simkit.cli import main
+from simkit.trace import load_trace
+
+from .conftest import FIXTURES
+
+
+@pytest.fixture(scope="module")
+def cli_bundle(tmp_path_factory, tiny_model):
+    out = tmp_path_factory.mktemp("cli") / "bundle"
+    code = main(
+        ["classifier", "train", str(FIXTURES / "routellm_small"), "--out", str(out),
+         "--embedder", f"static:{tiny_model}", "--shares", "0.2,0.5", "--default-share", "0.5"]
+    )  # fmt: skip
+    assert code == 0
+    return out
+
+
+def test_train_writes_a_bundle_with_the_requested_shares(cli_bundle, capsys):
+    b = load_bundle(cli_bundle)
+    assert sorted(b.manifest["thresholds"]) == ["share_0.20", "share_0.50"]
+    assert b.manifest["default_threshold"] == "share_0.50"
+
+
+def test_evaluate_json_has_apgr_cpt_auc_per_benchmark_and_protocol(tiny_model, capsys):
+    code = main(
+        ["classifier", "evaluate", str(FIXTURES / "routellm_small"), "--json", "--folds", "3",
+         "--embedder", f"static:{tiny_model}", "--protocol", "cv"]
+    )  # fmt: skip
+    assert code == 0
+    out = json.loads(capsys.readouterr().out)
+    for bench in ("mmlu", "gsm8k"):
+        assert set(out["metrics"][bench]) == {"cv"}
+        assert {"apgr", "cpt50", "cpt80", "auc"} <= set(out["metrics"][bench]["cv"])
+
+
+def test_evaluate_prints_a_table_next_to_random_and_published(tiny_model, capsys):
+    code = main(
+        ["classifier", "evaluate", str(FIXTURES / "routellm_small"), "--folds", "3",
+         "--embedder", f"static:{tiny_model}", "--protocol", "transfer", "--benchmark", "gsm8k"]
+    )  # fmt: skip
+    assert code == 0
+    text = capsys.readouterr().out
+    assert "gsm8k      transfer  classifier" in text and "gsm8k      transfer  random" in text
+    assert "RouteLLM Causal LLM (D_arena + D_judge)" in text
+    assert "Arena battles + augmentation" in text
+
+
+def test_route_prints_tier_model_and_score(cli_bundle, capsys, tmp_path):
+    assert main(["route", "What is 2 + 2?", "--bundle", str(cli_bundle), "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["tier"] in ("cheap", "strong") and 0 <= d["p_hard"] <= 1
+    msgs = tmp_path / "m.json"
+    msgs.write_text(json.dumps([{"role": "user", "content": "What is 2 + 2?"}]))
+    assert main(["route", "--messages", str(msgs), "--bundle", str(cli_bundle), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == d
+
+
+def test_export_calibrates_a_share_on_another_trace_and_keeps_checksums_valid(
+    cli_bundle, tmp_path, capsys
+):
+    out = tmp_path / "exported"
+    code = main(
+        ["classifier", "export", str(cli_bundle), "--out", str(out), "--calibrate-on",
+         str(FIXTURES / "routellm_small"), "--share", "0.3"]
+    )  # fmt: skip
+    assert code == 0
+    b = load_bundle(out)
+    th = b.manifest["thresholds"][b.manifest["default_threshold"]]
+    assert b.manifest["default_threshold"] == "calibrated_share_0.30"
+    assert abs(th["calibration_share"] - 0.3) < 0.01
+
+
+def test_score_writes_p_hard_into_a_trace_directory(cli_bundle, tmp_path):
+    out = tmp_path / "scored"
+    code = main(["classifier", "score", str(FIXTURES / "routellm_small"), "--bundle",
+                 str(cli_bundle), "--out", str(out), "--cache-dir", str(tmp_path / "c")])  # fmt: skip
+    assert code == 0
+    assert load_trace(out).score_names == ("p_hard", "gain", "q_cheap", "q_strong")
+
+
+def test_errors_exit_2_with_the_message(cli_bundle, tmp_path, capsys):
+    (cli_bundle.parent / "broken").mkdir()
+    assert main(["route", "hi", "--bundle", str(cli_bundle.parent / "broken")]) == 2
+    assert "no SHA256SUMS" in capsys.readouterr().err
+    assert main(["route", "--bundle", str(cli_bundle)]) == 2
+    assert "give either PROMPT or --messages FILE" in capsys.readouterr().err
