@@ -127,7 +127,8 @@ class Study:
                 key="score",
                 problem=f"the trace has no score column {score!r}; score columns: "
                 f"{', '.join(trace.score_names) or 'none'}",
-                hint="score the trace first (Trace.with_scores)",
+                hint="score the trace first: simkit classifier score TRACE --bundle "
+                "classifiers/routellm-static-minilm --out SCORED (or Trace.with_scores)",
             )
         # the simulator's own per-tier arrays: lengths, prices and quality agree by construction
         arrays = tier_arrays(trace, fleet)

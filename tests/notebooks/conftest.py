@@ -18,7 +18,6 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-NOTEBOOKS = REPO / "notebooks"
 ARTIFACTS = REPO / "artifacts"
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -30,9 +29,11 @@ CHROMIUM_ARGS = [
 ]
 
 
-def notebook_paths() -> list[Path]:
-    """Every committed notebook, in name order (01_..., 02_...)."""
-    return sorted(NOTEBOOKS.glob("*.ipynb"))
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    """``artifacts/`` at the repository root (git-ignored): screenshots CI keeps."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS
 
 
 def chromium_path() -> Path:
@@ -42,9 +43,10 @@ def chromium_path() -> Path:
     )
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
-    """A headless Chromium for the session; the test fails (not skips) when it is missing."""
+    """A headless Chromium per test module (Playwright's sync API allows one at a time); the
+    test fails (not skips) when Chromium is missing."""
     from playwright.sync_api import sync_playwright
 
     exe = chromium_path()

@@ -4,11 +4,19 @@ committed copies carry no outputs."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import NOTEBOOKS, notebook_paths
 from nbclient import NotebookClient
+
+NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
+
+
+def notebook_paths() -> list[Path]:
+    """Every committed notebook, in name order (01_..., 02_...)."""
+    return sorted(NOTEBOOKS.glob("*.ipynb"))
+
 
 EXPECTED = [
     "01_quickstart.ipynb",

@@ -57,6 +57,13 @@ CHROMIUM_ARGS = [
 ]
 
 
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    """``artifacts/`` at the repository root (git-ignored): screenshots CI keeps."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS
+
+
 def chromium_path() -> Path:
     """Debian's chromium (``apt-get install -y chromium``), or ``$SIMKIT_CHROMIUM``."""
     return Path(
@@ -64,9 +71,10 @@ def chromium_path() -> Path:
     )
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
-    """A headless Chromium for the session; the test fails (not skips) when it is missing."""
+    """A headless Chromium per test module (Playwright's sync API allows one at a time); the
+    test fails (not skips) when Chromium is missing."""
     from playwright.sync_api import sync_playwright
 
     exe = chromium_path()

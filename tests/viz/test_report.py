@@ -7,7 +7,6 @@ import struct
 
 import pandas as pd
 import pytest
-from conftest import ARTIFACTS
 
 from simkit.errors import SpecError
 from simkit.viz import ReportSection, report_html, tier_share_chart, write_report
@@ -76,7 +75,9 @@ def test_write_report_writes_the_page_and_one_png_per_chart(tmp_path):
 
 
 @pytest.mark.browser
-def test_report_renders_every_chart_in_chromium_with_the_network_cut_off(tmp_path, browser):
+def test_report_renders_every_chart_in_chromium_with_the_network_cut_off(
+    tmp_path, browser, artifacts
+):
     path = write_report(_sections(), tmp_path / "report.html", title="offline check")[0]
     page = browser.new_page(viewport={"width": 1200, "height": 900})
     remote, errors = [], []
@@ -99,7 +100,6 @@ def test_report_renders_every_chart_in_chromium_with_the_network_cut_off(tmp_pat
     assert svgs == [1, 1]
     bars = page.locator("#chart-tier-shares svg .mark-rect path").count()
     assert bars == 3
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "report_offline.png"), full_page=True)
+    page.screenshot(path=str(artifacts / "report_offline.png"), full_page=True)
     page.close()
     assert remote == [] and errors == []
