@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 from simkit.classify.embed import StaticEmbedder
+from simkit.classify.features import FEATURE_NAMES
 from simkit.classify.model import ComplexityClassifier
 from simkit.classify.train import train_bundle, two_models
 from simkit.evaluation import evaluate_classifier
@@ -55,9 +56,12 @@ def card(result, trained, weak: str, strong: str, trace_name: str, wall_s: float
         "## Model",
         "- Features: the static embedding distilled from the bundled all-MiniLM-L6-v2 "
         "(every vocabulary token run through the encoder alone, mean-pooled, centred; a prompt "
-        "is the normalised mean of its tokens' vectors, no truncation) plus 20 cheap prompt "
-        "features (length, numbers, maths/code markers, answer options, passages), "
-        "standardised, clipped at 5 sd, weight 0.1. Only the prompt text is used: no "
+        "is the normalised mean of its tokens' vectors, no truncation) plus "
+        f"{len(FEATURE_NAMES)} cheap prompt features (length, numbers, maths/code markers, "
+        "answer options, passages, and the structure of a maths word problem: distinct "
+        "quantities, number words, multiplicative/additive/conditional words, units, money, "
+        "percentages, fractions, sentence and question length, an estimate of the arithmetic "
+        "steps), standardised, clipped at 5 sd, weight 0.1. Only the prompt text is used: no "
         "benchmark or subject label.",
         "- Estimator: one logistic regression per model predicting P(correct); the routing "
         "score is the expected gain P(strong correct) - P(weak correct), mapped by a Platt "

@@ -1,5 +1,7 @@
 """Cheap prompt features computable from the text alone (no model): length, numbers, maths
-and code markers, answer-option structure, reading passages.
+and code markers, answer-option structure, reading passages, and the structure of a maths word
+problem (how many quantities, operations and conditions it chains: a proxy for the number of
+reasoning steps, which is what separates a weak model's failures from a strong one's).
 
 They are what a gateway can compute in microseconds for any prompt, so they are legitimate
 routing features; benchmark metadata such as the MMLU subject is not (a gateway would not know
@@ -27,6 +29,34 @@ _MATH_OPS = re.compile(r"[=+*/^<>×÷%]")
 _UNITS = re.compile(r"\$\s?\d|%|\bpercent\b|\bhours?\b|\bminutes?\b|\bdollars?\b|\bcents?\b")
 _NEGATION = re.compile(r"\b(?:not|except|least|false|incorrect|never)\b", re.I)
 _WORD = re.compile(r"\w+")
+# word-problem structure (prompt text only)
+_QUANTITY = re.compile(r"(?<![\w.])\$?\d+(?:,\d{3})*(?:\.\d+)?%?")
+_NUMBER_WORD = re.compile(
+    r"\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|"
+    r"thirty|forty|fifty|hundred|thousand|million|dozen|half|third|quarter|fourth|fifth|"
+    r"twice|double|triple|thrice|pair)s?\b",
+    re.I,
+)
+_MULTIPLICATIVE = re.compile(
+    r"\b(?:twice|double|triple|thrice|half|times|quarter|third|percent|ratio|per|each|every|"
+    r"average|rate|proportion)\b|%",
+    re.I,
+)
+_ADDITIVE = re.compile(
+    r"\b(?:more|less|fewer|remaining|left|rest|total|altogether|combined|difference|sum|"
+    r"increase|decrease|discount|profit|spend|spent|save|saved|change)\b",
+    re.I,
+)
+_MEASURE = re.compile(
+    r"\b(?:seconds?|minutes?|hours?|days?|weeks?|months?|years?|mph|miles?|km|meters?|feet|"
+    r"foot|inch(?:es)?|pounds?|kg|grams?|liters?|gallons?|ounces?)\b",
+    re.I,
+)
+_MONEY = re.compile(r"\$|\bdollars?\b|\bcents?\b", re.I)
+_CONDITION = re.compile(r"\b(?:if|when|after|before|until|then|while|instead|otherwise)\b", re.I)
+_SENTENCE_SPLIT = re.compile(r"(?<=[.!?])\s+")
+_PERCENT = re.compile(r"%|\bpercent", re.I)
+_FRACTION = re.compile(r"\d\s*/\s*\d|\b(?:half|third|quarter|fourth|fifth|tenth)s?\b", re.I)
 
 #: Standardised prompt features are clipped to +-this many training standard deviations, so a
 #: prompt unlike the training data (another benchmark) cannot saturate a classifier.
@@ -54,6 +84,23 @@ FEATURE_NAMES: tuple[str, ...] = (
     "n_questions",
     "has_negation",
     "upper_share",
+    "n_distinct_numbers",
+    "n_number_words",
+    "n_multiplicative_words",
+    "n_additive_words",
+    "n_measure_units",
+    "n_money",
+    "n_conditions",
+    "mean_sentence_words",
+    "question_words",
+    "n_percent",
+    "n_fraction_marks",
+    "n_decimals",
+    "log_min_number",
+    "log_number_range",
+    "est_steps",
+    "n_commas",
+    "n_large_numbers",
 )
 
 
@@ -96,6 +143,43 @@ def _one(text: str) -> list[float]:
         float(stem.count("?")),
         float(bool(_NEGATION.search(stem))),
         (sum(c.isupper() for c in letters) / len(letters)) if letters else 0.0,
+        *_word_problem(text, n_words),
+    ]
+
+
+def _word_problem(text: str, n_words: int) -> list[float]:
+    """Quantities, operations and conditions of a maths word problem (GSM8K-style)."""
+    quantities = _QUANTITY.findall(text)
+    values = []
+    for s in quantities:
+        try:
+            values.append(abs(float(s.strip("$%").replace(",", ""))))
+        except ValueError:
+            continue
+    sentences = [s for s in _SENTENCE_SPLIT.split(text.strip()) if s]
+    question = sentences[-1] if sentences else text
+    n_number_words = len(_NUMBER_WORD.findall(text))
+    n_mult = len(_MULTIPLICATIVE.findall(text))
+    n_add = len(_ADDITIVE.findall(text))
+    lo, hi = (np.log1p(min(values)), np.log1p(max(values))) if values else (0.0, 0.0)
+    return [
+        float(len(set(values))),
+        float(n_number_words),
+        float(n_mult),
+        float(n_add),
+        float(len(_MEASURE.findall(text))),
+        float(len(_MONEY.findall(text))),
+        float(len(_CONDITION.findall(text))),
+        n_words / max(len(sentences), 1),
+        float(len(_WORD.findall(question))),
+        float(len(_PERCENT.findall(text))),
+        float(len(_FRACTION.findall(text))),
+        float(sum("." in s for s in quantities)),
+        lo,
+        hi - lo,
+        len(quantities) + n_number_words + n_mult + 0.5 * n_add,
+        float(text.count(",")),
+        float(sum(v >= 1000 for v in values)),
     ]
 
 
