@@ -35,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_prices(sub)
     _add_classifier(sub)
     _add_route(sub)
+    _add_report(sub)
     return parser
 
 
@@ -388,6 +389,139 @@ def _run_prices(args: argparse.Namespace) -> int:
                 + ("same" if r["matches_issue"] else "DIFFERENT")
             )
         print(line)
+    return 0
+
+
+# --- report -----------------------------------------------------------------------------------
+_REPORT_EXAMPLES = """examples:
+  simkit report --trace scored/routellm_azure --out report.html --png-dir report-png
+  simkit report --trace scored/routellm_azure --cutoff frontier=0.8 --cutoff hosted=0.6 \\
+      --requests-per-month 5e6 --slo-ttft-s 0.5 --seeds 0,1,2 --out report.html
+
+The trace needs a routing score column (--score, default p_hard), e.g. from the classifier.
+The report is one HTML file with every script inline: it opens offline, anywhere.
+"""
+
+
+def _add_report(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "report",
+        help="write a standalone HTML report (charts work offline) and PNGs",
+        description="Simulate the standard policies on a scored trace over a fleet and write "
+        "one self-contained HTML file: policies compared, cost vs quality with the Pareto "
+        "frontier, the RouteLLM-style curve, latency CDFs per tier, self-hosted capacity, "
+        "monthly cost vs volume with crossovers. Optionally one PNG per chart.",
+        epilog=_REPORT_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--trace", required=True, help="a simkit trace directory with a score")
+    p.add_argument("--fleet", default=None, help="fleet YAML (default: the shipped 3-tier fleet)")
+    p.add_argument("--score", default="p_hard", help="the trace's score column (default p_hard)")
+    p.add_argument(
+        "--cutoff",
+        action="append",
+        default=[],
+        metavar="TIER=SCORE",
+        help="the 'chosen' threshold policy: minimum score per tier above the cheapest "
+        "(repeatable, e.g. --cutoff frontier=0.8 --cutoff hosted=0.6)",
+    )
+    p.add_argument(
+        "--frontier-shares",
+        default="0.1,0.2,0.3",
+        help="frontier shares of the threshold policies simulated (default 0.1,0.2,0.3)",
+    )
+    p.add_argument(
+        "--requests-per-month",
+        type=float,
+        default=None,
+        help="simulate at this volume (arrivals rescaled; default: the trace's own rate)",
+    )
+    p.add_argument("--slo-ttft-s", type=float, default=1.0, help="TTFT SLO in seconds (default 1)")
+    p.add_argument("--seeds", default="0", help="comma-separated seeds (default 0)")
+    p.add_argument(
+        "--n-requests", type=int, default=None, help="use only the first N requests of the trace"
+    )
+    p.add_argument("--out", required=True, help="the HTML file to write")
+    p.add_argument("--png-dir", default=None, help="also write one PNG per chart here")
+    p.add_argument("--title", default=None, help="report title")
+    p.set_defaults(func=_run_report)
+
+
+def _numbers(text: str, option: str, kind: type) -> list:
+    from simkit.errors import SpecError
+
+    try:
+        return [kind(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise SpecError(
+            option, problem=f"expected comma-separated {kind.__name__}s, got {text!r}"
+        ) from None
+
+
+def _run_report(args: argparse.Namespace) -> int:
+    import shlex
+
+    import numpy as np
+
+    from simkit.errors import SpecError
+    from simkit.fleet import load_fleet
+    from simkit.study import Study
+    from simkit.trace import load_trace
+    from simkit.viz import study_report_sections, write_report
+
+    cutoffs = {}
+    for item in args.cutoff:
+        tier, eq, value = item.partition("=")
+        try:
+            cutoffs[tier.strip()] = float(value)
+        except ValueError:
+            raise SpecError("--cutoff", key=item, problem="expected TIER=SCORE") from None
+        if not eq or not tier.strip():
+            raise SpecError("--cutoff", key=item, problem="expected TIER=SCORE")
+    seeds = _numbers(args.seeds, "--seeds", int)
+    shares = _numbers(args.frontier_shares, "--frontier-shares", float)
+    trace = load_trace(args.trace)
+    if args.n_requests is not None and args.n_requests < trace.n_requests:
+        trace = trace.subset(np.arange(trace.n_requests) < args.n_requests)
+    fleet = load_fleet(args.fleet)
+    study = Study.prepare(trace, fleet, score=args.score)
+
+    def progress(done: int, total: int) -> None:
+        print(f"\rsimulating: {done}/{total} runs", end="", file=sys.stderr, flush=True)
+
+    results = study.report_results(
+        cutoffs=cutoffs or None,
+        frontier_shares=shares,
+        requests_per_month=args.requests_per_month,
+        slo_ttft_s=args.slo_ttft_s,
+        seeds=seeds,
+        progress=progress,
+    )
+    print(file=sys.stderr)
+    name = trace.meta.get("name", args.trace)
+    licences = trace.meta.get("licences")
+    cite = trace.meta.get("attribution")
+    footer = [
+        f"Generated by simkit {__version__}: simkit report "
+        + " ".join(shlex.quote(a) for a in sys.argv[2:]),
+        f"Trace {name}: {trace.n_requests:,} requests. Fleet: {fleet.name} ({fleet.source}).",
+    ]
+    if licences:
+        footer.append(f"Data licences: {licences}." + (f" Cite {cite}." if cite else ""))
+    files = write_report(
+        study_report_sections(results),
+        args.out,
+        title=args.title or f"Routing report: {name}",
+        intro=(
+            f"{trace.n_requests:,} requests of {name}, routed by the score '{args.score}' over "
+            f"the fleet '{fleet.name}' ({', '.join(fleet.tier_names)}), simulated at "
+            f"{results['requests_per_month']:,.0f} requests per month."
+        ),
+        footer="\n\n".join(footer),
+        png_dir=args.png_dir,
+    )
+    for f in files:
+        print(f"wrote {f}")
     return 0
 
 

@@ -1,0 +1,481 @@
+"""altair charts of the cost-quality-latency trade-off; each is a function of one tidy frame.
+
+A chart function checks that its frame has the documented columns, then *encodes*: it never
+simulates or computes a metric (STYLE.md habit 7). The frames come from
+:mod:`simkit.viz.frames` (built from :mod:`simkit.metrics` outputs) or from your own code; the
+columns each chart reads are listed in the ``*_COLUMNS`` mappings below (column -> meaning),
+so a frame from anywhere works as long as it has them.
+
+Every chart returns an altair chart object: display it in JupyterLab, ``.save()`` it, or pass it
+to :func:`simkit.viz.write_report` for the offline HTML report.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from types import MappingProxyType
+
+import altair as alt
+import pandas as pd
+
+from simkit.errors import SpecError
+from simkit.schema import require_columns
+
+__all__ = [
+    "CROSSOVER_COLUMNS",
+    "LATENCY_CDF_COLUMNS",
+    "MONTHLY_COST_COLUMNS",
+    "ROUTING_CURVE_COLUMNS",
+    "TIER_SHARE_COLUMNS",
+    "TRADEOFF_COLUMNS",
+    "latency_cdf_chart",
+    "monthly_cost_chart",
+    "routing_curve_chart",
+    "tier_share_chart",
+    "tradeoff_chart",
+]
+
+#: :func:`tradeoff_chart` input: one row per evaluated configuration (policy x parameter).
+TRADEOFF_COLUMNS: Mapping[str, str] = MappingProxyType(
+    {
+        "policy": "policy label; one line per policy",
+        "cost_per_1k_usd": "total cost per 1,000 requests (tokens + GPU time), USD",
+        "mean_quality": "mean answer quality in [0, 1]",
+        "frontier_share": "fraction of requests answered by the frontier tier",
+        "threshold": "the policy's parameter at this point (NaN for parameter-free baselines)",
+        "p95_ttft_s": "95th percentile time to first token, s (NaN where not simulated)",
+        "on_frontier": "bool: the point is on the cost-quality Pareto frontier",
+        "operating_point": "bool: a point chosen for operation (highlighted and labelled)",
+    }
+)
+
+#: :func:`routing_curve_chart` input: points of RouteLLM-style quality/share curves.
+ROUTING_CURVE_COLUMNS: Mapping[str, str] = MappingProxyType(
+    {
+        "policy": "curve label (a router, 'random' or 'oracle')",
+        "kind": "'router', 'random' or 'oracle' (baselines are drawn dashed)",
+        "frontier_share": "fraction of requests sent to the strong (frontier) model",
+        "mean_quality": "mean quality at that share",
+    }
+)
+
+#: :func:`latency_cdf_chart` input: empirical CDF points per tier and latency metric.
+LATENCY_CDF_COLUMNS: Mapping[str, str] = MappingProxyType(
+    {
+        "tier": "the tier that answered",
+        "metric": "'ttft' (time to first token) or 'e2e' (end to end)",
+        "latency_s": "latency, s",
+        "cdf": "fraction of that tier's completed requests with latency <= latency_s",
+    }
+)
+
+#: :func:`tier_share_chart` input: one row per (policy, tier).
+TIER_SHARE_COLUMNS: Mapping[str, str] = MappingProxyType(
+    {
+        "policy": "policy label; one bar per policy",
+        "tier": "tier name",
+        "share": "fraction of the policy's requests answered by the tier",
+    }
+)
+
+#: :func:`monthly_cost_chart` input: one line per strategy over request volume.
+MONTHLY_COST_COLUMNS: Mapping[str, str] = MappingProxyType(
+    {
+        "strategy": "e.g. 'all frontier API', 'hosted open API', 'self-hosted', 'tiered'",
+        "requests_per_month": "monthly request volume",
+        "monthly_cost_usd": "monthly cost at that volume, USD",
+    }
+)
+
+#: :func:`monthly_cost_chart` crossover marks: where two strategies cost the same.
+CROSSOVER_COLUMNS: Mapping[str, str] = MappingProxyType(
+    {
+        "requests_per_month": "volume at the crossover",
+        "monthly_cost_usd": "cost of either strategy there, USD",
+        "label": "what crosses, e.g. 'self-hosted = all frontier API'",
+    }
+)
+# optional: ``tag``, a short mark written next to each crossover (e.g. "1") and listed with
+# its label in the plot's top-left corner (without it the labels are written in full)
+
+_WIDTH = 420
+_HEIGHT = 300
+
+
+def _checked(df: pd.DataFrame, columns: Mapping[str, str], where: str) -> pd.DataFrame:
+    if not isinstance(df, pd.DataFrame):
+        raise SpecError(where, problem=f"expected a pandas DataFrame, got {type(df).__name__}")
+    require_columns(
+        df, columns, where=where, hint="see simkit.viz.charts for what each column means"
+    )
+    if df.empty:
+        raise SpecError(where, problem="the frame has no rows; nothing to draw")
+    return df
+
+
+def _title(text: str, subtitle: str | None) -> alt.TitleParams:
+    return alt.TitleParams(text, subtitle=subtitle or "", anchor="start")
+
+
+def tradeoff_chart(
+    points: pd.DataFrame, *, title: str = "Cost vs quality", subtitle: str | None = None
+) -> alt.LayerChart:
+    """Cost per 1k requests against mean quality: one line per policy, the Pareto frontier
+    (black) and the operating points (diamonds, labelled).
+
+    Parameters
+    ----------
+    points : DataFrame
+        The columns of :data:`TRADEOFF_COLUMNS` (e.g. from
+        :func:`simkit.viz.frames.tradeoff_points`).
+    title, subtitle : str
+        Chart title and subtitle.
+
+    Returns
+    -------
+    altair.LayerChart
+        Tooltips give the policy, threshold, frontier share, cost per 1k, quality and p95 TTFT.
+    """
+    points = _checked(points, TRADEOFF_COLUMNS, "tradeoff_chart points")
+    data = points[list(TRADEOFF_COLUMNS)].copy()
+    data["on_frontier"] = data["on_frontier"].astype(bool)
+    data["operating_point"] = data["operating_point"].astype(bool)
+    x = alt.X("cost_per_1k_usd:Q").title("cost per 1k requests (USD)").scale(zero=False)
+    y = alt.Y("mean_quality:Q").title("mean quality").scale(zero=False)
+    color = alt.Color("policy:N").title("policy")
+    tooltip = [
+        alt.Tooltip("policy:N"),
+        alt.Tooltip("threshold:Q", format=".3f"),
+        alt.Tooltip("frontier_share:Q", title="frontier share", format=".1%"),
+        alt.Tooltip("cost_per_1k_usd:Q", title="cost / 1k (USD)", format="$,.3f"),
+        alt.Tooltip("mean_quality:Q", title="quality", format=".3f"),
+        alt.Tooltip("p95_ttft_label:N", title="p95 TTFT"),
+    ]
+    base = alt.Chart().transform_calculate(
+        p95_ttft_label="isValid(datum.p95_ttft_s) ? format(datum.p95_ttft_s, '.3f') + ' s'"
+        " : 'not simulated'"
+    )
+    pick = alt.selection_point(fields=["policy"], bind="legend")
+    dim = alt.condition(pick, alt.value(1.0), alt.value(0.15))
+    lines = (
+        base.mark_line(strokeWidth=1.5)
+        .encode(x=x, y=y, color=color, order="cost_per_1k_usd:Q", opacity=dim)
+        .add_params(pick)
+        .properties(name="policy_lines")
+    )
+    dots = (
+        base.mark_circle(size=36)
+        .encode(x=x, y=y, color=color, opacity=dim, tooltip=tooltip)
+        .properties(name="points")
+    )
+    frontier = (
+        base.transform_filter("datum.on_frontier")
+        .mark_line(color="black", strokeWidth=2.5, strokeDash=[6, 3], interpolate="step-after")
+        .encode(x=x, y=y, order="cost_per_1k_usd:Q")
+        .properties(name="frontier")
+    )
+    operating = (
+        base.transform_filter("datum.operating_point")
+        .mark_point(shape="diamond", size=220, filled=True, stroke="black", strokeWidth=1)
+        .encode(x=x, y=y, color=color, tooltip=tooltip)
+        .properties(name="operating_points")
+    )
+    labels = (
+        base.transform_filter("datum.operating_point")
+        .mark_text(align="left", dx=9, dy=-9, fontSize=11)
+        .encode(x=x, y=y, text="policy:N")
+        .properties(name="operating_labels")
+    )
+    return alt.layer(lines, frontier, dots, operating, labels, data=data).properties(
+        width=_WIDTH,
+        height=_HEIGHT,
+        title=_title(
+            title, subtitle or "black dashed: Pareto frontier; diamonds: operating points"
+        ),
+    )
+
+
+def routing_curve_chart(
+    curve: pd.DataFrame,
+    *,
+    title: str = "Quality vs frontier share",
+    subtitle: str | None = None,
+) -> alt.LayerChart:
+    """RouteLLM-style curves: mean quality against the share sent to the frontier model, one
+    line per router, with the random and oracle baselines dashed.
+
+    Parameters
+    ----------
+    curve : DataFrame
+        The columns of :data:`ROUTING_CURVE_COLUMNS` (e.g. from
+        :func:`simkit.viz.frames.routing_curve_points`).
+    title, subtitle : str
+        Chart title and subtitle.
+
+    Returns
+    -------
+    altair.LayerChart
+    """
+    curve = _checked(curve, ROUTING_CURVE_COLUMNS, "routing_curve_chart curve")
+    kinds = set(curve["kind"].astype(str))
+    unknown = sorted(kinds - {"router", "random", "oracle"})
+    if unknown:
+        raise SpecError(
+            "routing_curve_chart curve",
+            key="kind",
+            problem=f"unknown kind {unknown[0]!r}; expected 'router', 'random' or 'oracle'",
+        )
+    data = curve[list(ROUTING_CURVE_COLUMNS)].copy()
+    x = alt.X("frontier_share:Q").title("share sent to the frontier model").axis(format="%")
+    y = alt.Y("mean_quality:Q").title("mean quality").scale(zero=False)
+    dash = (
+        alt.StrokeDash("kind:N")
+        .title("kind")
+        .scale(domain=["router", "random", "oracle"], range=[[1, 0], [6, 4], [2, 2]])
+    )
+    tooltip = [
+        alt.Tooltip("policy:N"),
+        alt.Tooltip("frontier_share:Q", title="frontier share", format=".1%"),
+        alt.Tooltip("mean_quality:Q", title="quality", format=".4f"),
+    ]
+    color = alt.Color("policy:N").title("curve")
+    lines = (
+        alt.Chart()
+        .mark_line()
+        .encode(x=x, y=y, color=color, strokeDash=dash, order="frontier_share:Q")
+        .properties(name="curves")
+    )
+    dots = (
+        alt.Chart()
+        .mark_point(size=30, filled=True)
+        .encode(x=x, y=y, color=color, tooltip=tooltip)
+        .properties(name="curve_points")
+    )
+    return alt.layer(lines, dots, data=data).properties(
+        width=_WIDTH, height=_HEIGHT, title=_title(title, subtitle)
+    )
+
+
+def latency_cdf_chart(
+    cdf: pd.DataFrame,
+    *,
+    slo_ttft_s: float | None = None,
+    slo_e2e_s: float | None = None,
+    title: str = "Latency CDFs per tier",
+    subtitle: str | None = None,
+) -> alt.HConcatChart:
+    """Empirical CDFs of TTFT (left) and end-to-end latency (right) per tier, log time axis,
+    with the latency SLOs as vertical rules.
+
+    Parameters
+    ----------
+    cdf : DataFrame
+        The columns of :data:`LATENCY_CDF_COLUMNS` (e.g. from
+        :func:`simkit.viz.frames.latency_cdf_points`); latencies > 0 (log axis).
+    slo_ttft_s, slo_e2e_s : float, optional
+        Budgets drawn as red rules on the matching panel.
+    title, subtitle : str
+        Chart title and subtitle.
+
+    Returns
+    -------
+    altair.HConcatChart
+    """
+    cdf = _checked(cdf, LATENCY_CDF_COLUMNS, "latency_cdf_chart cdf")
+    metrics = set(cdf["metric"].astype(str))
+    unknown = sorted(metrics - {"ttft", "e2e"})
+    if unknown:
+        raise SpecError(
+            "latency_cdf_chart cdf",
+            key="metric",
+            problem=f"unknown metric {unknown[0]!r}; expected 'ttft' or 'e2e'",
+        )
+    data = cdf[list(LATENCY_CDF_COLUMNS)].copy()
+    if (data["latency_s"] <= 0).any():
+        raise SpecError(
+            "latency_cdf_chart cdf",
+            key="latency_s",
+            problem="latencies must be > 0 on the log axis; drop zero-latency points",
+        )
+    panels = []
+    for metric, label, slo in (
+        ("ttft", "time to first token (s)", slo_ttft_s),
+        ("e2e", "end-to-end latency (s)", slo_e2e_s),
+    ):
+        part = data[data["metric"] == metric]
+        if part.empty:
+            continue
+        line = (
+            alt.Chart(part)
+            .mark_line(interpolate="step-after")
+            .encode(
+                x=alt.X("latency_s:Q").title(label).scale(type="log"),
+                y=alt.Y("cdf:Q").title("fraction of requests").axis(format="%"),
+                color=alt.Color("tier:N").title("tier"),
+                tooltip=[
+                    alt.Tooltip("tier:N"),
+                    alt.Tooltip("latency_s:Q", title="latency (s)", format=".3f"),
+                    alt.Tooltip("cdf:Q", title="CDF", format=".1%"),
+                ],
+            )
+            .properties(name=f"cdf_{metric}")
+        )
+        layers = [line]
+        if slo is not None:
+            layers.append(
+                alt.Chart(pd.DataFrame({"slo_s": [float(slo)], "what": [f"SLO {slo:g} s"]}))
+                .mark_rule(color="#c0392b", strokeDash=[4, 4], strokeWidth=2)
+                .encode(x="slo_s:Q", tooltip=[alt.Tooltip("what:N", title="budget")])
+                .properties(name=f"slo_{metric}")
+            )
+        panels.append(alt.layer(*layers).properties(width=_WIDTH * 0.75, height=_HEIGHT * 0.8))
+    return alt.hconcat(*panels).properties(title=_title(title, subtitle))
+
+
+def tier_share_chart(
+    shares: pd.DataFrame,
+    *,
+    tiers: Sequence[str] | None = None,
+    title: str = "Share of requests per tier",
+    subtitle: str | None = None,
+) -> alt.Chart:
+    """One horizontal stacked bar per policy: the fraction of its requests each tier answered.
+
+    Parameters
+    ----------
+    shares : DataFrame
+        The columns of :data:`TIER_SHARE_COLUMNS` (e.g. from
+        :func:`simkit.viz.frames.tier_share_points`).
+    tiers : sequence of str, optional
+        Stacking and legend order (e.g. the fleet's tiers, cheapest first); default the order
+        of first appearance.
+    title, subtitle : str
+        Chart title and subtitle.
+
+    Returns
+    -------
+    altair.Chart
+    """
+    shares = _checked(shares, TIER_SHARE_COLUMNS, "tier_share_chart shares")
+    data = shares[list(TIER_SHARE_COLUMNS)].copy()
+    order = list(tiers) if tiers is not None else list(dict.fromkeys(data["tier"].astype(str)))
+    missing = sorted(set(data["tier"].astype(str)) - set(order))
+    if missing:
+        raise SpecError(
+            "tier_share_chart",
+            key="tiers",
+            problem=f"tier {missing[0]!r} is in the frame but not in tiers {order}",
+        )
+    data["tier_rank"] = data["tier"].astype(str).map({t: i for i, t in enumerate(order)})
+    return (
+        alt.Chart(data)
+        .mark_bar()
+        .encode(
+            y=alt.Y("policy:N").title(None).sort(None),
+            x=alt.X("share:Q").title("share of requests").axis(format="%").scale(domain=[0, 1]),
+            color=alt.Color("tier:N").title("tier").scale(domain=order),
+            order=alt.Order("tier_rank:Q"),
+            tooltip=[
+                alt.Tooltip("policy:N"),
+                alt.Tooltip("tier:N"),
+                alt.Tooltip("share:Q", format=".1%"),
+            ],
+        )
+        .properties(name="bars", width=_WIDTH, title=_title(title, subtitle))
+    )
+
+
+def monthly_cost_chart(
+    costs: pd.DataFrame,
+    crossovers: pd.DataFrame | None = None,
+    *,
+    volume: float | None = None,
+    title: str = "Monthly cost vs request volume",
+    subtitle: str | None = None,
+) -> alt.LayerChart:
+    """Monthly cost of each strategy against monthly request volume (log-log), crossovers
+    marked and labelled, and an optional rule at your volume.
+
+    Parameters
+    ----------
+    costs : DataFrame
+        The columns of :data:`MONTHLY_COST_COLUMNS` (e.g. from
+        :func:`simkit.viz.frames.monthly_cost_lines`); volumes and costs > 0 (log axes).
+    crossovers : DataFrame, optional
+        The columns of :data:`CROSSOVER_COLUMNS` (e.g. from
+        :func:`simkit.viz.frames.cost_crossovers`).
+    volume : float, optional
+        Your monthly request volume, drawn as a vertical rule.
+    title, subtitle : str
+        Chart title and subtitle.
+
+    Returns
+    -------
+    altair.LayerChart
+    """
+    costs = _checked(costs, MONTHLY_COST_COLUMNS, "monthly_cost_chart costs")
+    data = costs[list(MONTHLY_COST_COLUMNS)].copy()
+    for column in ("requests_per_month", "monthly_cost_usd"):
+        if (data[column] <= 0).any():
+            raise SpecError(
+                "monthly_cost_chart costs",
+                key=column,
+                problem="values must be > 0 on the log axes",
+            )
+    x = alt.X("requests_per_month:Q").title("requests per month").scale(type="log")
+    y = alt.Y("monthly_cost_usd:Q").title("monthly cost (USD)").scale(type="log")
+    money = alt.Tooltip("monthly_cost_usd:Q", title="monthly cost", format="$,.0f")
+    volume_tip = alt.Tooltip("requests_per_month:Q", title="requests / month", format=",.0f")
+    layers: list[alt.Chart] = [
+        alt.Chart(data)
+        .mark_line(interpolate="linear", strokeWidth=2)
+        .encode(
+            x=x,
+            y=y,
+            color=alt.Color("strategy:N").title("strategy"),
+            order="requests_per_month:Q",
+            tooltip=[alt.Tooltip("strategy:N"), volume_tip, money],
+        )
+        .properties(name="cost_lines")
+    ]
+    if crossovers is not None and len(crossovers):
+        cross = _checked(crossovers, CROSSOVER_COLUMNS, "monthly_cost_chart crossovers")
+        tagged = "tag" in cross.columns
+        cross = cross[list(CROSSOVER_COLUMNS) + (["tag"] if tagged else [])].copy()
+        layers.append(
+            alt.Chart(cross)
+            .mark_point(shape="circle", size=120, filled=False, color="black", strokeWidth=2)
+            .encode(
+                x=x, y=y, tooltip=[alt.Tooltip("label:N", title="crossover"), volume_tip, money]
+            )
+            .properties(name="crossovers")
+        )
+        layers.append(
+            alt.Chart(cross)
+            .mark_text(align="left", dx=8, dy=-8, fontSize=11, fontWeight="bold", color="black")
+            .encode(x=x, y=y, text="tag:N" if tagged else "label:N")
+            .properties(name="crossover_labels")
+        )
+        if tagged:
+            key = cross.assign(
+                key=cross["tag"] + ": " + cross["label"],
+                key_y=[14 + 14 * i for i in range(len(cross))],
+            )
+            layers.append(
+                alt.Chart(key)
+                .mark_text(align="left", baseline="middle", fontSize=10, color="#333")
+                .encode(x=alt.value(8), y=alt.Y("key_y:Q").scale(None), text="key:N")
+                .properties(name="crossover_key")
+            )
+    if volume is not None:
+        layers.append(
+            alt.Chart(
+                pd.DataFrame({"requests_per_month": [float(volume)], "what": ["your volume"]})
+            )
+            .mark_rule(color="#555", strokeDash=[4, 4])
+            .encode(x="requests_per_month:Q", tooltip=[alt.Tooltip("what:N"), volume_tip])
+            .properties(name="volume")
+        )
+    return alt.layer(*layers).properties(
+        width=_WIDTH * 1.2, height=_HEIGHT, title=_title(title, subtitle)
+    )

@@ -1,0 +1,173 @@
+"""Chart functions encode the documented columns and draw exactly the rows they are given.
+
+What is drawn is read back from Vega's scenegraph (rendered by vl-convert), so these tests
+check the compiled chart, not only the altair objects.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from simkit.errors import SpecError, TraceError
+from simkit.viz import (
+    latency_cdf_chart,
+    monthly_cost_chart,
+    routing_curve_chart,
+    tier_share_chart,
+    tradeoff_chart,
+)
+
+
+@pytest.fixture()
+def points() -> pd.DataFrame:
+    """Five thresholds of one policy plus one all-frontier baseline; three on the frontier."""
+    return pd.DataFrame(
+        {
+            "policy": ["threshold"] * 5 + ["all frontier"],
+            "cost_per_1k_usd": [0.4, 0.9, 1.2, 1.9, 2.3, 2.2],
+            "mean_quality": [0.677, 0.74, 0.73, 0.79, 0.805, 0.81],
+            "frontier_share": [0.0, 0.3, 0.4, 0.8, 1.0, 1.0],
+            "threshold": [1.0, 0.7, 0.6, 0.2, 0.0, math.nan],
+            "p95_ttft_s": [math.nan, math.nan, 0.61, math.nan, math.nan, 0.77],
+            "on_frontier": [True, True, False, True, False, True],
+            "operating_point": [False, False, True, False, False, True],
+        }
+    )
+
+
+def _layer_data(chart) -> list[dict]:
+    spec = chart.to_dict()
+    return next(iter(spec["datasets"].values()))
+
+
+def test_tradeoff_chart_draws_every_point_the_frontier_and_the_operating_points(points, drawn):
+    counts = drawn(tradeoff_chart(points))
+    assert {
+        k: counts[k] for k in ("points", "frontier", "operating_points", "operating_labels")
+    } == {
+        "points": 6,
+        "frontier": 4,
+        "operating_points": 2,
+        "operating_labels": 2,
+    }
+    assert counts["policy_lines"] == 6  # one line per policy through all its points
+
+
+def test_tradeoff_tooltips_name_threshold_share_cost_quality_and_p95(points):
+    spec = tradeoff_chart(points).to_dict()
+    dots = next(layer for layer in spec["layer"] if layer.get("name") == "points")
+    fields = [t["field"] for t in dots["encoding"]["tooltip"]]
+    assert fields == [
+        "policy",
+        "threshold",
+        "frontier_share",
+        "cost_per_1k_usd",
+        "mean_quality",
+        "p95_ttft_label",
+    ]
+    # NaN p95 (not simulated) travels as null and is labelled in the tooltip, never as 0
+    rows = _layer_data(tradeoff_chart(points))
+    assert [r["p95_ttft_s"] for r in rows] == [None, None, 0.61, None, None, 0.77]
+
+
+def test_chart_without_a_required_column_names_it_and_what_is_there(points):
+    with pytest.raises(TraceError) as err:
+        tradeoff_chart(points.drop(columns=["p95_ttft_s"]))
+    message = str(err.value)
+    assert message.startswith("tradeoff_chart points, column 'p95_ttft_s': required column missing")
+    assert "columns present: 'policy', 'cost_per_1k_usd'" in message
+    assert "see simkit.viz.charts" in message
+
+
+def test_chart_of_an_empty_frame_says_there_is_nothing_to_draw(points):
+    with pytest.raises(SpecError, match="tradeoff_chart points: the frame has no rows"):
+        tradeoff_chart(points.iloc[:0])
+
+
+def test_routing_curve_chart_dashes_the_random_and_oracle_baselines(drawn):
+    curve = pd.DataFrame(
+        {
+            "policy": ["classifier"] * 3 + ["random"] * 2 + ["oracle"] * 3,
+            "kind": ["router"] * 3 + ["random"] * 2 + ["oracle"] * 3,
+            "frontier_share": [0.0, 0.5, 1.0, 0.0, 1.0, 0.0, 0.18, 1.0],
+            "mean_quality": [0.677, 0.78, 0.81, 0.677, 0.81, 0.677, 0.86, 0.86],
+        }
+    )
+    chart = routing_curve_chart(curve)
+    assert drawn(chart) == {"curves": 8, "curve_points": 8}
+    dash = chart.to_dict()["layer"][0]["encoding"]["strokeDash"]
+    assert dash["scale"] == {
+        "domain": ["router", "random", "oracle"],
+        "range": [[1, 0], [6, 4], [2, 2]],
+    }
+    with pytest.raises(SpecError, match=r"key 'kind': unknown kind 'best'; expected 'router'"):
+        routing_curve_chart(curve.assign(kind=["router"] * 7 + ["best"]))
+
+
+def test_latency_cdf_chart_has_one_panel_per_metric_and_the_slo_rule(drawn):
+    ttft = np.array([0.05, 0.06, 0.09, 0.45, 0.5, 0.8])
+    cdf = pd.DataFrame(
+        {
+            "tier": ["selfhosted"] * 3 + ["frontier"] * 3,
+            "metric": "ttft",
+            "latency_s": ttft,
+            "cdf": [1 / 3, 2 / 3, 1.0] * 2,
+        }
+    )
+    both = pd.concat([cdf, cdf.assign(metric="e2e", latency_s=ttft * 20)], ignore_index=True)
+    counts = drawn(latency_cdf_chart(both, slo_ttft_s=0.1))
+    assert counts == {"cdf_ttft": 6, "slo_ttft": 1, "cdf_e2e": 6}
+    assert drawn(latency_cdf_chart(cdf)) == {"cdf_ttft": 6}
+    with pytest.raises(SpecError, match="key 'latency_s': latencies must be > 0"):
+        latency_cdf_chart(cdf.assign(latency_s=0.0))
+    with pytest.raises(SpecError, match="unknown metric 'tpot'; expected 'ttft' or 'e2e'"):
+        latency_cdf_chart(cdf.assign(metric="tpot"))
+
+
+def test_tier_share_chart_stacks_tiers_in_the_given_order(drawn):
+    shares = pd.DataFrame(
+        {
+            "policy": ["tiered", "tiered", "tiered", "all frontier"],
+            "tier": ["frontier", "selfhosted", "hosted", "frontier"],
+            "share": [0.2, 0.5, 0.3, 1.0],
+        }
+    )
+    chart = tier_share_chart(shares, tiers=["selfhosted", "hosted", "frontier"])
+    assert drawn(chart) == {"bars": 4}
+    encoding = chart.to_dict()["encoding"]
+    assert encoding["color"]["scale"]["domain"] == ["selfhosted", "hosted", "frontier"]
+    assert [r["tier_rank"] for r in _layer_data(chart)] == [2, 0, 1, 2]
+    with pytest.raises(SpecError, match="key 'tiers': tier 'hosted' is in the frame but not"):
+        tier_share_chart(shares, tiers=["selfhosted", "frontier"])
+
+
+def test_monthly_cost_chart_marks_crossovers_and_your_volume(drawn):
+    volume = np.geomspace(1e4, 1e8, 9)
+    costs = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "strategy": "all frontier API",
+                    "requests_per_month": volume,
+                    "cost": volume * 2e-3,
+                }
+            ),
+            pd.DataFrame({"strategy": "self-hosted", "requests_per_month": volume, "cost": 4000.0}),
+        ]
+    ).rename(columns={"cost": "monthly_cost_usd"})
+    cross = pd.DataFrame(
+        {
+            "requests_per_month": [2e6],
+            "monthly_cost_usd": [4000.0],
+            "label": ["self-hosted = all frontier API"],
+        }
+    )
+    counts = drawn(monthly_cost_chart(costs, cross, volume=5e6))
+    assert counts == {"cost_lines": 18, "crossovers": 1, "crossover_labels": 1, "volume": 1}
+    assert drawn(monthly_cost_chart(costs)) == {"cost_lines": 18}
+    with pytest.raises(SpecError, match="key 'monthly_cost_usd': values must be > 0"):
+        monthly_cost_chart(costs.assign(monthly_cost_usd=0.0))
