@@ -290,7 +290,7 @@ def _run_sweep(args: argparse.Namespace) -> int:
             "cost_per_1k_usd",
             "monthly_cost_usd",
             "mean_quality",
-            "ttft_p95_s",
+            "p95_ttft_s",
             "slo_attainment",
             "privacy_violations",
         ] + [c for c in table.columns if c.startswith("share_")]

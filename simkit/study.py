@@ -35,7 +35,6 @@ import numpy as np
 import pandas as pd
 
 from simkit.errors import SpecError
-from simkit.fleet.prices import ModelPrice
 from simkit.fleet.spec import ApiEndpoint, Fleet, GpuServer
 from simkit.metrics import (
     HOURS_PER_MONTH,
@@ -47,7 +46,7 @@ from simkit.metrics import (
 )
 from simkit.policies import StaticPolicy, ThresholdPolicy
 from simkit.policies.base import Policy
-from simkit.sim import simulate, tier_arrays
+from simkit.sim import simulate, tier_arrays, token_cost_usd
 from simkit.trace.core import Trace
 
 __all__ = [
@@ -234,16 +233,9 @@ class Study:
         token (the rental is fixed cost, see :meth:`gpu_usd_per_month`).
         """
         fleet = fleet or self.fleet
-        n_in = self.prompt_tokens
-        cols = {}
-        for t in fleet.tiers:
-            n_out = self.output_tokens[t.name].to_numpy()
-            e = t.endpoint
-            if isinstance(e, ApiEndpoint):
-                cols[t.name] = _price_vector(e.price, n_in, n_out)
-            else:
-                cols[t.name] = (n_in + n_out) * e.marginal_usd_per_mtok * 1e-6
-        return pd.DataFrame(cols)
+        out = self.output_tokens[list(fleet.tier_names)].to_numpy()
+        costs = token_cost_usd(fleet, self.prompt_tokens, out)
+        return pd.DataFrame(costs, columns=list(fleet.tier_names))
 
     @staticmethod
     def gpu_usd_per_month(fleet: Fleet) -> float:
@@ -1148,17 +1140,3 @@ def _crossings(
                     (f"{a} = {b} (step)", cheaper, float(hi), float(cost_a(np.asarray([x1]))[0]))
                 )
     return out
-
-
-def _price_vector(price: ModelPrice, n_in: np.ndarray, n_out: np.ndarray) -> np.ndarray:
-    """:meth:`ModelPrice.cost_usd` for arrays of token counts."""
-
-    def tiered(base: float, tiers: tuple[tuple[int, float], ...]) -> np.ndarray:
-        p = np.full(n_in.shape, float(base))
-        for start, usd in tiers:  # in the listed order, as ModelPrice.cost_usd
-            p = np.where(n_in > start, float(usd), p)
-        return p
-
-    p_in = tiered(price.input_usd_per_mtok, price.input_tiers)
-    p_out = tiered(price.output_usd_per_mtok, price.output_tiers)
-    return (n_in * p_in + n_out * p_out) * 1e-6

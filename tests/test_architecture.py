@@ -54,6 +54,9 @@ FORBIDDEN: dict[str, set[str]] = {
     # workflow layer joining classify with metrics (classifier evaluation): like cli, may
     # import anything but the views and the cli
     "evaluation": {"viz", "cli", "demo"},
+    # workflow layer behind the explorer, notebooks and report: simulations and what-ifs for
+    # the views (viz itself may not import the simulator)
+    "study": {"viz", "sweep", "cli", "demo", "live", "router", "classify"},
 }
 # errors, schema and seeding import nothing from simkit but errors; everyone may import them
 BASE = {"errors", "schema", "seeding"}

@@ -256,6 +256,21 @@ class ModelPrice:
             p_out = _tiered(p_out, self.output_tiers, input_tokens)
         return (input_tokens * p_in + output_tokens * p_out) * 1e-6
 
+    def cost_usd_many(self, input_tokens: np.ndarray, output_tokens: np.ndarray) -> np.ndarray:
+        """:meth:`cost_usd` for arrays of token counts (same tiers, same arithmetic)."""
+        n_in = np.asarray(input_tokens, dtype="float64")
+        n_out = np.asarray(output_tokens, dtype="float64")
+
+        def tiered(base: float, tiers: tuple[tuple[int, float], ...]) -> np.ndarray:
+            p = np.full(n_in.shape, base)
+            for start, usd in tiers:  # in the listed order, as _tiered
+                p = np.where(n_in > start, usd, p)
+            return p
+
+        p_in = tiered(self.input_usd_per_mtok, self.input_tiers)
+        p_out = tiered(self.output_usd_per_mtok, self.output_tiers)
+        return (n_in * p_in + n_out * p_out) * 1e-6
+
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready view."""
         return {

@@ -23,7 +23,7 @@ Two optional hooks:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from types import MappingProxyType
 from typing import Any, NamedTuple, Protocol, runtime_checkable
 
@@ -122,6 +122,12 @@ class _State(Protocol):
     def recent_errors(self) -> Mapping[str, int]: ...
 
 
+def _read_only(counts: Mapping[str, int]) -> Mapping[str, int]:
+    """A read-only mapping that still follows the engine's live counters: a mutable mapping
+    (a plain dict) is wrapped, never copied; a read-only one is kept as it is."""
+    return MappingProxyType(counts) if isinstance(counts, MutableMapping) else counts
+
+
 class FleetView:
     """A read-only view of the fleet at the moment of a decision.
 
@@ -158,17 +164,9 @@ class FleetView:
     ) -> None:
         self.tiers = tiers
         self.private_tiers = private_tiers
-        self.queued = (
-            queued if isinstance(queued, MappingProxyType) else MappingProxyType(dict(queued))
-        )
-        self.in_flight = (
-            in_flight
-            if isinstance(in_flight, MappingProxyType)
-            else MappingProxyType(dict(in_flight))
-        )
-        self.routed = (
-            routed if isinstance(routed, MappingProxyType) else MappingProxyType(dict(routed))
-        )
+        self.queued = _read_only(queued)
+        self.in_flight = _read_only(in_flight)
+        self.routed = _read_only(routed)
         self._decided = decided
         self._state = state
 

@@ -16,9 +16,9 @@ import pandas as pd
 from numpy.typing import ArrayLike
 
 from simkit.errors import PolicyError
-from simkit.fleet.spec import ApiEndpoint, Fleet
+from simkit.fleet.spec import Fleet
 from simkit.metrics import HOURS_PER_MONTH, tiered_curve
-from simkit.sim import TierArrays, tier_arrays
+from simkit.sim import tier_arrays, token_cost_usd
 from simkit.trace.core import Trace
 
 __all__ = ["per_request_cost_usd", "threshold_curves"]
@@ -31,29 +31,12 @@ def per_request_cost_usd(trace: Trace, fleet: Fleet) -> pd.DataFrame:
     context tiers chosen by the prompt length, as the simulator does). GPU tiers: the
     optional marginal price per token; their rental is a fixed cost, not in this table.
     """
+    arrays = tier_arrays(trace, fleet)
     return pd.DataFrame(
-        _cost_matrix(tier_arrays(trace, fleet), fleet),
+        token_cost_usd(fleet, arrays.prompt_tokens, arrays.output_tokens),
         columns=list(fleet.tier_names),
         index=trace.requests["request_id"],
     )
-
-
-def _cost_matrix(arrays: TierArrays, fleet: Fleet) -> np.ndarray:
-    cols = []
-    for j, tier in enumerate(fleet.tiers):
-        n_in = arrays.prompt_tokens
-        n_out = arrays.output_tokens[:, j]
-        e = tier.endpoint
-        if isinstance(e, ApiEndpoint):
-            price = e.price
-            if price.input_tiers or price.output_tiers:
-                cost = np.frompyfunc(price.cost_usd, 2, 1)(n_in, n_out).astype("float64")
-            else:
-                cost = (n_in * price.input_usd_per_mtok + n_out * price.output_usd_per_mtok) * 1e-6
-        else:
-            cost = (n_in + n_out) * e.marginal_usd_per_mtok * 1e-6
-        cols.append(cost)
-    return np.column_stack(cols)
 
 
 def threshold_curves(
@@ -111,7 +94,7 @@ def threshold_curves(
         )
     arrays = tier_arrays(trace, fleet, allow_missing_quality=(missing == "exclude"))
     cols = [fleet.tier_names.index(t) for t in order]
-    costs = _cost_matrix(arrays, fleet)
+    costs = token_cost_usd(fleet, arrays.prompt_tokens, arrays.output_tokens)
     curve = tiered_curve(
         trace.scores[score].to_numpy(dtype="float64"),
         pd.DataFrame(arrays.quality[:, cols], columns=list(order)),

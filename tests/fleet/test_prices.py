@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+import numpy as np
 import pytest
 
 from simkit.errors import PriceError
@@ -101,6 +102,14 @@ def test_long_context_tier_prices_all_tokens_of_a_long_request(catalog):
     assert p.input_tiers == ((200_000, 10.0),) and p.output_tiers == ((200_000, 37.5),)
     assert p.cost_usd(1000, 100) == pytest.approx((1000 * 5 + 100 * 25) / 1e6)
     assert p.cost_usd(250_000, 100) == pytest.approx((250_000 * 10 + 100 * 37.5) / 1e6)
+
+
+def test_array_prices_equal_the_per_request_price_on_both_sides_of_a_tier(catalog):
+    p = catalog.resolve("claude-opus-4-6", at=date(2026, 3, 1))
+    n_in = np.array([1000, 200_000, 200_001, 250_000])
+    n_out = np.array([100, 7, 3, 100])
+    expected = [p.cost_usd(int(a), int(b)) for a, b in zip(n_in, n_out, strict=True)]
+    assert p.cost_usd_many(n_in, n_out).tolist() == expected
 
 
 def test_user_overrides_from_yaml_win_and_bad_ones_name_the_key(tmp_path, catalog):

@@ -91,3 +91,33 @@ def test_prices_check_defaults_reports_matches_and_differences(capsys):
 def test_prices_unknown_model_exits_2_with_close_matches(capsys):
     rc = main(["prices", "gpt-4oo"])
     assert rc == 2 and "unknown model 'gpt-4oo'; close matches: gpt-4o" in capsys.readouterr().err
+
+
+def test_sweep_prints_a_table_with_headline_columns(capsys):
+    """Without --json the sweep prints one line per run with cost, quality, p95 TTFT, SLO."""
+    rc = main(
+        [
+            "sweep",
+            "--trace",
+            str(FIXTURE),
+            "--policy",
+            "static:tier=frontier",
+            "--seeds",
+            "0",
+            "--n-jobs",
+            "1",
+        ]
+    )
+    out = capsys.readouterr().out
+    assert rc == 0
+    header = out.splitlines()[0].split()
+    assert header[:7] == [
+        "policy",
+        "seed",
+        "cost_per_1k_usd",
+        "monthly_cost_usd",
+        "mean_quality",
+        "p95_ttft_s",
+        "slo_attainment",
+    ]
+    assert "static:tier=frontier" in out.splitlines()[1]

@@ -18,6 +18,7 @@ from simkit.policies import (
     PrivacyPolicy,
     RandomMixPolicy,
     RequestView,
+    SpillOverPolicy,
     StaticPolicy,
 )
 from simkit.schema import ENDPOINT_COLUMNS, RECORD_COLUMNS
@@ -326,3 +327,28 @@ def test_tokens_and_fixed_cost_rates_are_reported_per_replica(trace):
     assert e["prompt_tokens"].sum() == rec.requests["prompt_tokens"].sum()
     assert e["output_tokens"].sum() == rec.requests["output_tokens"].sum()
     assert ((e["busy_s"] > 0) & (e["busy_s"] <= e["horizon_s"])).all()
+
+
+def test_policies_see_live_queue_counts_and_spill_over_once_the_queue_is_long():
+    """Five requests 0.1 s apart on a one-slot GPU busy for 2 s with the first: the next two
+    wait, and with max_queued=1 every later one sees 2 queued and spills to the API."""
+    fleet = Fleet(
+        (Tier("gpu", slot_server(slots=1, step_s=1.0), "m"), Tier("api", fixed_api(), "m"))
+    )
+    policy = SpillOverPolicy(StaticPolicy("gpu"), max_queued=1)
+    rec = simulate(tiny_trace([0.0, 0.1, 0.2, 0.3, 0.4], output_tokens=2), fleet, policy, seed=0)
+    rec = rec.requests
+    assert list(rec["tier"]) == ["gpu", "gpu", "gpu", "api", "api"]
+
+
+def test_policies_see_how_many_requests_were_routed_so_far():
+    """routed is live too: a policy alternating on routed counts sends requests a, b, a, b."""
+
+    @dataclass(frozen=True)
+    class Alternate:
+        def route(self, request: RequestView, fleet: FleetView, rng: np.random.Generator) -> str:
+            return "a" if fleet.routed["a"] <= fleet.routed["b"] else "b"
+
+    fleet = Fleet((Tier("a", fixed_api(), "m"), Tier("b", fixed_api(), "m")))
+    rec = simulate(tiny_trace([0.0, 1.0, 2.0, 3.0]), fleet, Alternate(), seed=0).requests
+    assert list(rec["tier"]) == ["a", "b", "a", "b"]
