@@ -231,7 +231,8 @@ class FleetView:
     @property
     def est_wait_s(self) -> Mapping[str, float]:
         """Tier -> estimated wait before a new request starts being served (GPU: queued
-        prefill work over the saturated throughput; API: time until the rate limit admits)."""
+        prefill work over the saturated throughput and, while the batch is full, the queue
+        ahead over the recent completion rate; API: time until the rate limit admits)."""
         return self._state.est_wait_s()
 
     @property

@@ -36,6 +36,8 @@ if TYPE_CHECKING:
 __all__ = ["GpuTier"]
 
 _WAITING, _PREFILL, _DECODE, _DONE = 0, 1, 2, 3
+#: completions a replica remembers to estimate its departure rate for :meth:`est_wait_s`
+_DEPARTURE_WINDOW = 32
 
 
 class GpuReplica:
@@ -44,6 +46,7 @@ class GpuReplica:
     __slots__ = (
         "D",
         "busy_s",
+        "departures",
         "env",
         "fast_forward",
         "ff",
@@ -94,6 +97,7 @@ class GpuReplica:
         self.n_requests = 0
         self.prompt_tokens = 0
         self.output_tokens = 0
+        self.departures: deque[float] = deque(maxlen=_DEPARTURE_WINDOW)
         self.proc = self.env.process(self._loop())
 
     # -- queue ---------------------------------------------------------------------------------
@@ -124,12 +128,32 @@ class GpuReplica:
             self.proc.interrupt()
 
     def est_wait_s(self) -> float:
+        """Seconds until a request sent now would start its prefill, as a router could estimate
+        it from the server's metrics (queue, running sequences, KV use, recent completions).
+
+        The queued and unfinished prefill work at the saturated prefill throughput; and when the
+        batch is full (``max_num_seqs`` or KV), the queue ahead plus this request must also wait
+        for that many sequences to finish, at the replica's recent completion rate (the last
+        ``_DEPARTURE_WINDOW`` completions). Output lengths are not used: a router does not know
+        them.
+        """
         work = 0
         for job in self.waiting:
             work += job.prefill_len
         for job in self.prefilling.values():
             work += job.prefill_len - job.prefill_done
-        return work / self.spec.x_sat_tokens_per_s
+        wait = work / self.spec.x_sat_tokens_per_s
+        blocked = len(self.running) >= self.spec.max_num_seqs or (
+            self.waiting and not self._admissible(self.waiting[0])
+        )
+        if blocked:
+            dep = self.departures
+            span = dep[-1] - dep[0] if len(dep) >= 2 else 0.0
+            if span > 0.0:
+                slots_wait = (len(self.waiting) + 1) * span / (len(dep) - 1)
+                if slots_wait > wait:
+                    wait = slots_wait
+        return wait
 
     # -- batch changes ---------------------------------------------------------------------------
     def _preempt_newest(self) -> None:
@@ -155,6 +179,7 @@ class GpuReplica:
         self.outstanding -= 1
         self.prompt_tokens += job.n_in
         self.output_tokens += job.n_out
+        self.departures.append(t_end)
         self.tier.finished(job, t_end)
 
     def _pop_finished(self, t_end: float) -> None:

@@ -352,3 +352,22 @@ def test_policies_see_how_many_requests_were_routed_so_far():
     fleet = Fleet((Tier("a", fixed_api(), "m"), Tier("b", fixed_api(), "m")))
     rec = simulate(tiny_trace([0.0, 1.0, 2.0, 3.0]), fleet, Alternate(), seed=0).requests
     assert list(rec["tier"]) == ["a", "b", "a", "b"]
+
+
+def test_gpu_wait_estimate_counts_the_queue_ahead_at_the_recent_completion_rate():
+    """One slot, each request holds it 2 s. At t=4.5 two requests have finished 2 s apart, one
+    runs and two wait: a new one waits for three departures, 3 x 2 s = 6 s (it really starts at
+    t=10, 5.5 s later). Before any completion there is no rate to go by: only prefill work."""
+    seen: list[float] = []
+
+    @dataclass(frozen=True)
+    class Watch:
+        def route(self, request: RequestView, fleet: FleetView, rng: np.random.Generator) -> str:
+            seen.append(fleet.est_wait_s["gpu"])
+            return "gpu"
+
+    fleet = Fleet((Tier("gpu", slot_server(slots=1, step_s=1.0), "m"),))
+    arrivals = [0.0, 0.1, 0.2, 0.3, 0.4, 4.5]
+    rec = simulate(tiny_trace(arrivals, output_tokens=2), fleet, Watch(), seed=0).requests
+    assert seen == pytest.approx([0.0, 0.0, 0.0, 0.0, 0.0, 6.0], abs=1e-9)
+    assert rec["first_token_s"].iloc[-1] == pytest.approx(11.0)  # prefill step 10 -> 11
