@@ -339,6 +339,13 @@ def parse_arrivals(spec: str) -> ArrivalProcess:
     kind, _, rest = spec.partition(":")
     kind = kind.strip().lower()
     if kind == "replay":
+        if not rest.strip():
+            raise SpecError(
+                _WHERE,
+                key="replay",
+                problem="needs the timing trace to replay: replay:PATH, where PATH is a simkit "
+                "trace directory or an Azure 2023 CSV (e.g. replay:traces/azure_conv_2023)",
+            )
         return Replay.from_trace(_timing_trace(rest.strip()))
     if kind not in _KINDS:
         raise SpecError(

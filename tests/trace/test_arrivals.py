@@ -126,6 +126,11 @@ def test_parse_arrivals_specs():
         ),
         ("poisson:rate=fast", "<arrivals>, key 'poisson.rate': expected a number, got 'fast'"),
         ("bursty:cv=2", "<arrivals>, key 'bursty.rate': required (arrivals per second)"),
+        (
+            "replay",
+            "<arrivals>, key 'replay': needs the timing trace to replay: replay:PATH, where PATH "
+            "is a simkit trace directory or an Azure 2023 CSV",
+        ),
     ],
 )
 def test_bad_specs_list_the_choices(spec, message):
