@@ -202,7 +202,27 @@ def _add_replay(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _add_window_args(p)
     p.set_defaults(func=_run_replay)
+
+
+def _add_window_args(p: argparse.ArgumentParser) -> None:
+    """``--n-requests`` and ``--rate-multiplier`` (see :func:`simkit.trace.window`)."""
+    p.add_argument("--n-requests", type=int, default=None, help="replay only the first N requests")
+    p.add_argument(
+        "--rate-multiplier",
+        type=float,
+        default=1.0,
+        help="the same requests arriving X times as fast (arrival times / X): your volume",
+    )
+
+
+def _load_window(args: argparse.Namespace):  # noqa: ANN202
+    from simkit.trace import load_trace, window
+
+    return window(
+        load_trace(args.trace), n_requests=args.n_requests, rate_multiplier=args.rate_multiplier
+    )
 
 
 def _run_replay(args: argparse.Namespace) -> int:
@@ -212,9 +232,8 @@ def _run_replay(args: argparse.Namespace) -> int:
     from simkit.metrics import summarize_runs
     from simkit.policies import build_policy, policy_name
     from simkit.sim import simulate
-    from simkit.trace import load_trace
 
-    trace = load_trace(args.trace)
+    trace = _load_window(args)
     fleet = load_fleet(args.fleet)
     policy = build_policy(args.policy, fleet=fleet, trace=trace)
     records = simulate(trace, fleet, policy, seed=args.seed, progress=not args.no_progress)
@@ -260,6 +279,7 @@ def _add_sweep(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--slo-ttft-s", type=float, default=2.0, help="TTFT SLO in seconds (default 2)")
     p.add_argument("--out", default=None, help="write the table to this .csv or .parquet file")
     p.add_argument("--json", action="store_true", help="print JSON records instead of a table")
+    _add_window_args(p)
     p.set_defaults(func=_run_sweep)
 
 
@@ -269,7 +289,6 @@ def _run_sweep(args: argparse.Namespace) -> int:
     from simkit.errors import PolicyError
     from simkit.fleet import load_fleet
     from simkit.sweep import expand_grid, sweep
-    from simkit.trace import load_trace
 
     grid = {}
     for item in args.grid:
@@ -283,7 +302,7 @@ def _run_sweep(args: argparse.Namespace) -> int:
         raise PolicyError(
             "--seeds", problem=f"expected comma-separated integers, got {args.seeds!r}"
         ) from None
-    trace = load_trace(args.trace)
+    trace = _load_window(args)
     fleet = load_fleet(args.fleet)
     specs = [s for p in args.policy for s in expand_grid(p, _grid_for(p, grid))]
     table = sweep(trace, fleet, specs, seeds=seeds, n_jobs=args.n_jobs, slo_ttft_s=args.slo_ttft_s)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from simkit.trace import Trace, load_trace
+from simkit.trace import Trace, load_trace, window
 from simkit.trace.summary import format_summary, summarize
 
 __all__ = [
@@ -135,7 +135,6 @@ def compare_policies(  # noqa: ANN201
     ``policies`` (label -> spec) defaults to :data:`DEMO_POLICIES` plus the classifier
     threshold when the trace has scores; ``rate_multiplier`` divides the arrival times (3 =
     the same requests arriving three times as fast)."""
-    import numpy as np
     import pandas as pd
 
     from simkit.fleet import load_fleet
@@ -143,11 +142,7 @@ def compare_policies(  # noqa: ANN201
     from simkit.policies import build_policy
     from simkit.sim import simulate
 
-    if trace.n_requests > n_requests:
-        trace = trace.subset(np.arange(trace.n_requests) < n_requests)
-    if rate_multiplier != 1.0:
-        faster = trace.requests.assign(arrival_s=trace.requests["arrival_s"] / rate_multiplier)
-        trace = trace.replace(requests=faster)
+    trace = window(trace, n_requests=n_requests, rate_multiplier=rate_multiplier)
     fleet = load_fleet()
     weak, strong = fleet.tiers[0].quality_model, fleet.tiers[-1].quality_model
     records, endpoints, labels = [], [], {}

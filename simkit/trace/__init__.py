@@ -9,12 +9,13 @@ arrival processes and composition. Knows nothing of fleets, policies or the simu
 ``Poisson`` ... ``Replay``     arrival processes (``simkit.trace.arrivals``)
 ``attach_arrivals``            put labelled prompts on a timeline (``simkit.trace.compose``)
 ``tag_fraction``, ``combine``  synthetic constraint tags; merge traces
+``window``                     the first N requests, at a multiple of their rate
 ``count_tokens``               offline token counts (cl100k_base)
 =============================  ===============================================================
 """
 
 from simkit.trace.arrivals import Bursty, Diurnal, Poisson, Replay, parse_arrivals
-from simkit.trace.compose import attach_arrivals, combine, tag_fraction
+from simkit.trace.compose import attach_arrivals, combine, tag_fraction, window
 from simkit.trace.convert import convert
 from simkit.trace.core import Trace
 from simkit.trace.loaders import (
@@ -53,4 +54,5 @@ __all__ = [
     "parse_arrivals",
     "save_trace",
     "tag_fraction",
+    "window",
 ]

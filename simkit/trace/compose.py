@@ -25,7 +25,7 @@ from simkit.seeding import named_stream
 from simkit.trace.arrivals import ArrivalProcess, Replay
 from simkit.trace.core import Trace
 
-__all__ = ["ORDERS", "attach_arrivals", "combine", "tag_fraction"]
+__all__ = ["ORDERS", "attach_arrivals", "combine", "tag_fraction", "window"]
 
 #: how attach_arrivals orders the requests before giving them arrival times
 ORDERS = ("shuffle", "keep")
@@ -187,3 +187,37 @@ def combine(traces: Sequence[Trace], *, name: str, meta: dict[str, Any] | None =
     return Trace(
         req.iloc[order].reset_index(drop=True), out, scores=scores, meta=combined_meta, where=name
     )
+
+
+def window(trace: Trace, *, n_requests: int | None = None, rate_multiplier: float = 1.0) -> Trace:
+    """The first ``n_requests`` requests of ``trace`` (all when None), arriving
+    ``rate_multiplier`` times as fast: arrival times divided by it, same order and gaps in
+    proportion (3 = the same requests at three times the volume). Outcomes and scores follow
+    their requests; what was done is recorded in ``meta['window']``.
+
+    Raises
+    ------
+    SpecError
+        ``n_requests`` below 1 or ``rate_multiplier`` not a positive finite number.
+    """
+    if n_requests is not None and int(n_requests) < 1:
+        raise SpecError(
+            "<window>", key="n_requests", problem=f"expected a whole number >= 1, got {n_requests}"
+        )
+    if not (np.isfinite(rate_multiplier) and rate_multiplier > 0):
+        raise SpecError(
+            "<window>",
+            key="rate_multiplier",
+            problem=f"expected a positive number, got {rate_multiplier}",
+        )
+    out = trace
+    if n_requests is not None and int(n_requests) < trace.n_requests:
+        out = out.subset(np.arange(trace.n_requests) < int(n_requests))
+    if rate_multiplier != 1.0:
+        req = out.requests.assign(arrival_s=out.requests["arrival_s"] / rate_multiplier)
+        out = out.replace(requests=req)
+    if out is trace:
+        return trace
+    meta = dict(trace.meta)
+    meta["window"] = {"n_requests": out.n_requests, "rate_multiplier": float(rate_multiplier)}
+    return out.replace(meta=meta)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pandas as pd
+import pytest
 
 from sim.helpers import FIXTURE
 from simkit.cli import main
@@ -121,3 +122,17 @@ def test_sweep_prints_a_table_with_headline_columns(capsys):
         "slo_attainment",
     ]
     assert "static:tier=frontier" in out.splitlines()[1]
+
+
+def test_replay_takes_the_first_requests_at_a_multiple_of_their_rate(tmp_path, capsys):
+    args = ["replay", "--trace", str(FIXTURE), "--policy", "static:tier=selfhosted", "--json"]
+    args += ["--no-progress", "--n-requests", "500", "--records"]
+    rc = main([*args, str(tmp_path / "base.parquet")])
+    base = json.loads(capsys.readouterr().out)
+    rc += main([*args, str(tmp_path / "fast.parquet"), "--rate-multiplier", "4"])
+    fast = json.loads(capsys.readouterr().out)
+    arrivals = pd.read_parquet(tmp_path / "base.parquet")["arrival_s"]
+    fast_arrivals = pd.read_parquet(tmp_path / "fast.parquet")["arrival_s"]
+    assert rc == 0 and base["n_requests"] == fast["n_requests"] == 500
+    assert (fast_arrivals * 4).tolist() == pytest.approx(arrivals.tolist(), rel=1e-12)
+    assert fast["p95_ttft_s"] > base["p95_ttft_s"]  # the same GPU, four times the load

@@ -9,7 +9,7 @@ import pytest
 from simkit.errors import SpecError, TraceError
 from simkit.trace import Trace, save_trace
 from simkit.trace.arrivals import Poisson, Replay
-from simkit.trace.compose import attach_arrivals, combine, tag_fraction
+from simkit.trace.compose import attach_arrivals, combine, tag_fraction, window
 from simkit.trace.loaders.azure import load_azure
 from simkit.trace.loaders.routellm import load_routellm_gsm8k, load_routellm_mmlu
 
@@ -134,3 +134,33 @@ def test_random_replay_start_samples_a_seeded_window(labelled, conv):
     assert a.requests["arrival_s"].iloc[0] == 0.0
     with pytest.raises(SpecError, match="unknown start 'middle'; valid: first, random"):
         attach_arrivals(labelled, replay, replay_start="middle")
+
+
+def test_window_keeps_the_first_requests_with_their_outcomes_at_a_multiple_of_the_rate(labelled):
+    timed = attach_arrivals(labelled, Poisson(2.0), seed=0, order="keep")
+    timed = timed.with_scores({"p_hard": np.arange(timed.n_requests, dtype=float)})
+    w = window(timed, n_requests=50, rate_multiplier=2.5)
+    assert w.requests["request_id"].tolist() == timed.requests["request_id"][:50].tolist()
+    assert np.array_equal(
+        w.requests["arrival_s"].to_numpy(), timed.requests["arrival_s"][:50].to_numpy() / 2.5
+    )
+    assert set(w.outcomes["request_id"]) == set(w.requests["request_id"])
+    assert w.scores["p_hard"].tolist() == list(range(50))
+    assert w.meta["window"] == {"n_requests": 50, "rate_multiplier": 2.5}
+    assert window(timed) is timed
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"n_requests": 0}, "<window>, key 'n_requests': expected a whole number >= 1, got 0"),
+        (
+            {"rate_multiplier": -1.0},
+            "<window>, key 'rate_multiplier': expected a positive number, got -1.0",
+        ),
+    ],
+)
+def test_window_rejects_bad_arguments(labelled, kwargs, message):
+    with pytest.raises(SpecError) as err:
+        window(labelled, **kwargs)
+    assert str(err.value).startswith(message)
