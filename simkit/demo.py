@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from simkit.trace import Trace, load_trace, window
@@ -30,7 +31,12 @@ def run_demo() -> int:
     """Print a summary of every bundled trace, then compare routing policies on one of them."""
     paths = bundled_traces()
     if not paths:
-        print("no bundled traces found in traces/; build them with scripts/build_traces.py")
+        print(
+            f"no bundled traces in {Path(__file__).resolve().parent.parent / 'traces'}: the "
+            "demo runs on the traces/ folder of a source checkout. Install from a clone with "
+            "`pip install -e .` (README), or rebuild the traces with scripts/build_traces.py",
+            file=sys.stderr,
+        )
         return 1
     for path in paths:
         trace = load_trace(path)

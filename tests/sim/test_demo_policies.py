@@ -42,3 +42,14 @@ def test_demo_compares_every_policy_with_cost_quality_latency_and_shares():
     assert row.loc[THRESHOLD_LABEL, "apgr"] > 0.55
     text = format_comparison(table, 400)
     assert "p95 TTFT" in text and "oracle" in text
+
+
+def test_demo_without_the_traces_folder_says_how_to_get_it(monkeypatch, capsys):
+    """An install that is not a source checkout has no traces/ next to the package."""
+    import simkit.demo
+
+    monkeypatch.setattr(simkit.demo, "bundled_traces", lambda: [])
+    assert simkit.demo.run_demo() == 1
+    err = capsys.readouterr().err
+    assert "the demo runs on the traces/ folder of a source checkout" in err
+    assert "`pip install -e .`" in err
