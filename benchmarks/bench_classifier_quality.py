@@ -13,6 +13,12 @@ Variants (``--variants``, comma separated; default ``default,no-features,minilm`
 * ``brier``        hyper-parameters chosen by each head's Brier score instead of gain area
 * ``label-weak-wrong``  binary target 1 - weak correct (the classic "weak not good enough")
 * ``label-strong-better``  binary target 1[strong > weak]
+* ``discordant``   a head aimed at the top of the ranking: one logistic regression on
+                   ``1[strong right and weak wrong]`` against ``1[weak right and strong wrong]``,
+                   rows where both agree kept at a low weight (chosen by inner grouped CV from
+                   0.1/0.2/0.3/0.5 by gain area), the score averaged over the C grid, Platt-mapped
+                   to ``p_hard`` on inner out-of-fold scores (not exportable as a bundle; an
+                   experiment for the GSM8K CPT(50%) goal, see the report in the branch history)
 * ``category``     CATEGORY-AWARE (not a prompt-only router): the benchmark subject is
                    prepended to the prompt, as a gateway that knows it could do
 
@@ -38,7 +44,14 @@ from pathlib import Path
 import numpy as np
 
 from simkit.classify.embed import SentenceEmbedder, StaticEmbedder
-from simkit.classify.model import ComplexityClassifier, grouped_folds, prompt_groups
+from simkit.classify.features import FEATURE_CLIP, prompt_features
+from simkit.classify.model import (
+    DEFAULT_GRIDS,
+    ComplexityClassifier,
+    gain_curve_area,
+    grouped_folds,
+    prompt_groups,
+)
 from simkit.classify.train import two_models
 from simkit.evaluation import PUBLISHED, evaluate_classifier, routing_metrics
 from simkit.trace import Trace, load_trace
@@ -90,6 +103,76 @@ def binary_label_cv(trace: Trace, weak: str, strong: str, label: str, seed: int,
     return rows
 
 
+TIE_WEIGHTS = (0.1, 0.2, 0.3, 0.5)
+
+
+def _discordant_fit_score(z_tr, q_tr, groups, z_te, seed: int):
+    """Fit the ``discordant`` recipe on training rows, return ``p_hard`` of the test rows.
+
+    Everything is chosen on the training rows: the weight of the rows where both models
+    agree (inner grouped 5-fold CV, gain area), and the Platt map (inner out-of-fold scores).
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    grid = DEFAULT_GRIDS["logistic"][1]
+    diff = q_tr[:, 1] - q_tr[:, 0]
+    y = (diff > 0).astype(int)
+    folds = grouped_folds(np.sign(diff).astype(int), groups, 5, seed)
+
+    def fit(c, rows, weight):
+        return LogisticRegression(C=c, max_iter=5000).fit(z_tr[rows], y[rows], weight[rows])
+
+    best = None
+    for tie_w in TIE_WEIGHTS:
+        weight = np.where(diff != 0, 1.0, tie_w)
+        oof = np.zeros(len(z_tr))
+        for c in grid:
+            for tr, te in folds:
+                oof[te] += fit(c, tr, weight).predict_proba(z_tr[te])[:, 1] / len(grid)
+        area = gain_curve_area(oof, diff)
+        if best is None or area > best[0]:
+            best = (area, weight, oof)
+    _, weight, oof = best
+    every = np.arange(len(z_tr))
+    score = np.mean([fit(c, every, weight).predict_proba(z_te)[:, 1] for c in grid], axis=0)
+    platt = LogisticRegression(C=1e4, max_iter=5000).fit(oof.reshape(-1, 1), y)
+    return platt.predict_proba(score.reshape(-1, 1))[:, 1]
+
+
+def discordant_eval(trace: Trace, weak: str, strong: str, protocols, seed: int, cache_dir):
+    """Protocols (i) and (ii) for the ``discordant`` recipe (static embedding + prompt
+    features at weight 0.1, standardised on the training rows, as the default)."""
+    q = trace.quality_matrix([weak, strong]).to_numpy()
+    prompts = [str(p) for p in trace.requests["prompt"]]
+    source = trace.requests["source"].astype(str).to_numpy()
+    emb = np.asarray(StaticEmbedder(cache_dir=cache_dir).fit().transform(prompts), np.float64)
+    feats = prompt_features(prompts)
+    usable = np.isfinite(q).all(axis=1)
+    groups = prompt_groups(prompts)
+
+    def z(rows_fit, rows):
+        mean, sd = feats[rows_fit].mean(axis=0), feats[rows_fit].std(axis=0)
+        f = np.clip((feats[rows] - mean) / np.where(sd > 0, sd, 1.0), -FEATURE_CLIP, FEATURE_CLIP)
+        return np.hstack([emb[rows], 0.1 * f])
+
+    rows = []
+    for bench in sorted(set(source[usable])):
+        idx = np.flatnonzero((source == bench) & usable)
+        for protocol in protocols:
+            scores = np.zeros(len(idx))
+            if protocol == "cv":
+                strat = np.sign(q[idx, 1] - q[idx, 0]).astype(int)
+                for tr, te in grouped_folds(strat, groups[idx], 5, seed):
+                    a, b = idx[tr], idx[te]
+                    scores[te] = _discordant_fit_score(z(a, a), q[a], groups[a], z(a, b), seed)
+            else:
+                a = np.flatnonzero((source != bench) & usable)
+                scores = _discordant_fit_score(z(a, a), q[a], groups[a], z(a, idx), seed)
+            m = routing_metrics(scores, q[idx, 0], q[idx, 1])
+            rows.append({"benchmark": bench, "protocol": protocol, "router": "classifier", **m})
+    return rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--trace", default=str(REPO / "traces" / "routellm_azure"))
@@ -110,7 +193,9 @@ def main() -> None:
     for variant in args.variants.split(","):
         for seed in seeds:
             t0 = time.perf_counter()
-            if variant.startswith("label-"):
+            if variant == "discordant":
+                rows = discordant_eval(trace, weak, strong, protocols, seed, args.cache_dir)
+            elif variant.startswith("label-"):
                 rows = binary_label_cv(trace, weak, strong, variant, seed, args.cache_dir)
                 rows = [{**r, "router": "classifier"} for r in rows]
             else:
