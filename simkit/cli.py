@@ -75,11 +75,13 @@ def _run_demo(args: argparse.Namespace) -> int:
 
 
 # --- trace ------------------------------------------------------------------------------------
-_CONVERT_EXAMPLES = """examples:
-  simkit trace convert ../shared/data/routellm/mmlu out/mmlu --format routellm-mmlu \\
-      --arrivals replay:../shared/data/traces/azure2023/raw/AzureLLMInferenceTrace_conv.csv
-  simkit trace convert ../shared/data/arena_bench_v1 out/arena --format arena \\
+_CONVERT_EXAMPLES = """examples (RouteLLM's outcome files, Arena-Bench-v1 and the Azure 2023 CSVs, downloaded):
+  simkit trace convert routellm/mmlu out/mmlu --format routellm-mmlu \\
+      --arrivals replay:AzureLLMInferenceTrace_conv.csv
+  simkit trace convert arena_bench_v1 out/arena --format arena \\
       --arrivals poisson:rate=0.5 --seed 1
+  simkit trace convert routellm/gsm8k out/gsm8k --format routellm-gsm8k \\
+      --arrivals replay:traces/azure_conv_2023 --rate-multiplier 2
   simkit trace convert AzureLLMInferenceTrace_code.csv out/code --format azure
   simkit trace convert prod.csv out/prod --format csv --mapping mapping.yaml \\
       --time-unit datetime --sort --drop-invalid

@@ -11,7 +11,7 @@ tiktoken's own source (``223921b7…b2a7``) before use, so a corrupt or altered 
 
 How far it is from the other models' tokenizers
 -----------------------------------------------
-Measured by ``benchmarks/bench_tokens.py`` (full texts of ``../shared/data``) against
+Measured by ``benchmarks/bench_tokens.py`` (the full source texts the traces are built from) against
 Mixtral-8x7B's own tokenizer — the 32k SentencePiece ``tokenizer.model.v1`` shipped in the
 ``mistral-common`` wheel (Mistral-7B v0.1 uses the same one) — as the ratio ``mistral_v1 /
 cl100k`` of the total count (median per text in brackets):
