@@ -75,7 +75,8 @@ def _run_demo(args: argparse.Namespace) -> int:
 
 
 # --- trace ------------------------------------------------------------------------------------
-_CONVERT_EXAMPLES = """examples (RouteLLM's outcome files, Arena-Bench-v1 and the Azure 2023 CSVs, downloaded):
+_CONVERT_EXAMPLES = """examples:
+  # RouteLLM's outcome files, Arena-Bench-v1 and an Azure 2023 CSV, downloaded:
   simkit trace convert routellm/mmlu out/mmlu --format routellm-mmlu \\
       --arrivals replay:AzureLLMInferenceTrace_conv.csv
   simkit trace convert arena_bench_v1 out/arena --format arena \\
