@@ -255,6 +255,16 @@ class Study:
             missing="exclude",
         )
 
+    def _check_upper_tiers(self, by_tier: Mapping[str, float], key: str) -> None:
+        """Every key of ``by_tier`` must be a tier above the cheapest (those take cut-offs)."""
+        bad = sorted(set(by_tier) - set(self.tiers[1:]))
+        if bad:
+            raise SpecError(
+                "study",
+                key=f"{key}.{bad[0]}",
+                problem=f"not a tier above the cheapest; tiers: {', '.join(self.tiers[1:])}",
+            )
+
     def cutoffs_for_shares(self, shares: Mapping[str, float]) -> dict[str, float]:
         """Cut-offs that send the wanted share of *this trace's* requests to each tier.
 
@@ -269,13 +279,7 @@ class Study:
             Tier -> cut-off, strongest first: the ``(1 - cumulative share)`` quantile of the
             scores (calibrated on this trace; another trace may realise other shares).
         """
-        bad = sorted(set(shares) - set(self.tiers[1:]))
-        if bad:
-            raise SpecError(
-                "study",
-                key=f"shares.{bad[0]}",
-                problem=f"not a tier above the cheapest; tiers: {', '.join(self.tiers[1:])}",
-            )
+        self._check_upper_tiers(shares, "shares")
         total = 0.0
         out = {}
         for tier in self.tiers[:0:-1]:
@@ -299,13 +303,7 @@ class Study:
 
     def _cutoff_matrix(self, cutoffs: Mapping[str, float]) -> np.ndarray:
         """Cut-off mapping (tier -> value, missing = takes none) -> one row for tiered_curve."""
-        bad = sorted(set(cutoffs) - set(self.tiers[1:]))
-        if bad:
-            raise SpecError(
-                "study",
-                key=f"cutoffs.{bad[0]}",
-                problem=f"not a tier above the cheapest; tiers: {', '.join(self.tiers[1:])}",
-            )
+        self._check_upper_tiers(cutoffs, "cutoffs")
         row = [float(cutoffs.get(t, math.inf)) for t in self.tiers[:0:-1]]
         if any(math.isnan(v) for v in row):
             raise SpecError("study", key="cutoffs", problem="NaN cut-off; expected a number")

@@ -7,7 +7,6 @@ are closed-form, 1–2 events per request).
 
 from __future__ import annotations
 
-from collections import deque
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -15,7 +14,7 @@ import simpy
 
 from simkit.fleet.ratelimit import RateLimiter
 from simkit.fleet.spec import ApiEndpoint
-from simkit.sim.draws import Draws
+from simkit.sim.tier import TierRuntime
 
 if TYPE_CHECKING:
     from simkit.sim.engine import _Job, _Run
@@ -25,26 +24,18 @@ __all__ = ["ApiTier"]
 _INF = float("inf")
 
 
-class ApiTier:
+class ApiTier(TierRuntime):
     """Runtime state of one hosted-API tier (one replica: the account)."""
 
     __slots__ = (
         "_busy_since",
         "busy_s",
-        "draws",
-        "env",
-        "idx",
         "in_flight",
         "limiter",
         "n_requests",
-        "name",
         "output_tokens",
         "prompt_tokens",
         "queued",
-        "recent_429",
-        "recent_errors",
-        "run",
-        "spec",
     )
 
     kind = "api"
@@ -52,12 +43,8 @@ class ApiTier:
     def __init__(
         self, run: _Run, idx: int, name: str, spec: ApiEndpoint, rng: np.random.Generator
     ) -> None:
-        self.run = run
-        self.env: simpy.Environment = run.env
-        self.idx = idx
-        self.name = name
-        self.spec = spec
-        self.draws = Draws(rng)
+        super().__init__(run, idx, name, spec, rng)
+        self.spec: ApiEndpoint = spec
         self.limiter = RateLimiter(spec.rate_limit) if spec.rate_limit is not None else None
         self.in_flight = 0
         self.queued = 0
@@ -66,8 +53,6 @@ class ApiTier:
         self.n_requests = 0
         self.prompt_tokens = 0
         self.output_tokens = 0
-        self.recent_429: deque[float] = deque()
-        self.recent_errors: deque[float] = deque()
 
     # -- views for policies ------------------------------------------------------------------
     def headroom(self, now_s: float) -> float:

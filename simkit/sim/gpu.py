@@ -28,7 +28,7 @@ import numpy as np
 import simpy
 
 from simkit.fleet.spec import GpuServer
-from simkit.sim.draws import Draws
+from simkit.sim.tier import TierRuntime
 
 if TYPE_CHECKING:
     from simkit.sim.engine import _Job, _Run
@@ -343,34 +343,18 @@ def _steps_done(elapsed: float, a: float, c: float, k: int) -> int:
     return j
 
 
-class GpuTier:
+class GpuTier(TierRuntime):
     """A self-hosted tier: ``replicas`` replicas, join-the-shortest-queue dispatch."""
 
-    __slots__ = (
-        "draws",
-        "env",
-        "idx",
-        "name",
-        "recent_429",
-        "recent_errors",
-        "replicas",
-        "run",
-        "spec",
-    )
+    __slots__ = ("replicas",)
 
     kind = "gpu"
 
     def __init__(
         self, run: _Run, idx: int, name: str, spec: GpuServer, rng: np.random.Generator
     ) -> None:
-        self.run = run
-        self.env = run.env
-        self.idx = idx
-        self.name = name
-        self.spec = spec
-        self.draws = Draws(rng)
-        self.recent_429: deque[float] = deque()
-        self.recent_errors: deque[float] = deque()
+        super().__init__(run, idx, name, spec, rng)
+        self.spec: GpuServer = spec
         self.replicas = [GpuReplica(self, f"{name}-{r}") for r in range(spec.replicas)]
 
     @property
