@@ -40,9 +40,11 @@ from simkit.trace import Trace
 __all__ = [
     "PUBLISHED",
     "EvaluationResult",
+    "bootstrap_intervals",
     "evaluate_classifier",
     "probability_metrics",
     "routing_metrics",
+    "seed_summary",
 ]
 
 _ROUTELLM = "RouteLLM (Ong et al., arXiv:2406.18665 v4), PUBLISHED.md Tables 2-3"
@@ -110,6 +112,101 @@ def probability_metrics(
     return {"brier": float(np.mean((p - y) ** 2)), "roc_auc": auc}
 
 
+#: Metrics that :func:`bootstrap_intervals` gives intervals for.
+BOOTSTRAP_METRICS = ("apgr", "cpt50", "cpt80")
+
+
+def bootstrap_intervals(
+    scores: np.ndarray,
+    weak_quality: np.ndarray,
+    strong_quality: np.ndarray,
+    *,
+    n_resamples: int = 1000,
+    level: float = 0.95,
+    seed: int = 0,
+) -> dict[str, tuple[float, float]]:
+    """Percentile bootstrap intervals of APGR, CPT(50 %) and CPT(80 %) over requests.
+
+    The scores are held fixed (e.g. out-of-fold scores) and the requests resampled with
+    replacement, so the interval says how much the metric would move on another sample of the
+    same kind of traffic of this size; it does not include the variation from refitting
+    the classifier (repeat the cross-validation with other fold seeds for that,
+    :func:`seed_summary`). Seeded: the same inputs give the same interval.
+
+    Parameters
+    ----------
+    scores, weak_quality, strong_quality : ndarray, shape (n,)
+        As for :func:`routing_metrics`.
+    n_resamples : int
+        Bootstrap resamples (>= 2).
+    level : float
+        Coverage of the two-sided interval, in (0, 1).
+    seed : int
+        Seeds the resampling.
+
+    Returns
+    -------
+    dict
+        ``{"apgr": (lo, hi), "cpt50": (lo, hi), "cpt80": (lo, hi)}``.
+
+    Raises
+    ------
+    ClassifierError
+        On ``n_resamples < 2``, ``level`` outside (0, 1), or fewer than two requests.
+    """
+    if not isinstance(n_resamples, (int, np.integer)) or n_resamples < 2:
+        raise ClassifierError(f"n_resamples must be an integer >= 2, got {n_resamples!r}")
+    if not 0.0 < level < 1.0:
+        raise ClassifierError(f"level must lie in (0, 1), got {level!r}")
+    sc = np.asarray(scores, dtype=np.float64)
+    w = np.asarray(weak_quality, dtype=np.float64)
+    s = np.asarray(strong_quality, dtype=np.float64)
+    if len(sc) < 2:
+        raise ClassifierError(f"a bootstrap needs at least 2 requests, got {len(sc)}")
+    rng = np.random.default_rng(np.random.SeedSequence([int(seed), 0xB007]))
+    draws = {k: [] for k in BOOTSTRAP_METRICS}
+    for _ in range(int(n_resamples)):
+        ix = rng.integers(0, len(sc), len(sc))
+        if np.mean(s[ix]) == np.mean(w[ix]):
+            continue  # no gap to recover in this resample: PGR is undefined
+        m = routing_metrics(sc[ix], w[ix], s[ix])
+        for k in BOOTSTRAP_METRICS:
+            draws[k].append(m[k])
+    tail = (1.0 - level) / 2.0
+    out = {}
+    for k, v in draws.items():
+        a = np.asarray(v, dtype=np.float64)
+        a = a[np.isfinite(a)]
+        out[k] = (
+            (float(np.quantile(a, tail)), float(np.quantile(a, 1.0 - tail)))
+            if a.size
+            else (float("nan"), float("nan"))
+        )
+    return out
+
+
+def seed_summary(metrics: pd.DataFrame) -> pd.DataFrame:
+    """Mean and standard deviation over fold seeds of the classifier's metrics.
+
+    ``metrics`` is the concatenation of :attr:`EvaluationResult.metrics` of several runs with
+    a ``seed`` column added. Returns one row per (benchmark, protocol): ``n_seeds`` and
+    ``<metric>_mean``, ``<metric>_sd`` (sample standard deviation, NaN for one seed) of
+    ``apgr``, ``cpt50``, ``cpt80`` and ``auc``.
+    """
+    if "seed" not in metrics.columns:
+        raise ClassifierError("seed_summary needs a 'seed' column (one run per fold seed)")
+    clf = metrics[metrics["router"] == "classifier"]
+    rows = []
+    for (bench, protocol), g in clf.groupby(["benchmark", "protocol"], sort=True):
+        row: dict[str, Any] = {"benchmark": bench, "protocol": protocol, "n_seeds": len(g)}
+        for k in ("apgr", "cpt50", "cpt80", "auc"):
+            vals = g[k].to_numpy(dtype=np.float64)
+            row[f"{k}_mean"] = float(vals.mean())
+            row[f"{k}_sd"] = float(vals.std(ddof=1)) if len(vals) > 1 else float("nan")
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
 def _curve_metrics(curve: Any) -> dict[str, float]:
     with warnings.catch_warnings():
         # RouteLLM's np.interp CPT on a non-monotone curve: reported with the flag below
@@ -137,7 +234,8 @@ class EvaluationResult:
     metrics : DataFrame
         One row per (benchmark, protocol, router): ``apgr``, ``cpt50``, ``cpt80``, ``auc``,
         ``monotone``, ``n``, and for the classifier ``brier`` and ``roc_auc`` of ``p_hard``
-        against ``1[strong > weak]``; routers are ``"classifier"`` and ``"random"``.
+        against ``1[strong > weak]`` and, with a bootstrap, ``<metric>_lo``/``<metric>_hi``
+        (:func:`bootstrap_intervals`); routers are ``"classifier"`` and ``"random"``.
     calibration : DataFrame
         Thresholds calibrated to target shares on calibration scores, with the share each
         realises on held-out scores.
@@ -162,6 +260,11 @@ class EvaluationResult:
                 k: _num(getattr(row, k))
                 for k in ("apgr", "cpt50", "cpt80", "auc", "monotone", "brier", "roc_auc", "n")
             }
+            if row.router == "classifier":
+                for k in BOOTSTRAP_METRICS:
+                    lo, hi = getattr(row, f"{k}_lo", None), getattr(row, f"{k}_hi", None)
+                    if lo is not None:
+                        vals[f"{k}_ci"] = [_num(lo), _num(hi)]
             if row.router == "classifier":
                 slot.update(vals)
             else:
@@ -221,6 +324,8 @@ def evaluate_classifier(
     n_splits: int = 5,
     seed: int = 0,
     target_shares: Sequence[float] = (0.2, 0.5),
+    n_bootstrap: int = 1000,
+    level: float = 0.95,
 ) -> EvaluationResult:
     """Evaluate a classifier on every benchmark (``source``) of ``trace``.
 
@@ -243,6 +348,9 @@ def evaluate_classifier(
         scores of half the benchmark's requests (seeded split by prompt), realised share
         reported on the other half. ``transfer``: calibrated on the training benchmarks'
         out-of-fold scores, realised share on the evaluated benchmark.
+    n_bootstrap, level : int, float
+        Resamples and coverage of the bootstrap intervals of APGR and CPT over requests
+        (:func:`bootstrap_intervals`, seeded by ``seed``); ``n_bootstrap=0`` skips them.
 
     Raises
     ------
@@ -325,6 +433,12 @@ def evaluate_classifier(
                     "out-of-fold scores of the training benchmarks",
                 )  # fmt: skip
             m = routing_metrics(p_hard, w, s) | probability_metrics(p_hard, w, s)
+            if n_bootstrap:
+                ci = bootstrap_intervals(
+                    p_hard, w, s, n_resamples=n_bootstrap, level=level, seed=seed
+                )
+                for k, (lo, hi) in ci.items():
+                    m[f"{k}_lo"], m[f"{k}_hi"] = lo, hi
             rows.append({"benchmark": bench, "protocol": protocol, "router": "classifier",
                          **m, "n": len(idx_b)})  # fmt: skip
             rows.append({"benchmark": bench, "protocol": protocol, "router": "random",

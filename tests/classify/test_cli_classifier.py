@@ -93,3 +93,31 @@ def test_errors_exit_2_with_the_message(cli_bundle, tmp_path, capsys):
     assert "no SHA256SUMS" in capsys.readouterr().err
     assert main(["route", "--bundle", str(cli_bundle)]) == 2
     assert "give either PROMPT or --messages FILE" in capsys.readouterr().err
+
+
+def test_evaluate_repeats_over_fold_seeds_with_bootstrap_intervals(tiny_model, capsys):
+    args = ["classifier", "evaluate", str(FIXTURES / "routellm_small"), "--folds", "3",
+            "--embedder", f"static:{tiny_model}", "--protocol", "cv", "--benchmark", "gsm8k",
+            "--repeats", "2", "--bootstrap", "50"]  # fmt: skip
+    assert main([*args, "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["seeds"] == [0, 1] and set(out["per_seed"]) == {"0", "1"}
+    (summary,) = out["over_seeds"]
+    per_seed = [out["per_seed"][k]["gsm8k"]["cv"]["apgr"] for k in ("0", "1")]
+    assert summary["apgr_mean"] == pytest.approx(sum(per_seed) / 2)
+    lo, hi = out["metrics"]["gsm8k"]["cv"]["apgr_ci"]
+    assert lo <= out["metrics"]["gsm8k"]["cv"]["apgr"] <= hi
+    assert main(args) == 0
+    text = capsys.readouterr().out
+    assert "over 2 fold seeds (0..1): mean +- sd" in text and "95% bootstrap interval" in text
+
+
+@pytest.mark.parametrize(
+    ("flag", "message"),
+    [(["--repeats", "0"], "--repeats must be >= 1, got 0"),
+     (["--bootstrap", "1"], "--bootstrap must be 0 (none) or >= 2 resamples, got 1")],
+)  # fmt: skip
+def test_evaluate_rejects_bad_repeats_and_bootstrap(flag, message, capsys):
+    code = main(["classifier", "evaluate", str(FIXTURES / "routellm_small"), *flag])
+    assert code != 0
+    assert message in capsys.readouterr().err

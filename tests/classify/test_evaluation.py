@@ -83,3 +83,98 @@ def test_unknown_protocol_and_benchmark_are_refused_listing_choices(small_trace)
 def test_a_trace_without_outcomes_for_the_model_is_refused(small_trace):
     with pytest.raises(TraceError, match="no outcomes for model 'gpt-4o'"):
         evaluate_classifier(small_trace, weak=WEAK, strong="gpt-4o")
+
+
+# --- uncertainty: bootstrap intervals over requests, spread over fold seeds ------------------
+def _population(n, rng):
+    """Scores that carry real signal about the strong model's gain (a router better than
+    random): weak right with p 0.65, strong with p 0.85, and the score is noisy evidence of
+    'strong right and weak wrong'."""
+    w = (rng.random(n) < 0.65).astype(float)
+    s = np.where(w == 1, rng.random(n) < 0.93, rng.random(n) < 0.7).astype(float)
+    score = (s - w) + rng.normal(0.0, 1.0, n)
+    return score, w, s
+
+
+def test_bootstrap_intervals_cover_the_population_value_at_about_the_nominal_rate():
+    from simkit.evaluation import bootstrap_intervals
+
+    rng = np.random.default_rng(7)
+    # the population value, from a sample 400x the size of each trial
+    truth = routing_metrics(*_population(200_000, rng))
+    covered = {"apgr": 0, "cpt50": 0}
+    trials = 60
+    for t in range(trials):
+        ci = bootstrap_intervals(*_population(500, rng), n_resamples=200, seed=t)
+        for k in covered:
+            covered[k] += ci[k][0] <= truth[k] <= ci[k][1]
+    # 95 % intervals: a binomial(60, 0.95) count falls below 51 with probability < 0.2 %
+    assert covered["apgr"] >= 51, covered
+    assert covered["cpt50"] >= 51, covered
+
+
+def test_bootstrap_intervals_are_seeded_and_bracket_the_point_estimate():
+    from simkit.evaluation import bootstrap_intervals
+
+    score, w, s = _population(800, np.random.default_rng(3))
+    a = bootstrap_intervals(score, w, s, n_resamples=300, seed=1)
+    assert a == bootstrap_intervals(score, w, s, n_resamples=300, seed=1)
+    assert a != bootstrap_intervals(score, w, s, n_resamples=300, seed=2)
+    point = routing_metrics(score, w, s)
+    for k, (lo, hi) in a.items():
+        assert lo < point[k] < hi, (k, lo, point[k], hi)
+    wide = bootstrap_intervals(score, w, s, n_resamples=300, seed=1, level=0.99)
+    assert wide["apgr"][0] <= a["apgr"][0] and wide["apgr"][1] >= a["apgr"][1]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "n", "message"),
+    [
+        ({"n_resamples": 1}, 50, "n_resamples must be an integer >= 2, got 1"),
+        ({"level": 1.5}, 50, "level must lie in (0, 1), got 1.5"),
+        ({}, 1, "a bootstrap needs at least 2 requests, got 1"),
+    ],
+)
+def test_bootstrap_intervals_reject_bad_arguments(kwargs, n, message):
+    from simkit.evaluation import bootstrap_intervals
+
+    score, w, s = _population(n, np.random.default_rng(0))
+    with pytest.raises(ClassifierError) as e:
+        bootstrap_intervals(score, w, s, **kwargs)
+    assert str(e.value) == message
+
+
+def test_evaluation_rows_carry_the_bootstrap_interval_of_their_own_scores(result, small_trace):
+    from simkit.evaluation import bootstrap_intervals
+
+    row = result.metrics.query(
+        "benchmark == 'mmlu' and protocol == 'cv' and router == 'classifier'"
+    ).iloc[0]
+    s = result.scores[("mmlu", "cv")]
+    q = small_trace.quality_matrix([WEAK, STRONG]).set_axis(small_trace.requests["request_id"])
+    q = q.loc[s["request_id"]].to_numpy()
+    ci = bootstrap_intervals(s["p_hard"].to_numpy(), q[:, 0], q[:, 1], seed=0)
+    assert (row.apgr_lo, row.apgr_hi) == ci["apgr"]
+    assert (row.cpt50_lo, row.cpt50_hi) == ci["cpt50"]
+    assert row.apgr_lo <= row.apgr <= row.apgr_hi
+    j = result.to_json()["metrics"]["mmlu"]["cv"]
+    assert j["apgr_ci"] == list(ci["apgr"]) and "apgr_ci" not in j["random"]
+
+
+def test_seed_summary_is_mean_and_sample_sd_over_seeds():
+    import pandas as pd
+
+    from simkit.evaluation import seed_summary
+
+    rows = [
+        {"benchmark": "gsm8k", "protocol": "cv", "router": r, "seed": k,
+         "apgr": a, "cpt50": c, "cpt80": 0.5, "auc": 70.0}
+        for k, (a, c) in enumerate([(0.66, 0.29), (0.68, 0.31), (0.67, 0.33)])
+        for r in ("classifier", "random")
+    ]  # fmt: skip
+    out = seed_summary(pd.DataFrame(rows)).iloc[0]
+    assert out.n_seeds == 3
+    assert out.apgr_mean == pytest.approx(0.67) and out.apgr_sd == pytest.approx(0.01)
+    assert out.cpt50_sd == pytest.approx(np.std([0.29, 0.31, 0.33], ddof=1))
+    with pytest.raises(ClassifierError, match="seed_summary needs a 'seed' column"):
+        seed_summary(pd.DataFrame(rows).drop(columns="seed"))
