@@ -79,18 +79,29 @@ def card(result, trained, weak: str, strong: str, trace_name: str, wall_s: float
         "Protocol (i) `cv`: 5-fold out-of-fold scores within each benchmark, identical prompts "
         "in one fold, hyper-parameters chosen inside training folds. Protocol (ii) `transfer`: "
         "trained on the other benchmark only. CPT = strong-call share needed for that share of "
-        "the weak-to-strong quality gap; AUC in percent correct.",
+        "the weak-to-strong quality gap; AUC in percent correct. In brackets: 95 % bootstrap "
+        "interval over requests with the scores held fixed (how much the number would move on "
+        "another sample of this size); refitting with other fold seeds moves it too "
+        "(`simkit classifier evaluate traces/routellm_azure --protocol cv --repeats 6`).",
         "",
         "| benchmark | protocol | router | APGR | CPT(50%) | CPT(80%) | AUC |",
         "|---|---|---|---|---|---|---|",
     ]
+
+    def ci(r: dict, k: str, fmt: str) -> str:
+        lo, hi = r.get(f"{k}_lo"), r.get(f"{k}_hi")
+        if lo is None or lo != lo:
+            return ""
+        return f" [{lo:{fmt}}, {hi:{fmt}}]"
+
     for bench in ("mmlu", "gsm8k"):
         for protocol in ("cv", "transfer"):
             for router in ("classifier", "random"):
                 r = _row(m, bench, protocol, router)
                 lines.append(
-                    f"| {bench} | {protocol} | {router} | {r['apgr']:.4f} | {r['cpt50']:.2%} | "
-                    f"{r['cpt80']:.2%} | {r['auc']:.2f} |"
+                    f"| {bench} | {protocol} | {router} | {r['apgr']:.4f}{ci(r, 'apgr', '.3f')} | "
+                    f"{r['cpt50']:.2%}{ci(r, 'cpt50', '.1%')} | "
+                    f"{r['cpt80']:.2%}{ci(r, 'cpt80', '.1%')} | {r['auc']:.2f} |"
                 )
     lines += [
         "",
