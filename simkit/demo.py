@@ -19,9 +19,19 @@ __all__ = [
 ]
 
 
+def _traces_root() -> Path:
+    """Where the sample traces are: inside the installed package (a wheel or ``pip install .``
+    copies them to ``simkit/bundled_traces``), else the ``traces/`` folder of the source
+    checkout this package runs from (an editable install)."""
+    packaged = Path(__file__).resolve().parent / "bundled_traces"
+    if packaged.is_dir():
+        return packaged
+    return Path(__file__).resolve().parent.parent / "traces"
+
+
 def bundled_traces() -> list[Path]:
-    """The sample traces shipped in the repository's ``traces/`` folder."""
-    root = Path(__file__).resolve().parent.parent / "traces"
+    """The sample traces shipped with simkit (``traces/`` of the repository)."""
+    root = _traces_root()
     return (
         sorted(p for p in root.iterdir() if (p / "trace.json").is_file()) if root.is_dir() else []
     )
@@ -32,9 +42,9 @@ def run_demo() -> int:
     paths = bundled_traces()
     if not paths:
         print(
-            f"no bundled traces in {Path(__file__).resolve().parent.parent / 'traces'}: the "
-            "demo runs on the traces/ folder of a source checkout. Install from a clone with "
-            "`pip install -e .` (README), or rebuild the traces with scripts/build_traces.py",
+            f"no bundled traces in {_traces_root()}: this simkit was installed without its "
+            "sample traces. Install from a clone (`pip install -e .` or `pip install .`, "
+            "README), or rebuild the traces with scripts/build_traces.py",
             file=sys.stderr,
         )
         return 1

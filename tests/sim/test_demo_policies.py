@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from simkit import load_trace
 from simkit.demo import (
@@ -51,5 +52,64 @@ def test_demo_without_the_traces_folder_says_how_to_get_it(monkeypatch, capsys):
     monkeypatch.setattr(simkit.demo, "bundled_traces", lambda: [])
     assert simkit.demo.run_demo() == 1
     err = capsys.readouterr().err
-    assert "the demo runs on the traces/ folder of a source checkout" in err
-    assert "`pip install -e .`" in err
+    assert "this simkit was installed without its sample traces" in err
+    assert "`pip install -e .` or `pip install .`" in err
+
+
+@pytest.mark.slow
+def test_a_wheel_carries_the_sample_traces_with_their_licences(tmp_path):
+    """`pip install .` (not editable) must give `simkit demo` its traces: the wheel holds a
+    copy of traces/ (setup.py's build hook), provenance and licence texts included."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+    import zipfile
+
+    repo = Path(__file__).resolve().parents[2]
+    if not (repo / "traces").is_dir() or not (repo / "setup.py").is_file():
+        pytest.skip("needs the source checkout")
+    # build from a copy: a build writes build/ and *.egg-info next to the sources
+    build = tmp_path / "src"
+    shutil.copytree(
+        repo,
+        build,
+        ignore=shutil.ignore_patterns(
+            ".*", "artifacts", "build", "dist", "*.egg-info", "__pycache__", "notebooks",
+            "classifiers", "tests", "benchmarks",
+        ),
+    )  # fmt: skip
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
+         "-w", str(tmp_path / "dist"), str(build)],
+        check=True,
+    )  # fmt: skip
+    (wheel,) = (tmp_path / "dist").glob("simkit-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    root = "simkit/bundled_traces/"
+    for name in ("routellm_azure", "arena_bench_v1", "azure_conv_2023", "azure_code_2023"):
+        assert f"{root}{name}/trace.json" in names
+    assert f"{root}PROVENANCE.md" in names
+    assert any(n.startswith(f"{root}LICENSES/") for n in names)
+    assert not any(n.startswith("traces/") for n in names)
+    # installed from the wheel (not editable), the demo finds them inside the package
+    target = tmp_path / "site"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target),
+         str(wheel)],
+        check=True,
+    )  # fmt: skip
+    probe = (
+        "import simkit.demo as d; print(d._traces_root()); "
+        "print(','.join(p.name for p in d.bundled_traces()))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe],
+        env={**os.environ, "PYTHONPATH": str(target)},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
+    assert out[0] == str(target / "simkit" / "bundled_traces")
+    assert out[1] == "arena_bench_v1,azure_code_2023,azure_conv_2023,routellm_azure"
