@@ -82,3 +82,20 @@ def test_the_shipped_default_bundle_verifies_and_routes(small_trace):
     prompts = [str(p) for p in small_trace.requests["prompt"]]
     share = sum(router.route(p) == "strong" for p in prompts) / len(prompts)
     assert 0.05 < share < 0.45  # 262 prompts drawn from the 15,344 it was calibrated on
+
+
+def test_the_readme_gateway_snippet_runs_as_written(capsys, monkeypatch):
+    """The README's Python example is executed verbatim against the shipped bundle."""
+    import re
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    blocks = re.findall(r"```python\n(.*?)```", (repo / "README.md").read_text("utf-8"), re.S)
+    (snippet,) = [b for b in blocks if "Router.load" in b]
+    monkeypatch.chdir(repo)
+    exec(compile(snippet, "README.md", "exec"), {})
+    tier, model, p = capsys.readouterr().out.split()
+    assert tier in ("cheap", "strong") and model in (
+        "mistralai/Mixtral-8x7B-Instruct-v0.1", "gpt-4-1106-preview"
+    )  # fmt: skip
+    assert 0.0 <= float(p.removeprefix("p_hard=")) <= 1.0
