@@ -694,6 +694,28 @@ def _add_classifier(sub: argparse._SubParsersAction) -> None:
     _add_estimator_args(ev)
     ev.set_defaults(func=_run_classifier_evaluate)
 
+    lc = csub.add_parser(
+        "learning-curve",
+        help="would more labelled traffic help? protocol cv trained on shares of each fold",
+        description="Protocol cv with each fold's model trained on a fraction of its training "
+        "prompts (the test folds stay whole): if APGR still rises and CPT still falls at the "
+        "full training set, recording more outcomes of the same kind will improve the router.",
+    )
+    lc.add_argument("trace", help="a simkit trace directory with prompts and outcomes")
+    lc.add_argument(
+        "--fractions",
+        default="0.25,0.5,0.75,1",
+        help="shares of each training fold, comma separated (default 0.25,0.5,0.75,1)",
+    )
+    lc.add_argument("--benchmark", action="append", help="only these sources (repeatable)")
+    lc.add_argument("--folds", type=int, default=5, help="outer folds (default 5)")
+    lc.add_argument(
+        "--repeats", type=int, default=3, help="fold seeds SEED, SEED+1, ... (default 3)"
+    )
+    lc.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    _add_estimator_args(lc)
+    lc.set_defaults(func=_run_classifier_learning_curve)
+
     ex = csub.add_parser(
         "export",
         help="re-export a bundle with thresholds calibrated on your traffic, metrics, a card",
@@ -844,6 +866,67 @@ def _run_classifier_evaluate(args: argparse.Namespace) -> int:
     for r in result.published.itertuples(index=False):
         c50 = "   -   " if r.cpt50 is None or r.cpt50 != r.cpt50 else f"{r.cpt50:7.2%}"
         print(f"  {r.benchmark:<8} {r.router:<48} APGR {r.apgr:.3f}  CPT50 {c50}")
+    return 0
+
+
+def _run_classifier_learning_curve(args: argparse.Namespace) -> int:
+    import json
+
+    from simkit.classify.train import two_models
+    from simkit.errors import ClassifierError
+    from simkit.evaluation import learning_curve
+    from simkit.trace import load_trace
+
+    try:
+        fractions = [float(x) for x in args.fractions.split(",") if x.strip()]
+    except ValueError:
+        raise ClassifierError(
+            f"--fractions: expected comma-separated shares in (0, 1], got {args.fractions!r}"
+        ) from None
+    if args.repeats < 1:
+        raise ClassifierError(f"--repeats must be >= 1, got {args.repeats}")
+    trace = load_trace(args.trace)
+    weak, strong = two_models(trace, args.weak, args.strong)
+    curve = learning_curve(
+        trace,
+        weak=weak,
+        strong=strong,
+        estimator=_estimator(args),
+        fractions=fractions,
+        benchmarks=args.benchmark,
+        n_splits=args.folds,
+        seeds=[args.seed + k for k in range(args.repeats)],
+    )
+    agg = (
+        curve.groupby(["benchmark", "fraction"], sort=True)
+        .agg(
+            n_train=("n_train", "mean"),
+            apgr=("apgr", "mean"),
+            apgr_sd=("apgr", "std"),
+            cpt50=("cpt50", "mean"),
+            cpt50_sd=("cpt50", "std"),
+            cpt80=("cpt80", "mean"),
+        )
+        .reset_index()
+    )
+    if args.json:
+        print(
+            json.dumps(
+                {"per_seed": curve.to_dict("records"), "mean": agg.to_dict("records")},
+                indent=2,
+                default=float,
+            )
+        )
+        return 0
+    n_seeds = curve["seed"].nunique()
+    print(f"weak {weak}, strong {strong}; protocol cv, mean (sd) over {n_seeds} fold seeds")
+    print(f"{'benchmark':<10} {'fraction':>8} {'n_train':>8} {'APGR':>7} {'(sd)':>8} "
+          f"{'CPT50':>7} {'(sd)':>8} {'CPT80':>7}")  # fmt: skip
+    for r in agg.itertuples(index=False):
+        sd_a = "" if r.apgr_sd != r.apgr_sd else f"({r.apgr_sd:.4f})"
+        sd_c = "" if r.cpt50_sd != r.cpt50_sd else f"({r.cpt50_sd:.2%})"
+        print(f"{r.benchmark:<10} {r.fraction:>8.2f} {r.n_train:>8.0f} {r.apgr:7.4f} {sd_a:>8} "
+              f"{r.cpt50:7.2%} {sd_c:>8} {r.cpt80:7.2%}")  # fmt: skip
     return 0
 
 

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.base import clone
 
 from simkit.classify.calibrate import ShareCalibrator, realised_share
 from simkit.classify.evaluate import embed_once, out_of_fold_scores, transfer_scores
@@ -42,6 +43,7 @@ __all__ = [
     "EvaluationResult",
     "bootstrap_intervals",
     "evaluate_classifier",
+    "learning_curve",
     "probability_metrics",
     "routing_metrics",
     "seed_summary",
@@ -457,3 +459,96 @@ def evaluate_classifier(
         scores=scores,
         published=published,
     )
+
+
+def learning_curve(
+    trace: Trace,
+    *,
+    weak: str,
+    strong: str,
+    estimator: ComplexityClassifier | None = None,
+    fractions: Sequence[float] = (0.25, 0.5, 0.75, 1.0),
+    benchmarks: Sequence[str] | None = None,
+    n_splits: int = 5,
+    seeds: Sequence[int] = (0,),
+) -> pd.DataFrame:
+    """Protocol (i) with each fold's model trained on a fraction of its training prompts.
+
+    Answers "would more labelled traffic help?": if APGR still rises (and CPT falls) from
+    75 % to 100 % of the training data, more outcomes of the same kind are worth recording.
+    The test folds are the full benchmark at every fraction, so the points are comparable;
+    the training sample is a seeded sample of prompt groups.
+
+    Parameters
+    ----------
+    trace, weak, strong, estimator, benchmarks, n_splits
+        As for :func:`evaluate_classifier`.
+    fractions : sequence of float
+        Shares of each training fold to train on, in (0, 1].
+    seeds : sequence of int
+        Fold seeds (each also seeds the estimator and the training sample).
+
+    Returns
+    -------
+    DataFrame
+        One row per (benchmark, fraction, seed): ``n_train`` (mean training prompts per
+        fold), ``apgr``, ``cpt50``, ``cpt80``, ``auc``.
+
+    Raises
+    ------
+    ClassifierError
+        On a fraction outside (0, 1], no seeds, an unknown benchmark, or a trace without
+        prompts.
+    """
+    bad = [f for f in fractions if not 0.0 < float(f) <= 1.0]
+    if bad or not len(fractions):
+        raise ClassifierError(f"fractions must lie in (0, 1], got {list(fractions)!r}")
+    if not len(seeds):
+        raise ClassifierError("learning_curve needs at least one fold seed")
+    est = ComplexityClassifier() if estimator is None else estimator
+    q = trace.quality_matrix([weak, strong]).to_numpy(dtype=np.float64)
+    prompts_s = trace.requests["prompt"]
+    if prompts_s.isna().any():
+        i = int(np.flatnonzero(prompts_s.isna().to_numpy())[0])
+        raise ClassifierError(
+            f"{trace.where} (requests), row {i + 1}, column 'prompt': no prompt text; the "
+            "classifier is evaluated on prompts"
+        )
+    prompts = [str(p) for p in prompts_s]
+    source = trace.requests["source"].fillna("<none>").astype(str).to_numpy()
+    available = sorted(set(source))
+    targets = available if benchmarks is None else list(benchmarks)
+    missing = [b for b in targets if b not in available]
+    if missing:
+        raise ClassifierError(
+            f"benchmark {missing[0]!r} is not in the trace's 'source' column; it has: "
+            f"{', '.join(available)}"
+        )
+    usable = np.isfinite(q).all(axis=1)
+    embedded = embed_once(est, prompts)
+    rows = []
+    for bench in targets:
+        idx = np.flatnonzero((source == bench) & usable)
+        bp = [prompts[i] for i in idx]
+        for fraction in fractions:
+            for seed in seeds:
+                res = out_of_fold_scores(
+                    bp,
+                    q[idx],
+                    estimator=clone(est).set_params(random_state=int(seed)),
+                    n_splits=n_splits,
+                    random_state=int(seed),
+                    embedded=embedded[idx],
+                    train_fraction=float(fraction),
+                )
+                m = routing_metrics(res.p_hard, q[idx, 0], q[idx, 1])
+                rows.append(
+                    {
+                        "benchmark": bench,
+                        "fraction": float(fraction),
+                        "seed": int(seed),
+                        "n_train": res.n_train,
+                        **{k: m[k] for k in ("apgr", "cpt50", "cpt80", "auc")},
+                    }
+                )
+    return pd.DataFrame(rows)

@@ -40,12 +40,15 @@ class ScoredFolds:
         Test fold of each request (-1 for transfer: one model scored everything).
     chosen : list
         Hyper-parameters chosen per fold (per model), for the record.
+    n_train : float
+        Mean number of training prompts per fold (all of them for transfer).
     """
 
     gain: np.ndarray
     p_hard: np.ndarray
     fold: np.ndarray
     chosen: list[Any]
+    n_train: float = float("nan")
 
 
 def embed_once(estimator: ComplexityClassifier, prompts: list[str]) -> np.ndarray:
@@ -65,6 +68,7 @@ def out_of_fold_scores(
     random_state: int = 0,
     groups: Sequence[Any] | None = None,
     embedded: np.ndarray | None = None,
+    train_fraction: float = 1.0,
 ) -> ScoredFolds:
     """k-fold out-of-fold scores; identical prompts always share a fold.
 
@@ -84,6 +88,9 @@ def out_of_fold_scores(
         Group labels (default: identical prompt strings).
     embedded : ndarray, optional
         Precomputed embeddings (else computed once with :func:`embed_once`).
+    train_fraction : float
+        Train each fold's model on this share of its training prompts only (a seeded sample
+        of prompt groups), to draw a learning curve; the test folds are unchanged.
     """
     prompts = check_prompts(prompts, where="evaluation prompts")
     q = np.asarray(quality, dtype=np.float64)
@@ -93,6 +100,8 @@ def out_of_fold_scores(
         )
     if not isinstance(n_splits, int) or n_splits < 2:
         raise ClassifierError(f"n_splits must be an integer >= 2, got {n_splits!r}")
+    if not 0.0 < train_fraction <= 1.0:
+        raise ClassifierError(f"train_fraction must lie in (0, 1], got {train_fraction!r}")
     est = ComplexityClassifier() if estimator is None else estimator
     emb = embed_once(est, prompts) if embedded is None else np.asarray(embedded)
     grp = prompt_groups(prompts) if groups is None else np.asarray(groups)
@@ -102,14 +111,30 @@ def out_of_fold_scores(
     p_hard = np.full(len(prompts), np.nan)
     fold = np.full(len(prompts), -1, dtype=np.int64)
     chosen = []
+    n_train = []
     for k, (tr, te) in enumerate(grouped_folds(strat, grp, n_splits, random_state)):
+        if train_fraction < 1.0:
+            tr = _subsample_groups(tr, grp, train_fraction, random_state, k)
         model = clone(est).fit([prompts[i] for i in tr], q[tr], groups=grp[tr], embedded=emb[tr])
         te_prompts = [prompts[i] for i in te]
         gain[te] = model.decision_function(te_prompts, embedded=emb[te])
         p_hard[te] = model.p_hard_from_gain(gain[te])
         fold[te] = k
         chosen.append(list(model.chosen_))
-    return ScoredFolds(gain=gain, p_hard=p_hard, fold=fold, chosen=chosen)
+        n_train.append(len(tr))
+    return ScoredFolds(
+        gain=gain, p_hard=p_hard, fold=fold, chosen=chosen, n_train=float(np.mean(n_train))
+    )
+
+
+def _subsample_groups(
+    rows: np.ndarray, groups: np.ndarray, fraction: float, random_state: int, fold: int
+) -> np.ndarray:
+    """A seeded sample of ``fraction`` of the prompt groups among ``rows`` (all their rows)."""
+    uniq = np.unique(groups[rows])
+    rng = np.random.default_rng(np.random.SeedSequence([int(random_state), int(fold), 0x1C]))
+    keep = rng.choice(uniq, size=max(1, int(round(fraction * uniq.size))), replace=False)
+    return rows[np.isin(groups[rows], keep)]
 
 
 def transfer_scores(
@@ -129,4 +154,5 @@ def transfer_scores(
         p_hard=model.p_hard_from_gain(gain),
         fold=np.full(len(test), -1, dtype=np.int64),
         chosen=[list(model.chosen_)],
+        n_train=float(len(train_prompts)),
     )

@@ -121,3 +121,25 @@ def test_evaluate_rejects_bad_repeats_and_bootstrap(flag, message, capsys):
     code = main(["classifier", "evaluate", str(FIXTURES / "routellm_small"), *flag])
     assert code != 0
     assert message in capsys.readouterr().err
+
+
+def test_learning_curve_prints_a_table_and_json(tiny_model, capsys):
+    args = ["classifier", "learning-curve", str(FIXTURES / "routellm_small"), "--folds", "3",
+            "--embedder", f"static:{tiny_model}", "--benchmark", "gsm8k",
+            "--fractions", "0.5,1", "--repeats", "2"]  # fmt: skip
+    assert main([*args, "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert [r["fraction"] for r in out["mean"]] == [0.5, 1.0]
+    assert len(out["per_seed"]) == 4
+    assert main(args) == 0
+    text = capsys.readouterr().out
+    assert "mean (sd) over 2 fold seeds" in text and "gsm8k" in text
+
+
+def test_learning_curve_rejects_unparsable_fractions(capsys):
+    code = main(["classifier", "learning-curve", str(FIXTURES / "routellm_small"),
+                 "--fractions", "half"])  # fmt: skip
+    assert code != 0
+    assert "--fractions: expected comma-separated shares in (0, 1], got 'half'" in (
+        capsys.readouterr().err
+    )

@@ -178,3 +178,65 @@ def test_seed_summary_is_mean_and_sample_sd_over_seeds():
     assert out.cpt50_sd == pytest.approx(np.std([0.29, 0.31, 0.33], ddof=1))
     with pytest.raises(ClassifierError, match="seed_summary needs a 'seed' column"):
         seed_summary(pd.DataFrame(rows).drop(columns="seed"))
+
+
+# --- learning curve -----------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def curve(tiny_model, static_cache, small_trace):
+    from simkit.evaluation import learning_curve
+
+    est = ComplexityClassifier(StaticEmbedder(str(tiny_model), cache_dir=static_cache), cv=3)
+    return learning_curve(
+        small_trace, weak=WEAK, strong=STRONG, estimator=est, fractions=(0.5, 1.0),
+        benchmarks=["mmlu"], n_splits=3, seeds=(0, 1),
+    )  # fmt: skip
+
+
+def test_learning_curve_has_a_row_per_fraction_and_seed_with_smaller_training_sets(curve):
+    assert list(zip(curve.fraction, curve.seed, strict=True)) == [
+        (0.5, 0), (0.5, 1), (1.0, 0), (1.0, 1)
+    ]  # fmt: skip
+    full = curve[curve.fraction == 1.0].n_train.to_numpy()
+    half = curve[curve.fraction == 0.5].n_train.to_numpy()
+    assert np.all(full == 108.0)  # 2/3 of 162 prompts: every training fold whole
+    assert np.all(np.abs(half / full - 0.5) < 0.05)
+    assert curve[["apgr", "cpt50", "cpt80", "auc"]].notna().all().all()
+
+
+def test_learning_curve_at_the_full_fraction_is_protocol_cv_itself(
+    curve, tiny_model, static_cache, small_trace
+):
+    est = ComplexityClassifier(
+        StaticEmbedder(str(tiny_model), cache_dir=static_cache), cv=3, random_state=1
+    )
+    res = evaluate_classifier(
+        small_trace, weak=WEAK, strong=STRONG, estimator=est, protocols=["cv"],
+        benchmarks=["mmlu"], n_splits=3, seed=1, n_bootstrap=0,
+    )  # fmt: skip
+    cv = res.metrics.query("router == 'classifier'").iloc[0]
+    point = curve[(curve.fraction == 1.0) & (curve.seed == 1)].iloc[0]
+    assert (point.apgr, point.cpt50) == (cv.apgr, cv.cpt50)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"fractions": (0.0, 1.0)}, "fractions must lie in (0, 1], got [0.0, 1.0]"),
+        ({"fractions": (1.5,)}, "fractions must lie in (0, 1], got [1.5]"),
+        ({"seeds": ()}, "learning_curve needs at least one fold seed"),
+        ({"benchmarks": ["hellaswag"]}, "benchmark 'hellaswag' is not in the trace's 'source'"),
+    ],
+)
+def test_learning_curve_rejects_bad_arguments(kwargs, message, small_trace):
+    from simkit.evaluation import learning_curve
+
+    with pytest.raises(ClassifierError) as e:
+        learning_curve(small_trace, weak=WEAK, strong=STRONG, **kwargs)
+    assert message in str(e.value)
+
+
+def test_out_of_fold_training_fraction_is_checked(small_trace):
+    from simkit.classify.evaluate import out_of_fold_scores
+
+    with pytest.raises(ClassifierError, match=r"train_fraction must lie in \(0, 1\], got 0"):
+        out_of_fold_scores(["a b", "c d", "e f"], np.zeros((3, 2)), train_fraction=0)
