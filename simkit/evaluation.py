@@ -315,6 +315,32 @@ def _calibration_rows(
     return rows
 
 
+def _benchmark_data(
+    trace: Trace, weak: str, strong: str, benchmarks: Sequence[str] | None
+) -> tuple[np.ndarray, list[str], np.ndarray, list[str]]:
+    """Quality matrix (weak, strong), prompts, source per request and the benchmarks to
+    evaluate, with the trace's prompts and the requested benchmarks checked."""
+    q = trace.quality_matrix([weak, strong]).to_numpy(dtype=np.float64)
+    prompts_s = trace.requests["prompt"]
+    if prompts_s.isna().any():
+        i = int(np.flatnonzero(prompts_s.isna().to_numpy())[0])
+        raise ClassifierError(
+            f"{trace.where} (requests), row {i + 1}, column 'prompt': no prompt text; the "
+            "classifier is evaluated on prompts"
+        )
+    prompts = [str(p) for p in prompts_s]
+    source = trace.requests["source"].fillna("<none>").astype(str).to_numpy()
+    available = sorted(set(source))
+    targets = available if benchmarks is None else list(benchmarks)
+    missing = [b for b in targets if b not in available]
+    if missing:
+        raise ClassifierError(
+            f"benchmark {missing[0]!r} is not in the trace's 'source' column; it has: "
+            f"{', '.join(available)}"
+        )
+    return q, prompts, source, targets
+
+
 def evaluate_classifier(
     trace: Trace,
     *,
@@ -365,24 +391,7 @@ def evaluate_classifier(
     if unknown:
         raise ClassifierError(f"unknown protocol {unknown[0]!r}; choose from 'cv', 'transfer'")
     est = ComplexityClassifier() if estimator is None else estimator
-    q = trace.quality_matrix([weak, strong]).to_numpy(dtype=np.float64)
-    prompts_s = trace.requests["prompt"]
-    if prompts_s.isna().any():
-        i = int(np.flatnonzero(prompts_s.isna().to_numpy())[0])
-        raise ClassifierError(
-            f"{trace.where} (requests), row {i + 1}, column 'prompt': no prompt text; the "
-            "classifier is evaluated on prompts"
-        )
-    prompts = [str(p) for p in prompts_s]
-    source = trace.requests["source"].fillna("<none>").astype(str).to_numpy()
-    available = sorted(set(source))
-    targets = available if benchmarks is None else list(benchmarks)
-    missing = [b for b in targets if b not in available]
-    if missing:
-        raise ClassifierError(
-            f"benchmark {missing[0]!r} is not in the trace's 'source' column; it has: "
-            f"{', '.join(available)}"
-        )
+    q, prompts, source, targets = _benchmark_data(trace, weak, strong, benchmarks)
     usable = np.isfinite(q).all(axis=1)
     embedded = embed_once(est, prompts)
     rows: list[dict[str, Any]] = []
@@ -506,24 +515,7 @@ def learning_curve(
     if not len(seeds):
         raise ClassifierError("learning_curve needs at least one fold seed")
     est = ComplexityClassifier() if estimator is None else estimator
-    q = trace.quality_matrix([weak, strong]).to_numpy(dtype=np.float64)
-    prompts_s = trace.requests["prompt"]
-    if prompts_s.isna().any():
-        i = int(np.flatnonzero(prompts_s.isna().to_numpy())[0])
-        raise ClassifierError(
-            f"{trace.where} (requests), row {i + 1}, column 'prompt': no prompt text; the "
-            "classifier is evaluated on prompts"
-        )
-    prompts = [str(p) for p in prompts_s]
-    source = trace.requests["source"].fillna("<none>").astype(str).to_numpy()
-    available = sorted(set(source))
-    targets = available if benchmarks is None else list(benchmarks)
-    missing = [b for b in targets if b not in available]
-    if missing:
-        raise ClassifierError(
-            f"benchmark {missing[0]!r} is not in the trace's 'source' column; it has: "
-            f"{', '.join(available)}"
-        )
+    q, prompts, source, targets = _benchmark_data(trace, weak, strong, benchmarks)
     usable = np.isfinite(q).all(axis=1)
     embedded = embed_once(est, prompts)
     rows = []
