@@ -805,13 +805,13 @@ def _run_classifier_evaluate(args: argparse.Namespace) -> int:
     seeds = [args.seed + k for k in range(args.repeats)]
     results = []
     for seed in seeds:
-        args.seed = seed  # the estimator's inner folds follow the fold seed
         results.append(
             evaluate_classifier(
                 trace,
                 weak=weak,
                 strong=strong,
-                estimator=_estimator(args),
+                # the estimator's inner folds follow the fold seed
+                estimator=_estimator(args).set_params(random_state=seed),
                 protocols=args.protocol or ["cv", "transfer"],
                 benchmarks=args.benchmark,
                 n_splits=args.folds,
@@ -874,7 +874,7 @@ def _run_classifier_learning_curve(args: argparse.Namespace) -> int:
 
     from simkit.classify.train import two_models
     from simkit.errors import ClassifierError
-    from simkit.evaluation import learning_curve
+    from simkit.evaluation import learning_curve, seed_summary
     from simkit.trace import load_trace
 
     try:
@@ -897,17 +897,8 @@ def _run_classifier_learning_curve(args: argparse.Namespace) -> int:
         n_splits=args.folds,
         seeds=[args.seed + k for k in range(args.repeats)],
     )
-    agg = (
-        curve.groupby(["benchmark", "fraction"], sort=True)
-        .agg(
-            n_train=("n_train", "mean"),
-            apgr=("apgr", "mean"),
-            apgr_sd=("apgr", "std"),
-            cpt50=("cpt50", "mean"),
-            cpt50_sd=("cpt50", "std"),
-            cpt80=("cpt80", "mean"),
-        )
-        .reset_index()
+    agg = seed_summary(
+        curve, by=("benchmark", "fraction"), columns=("n_train", "apgr", "cpt50", "cpt80")
     )
     if args.json:
         print(
@@ -918,15 +909,15 @@ def _run_classifier_learning_curve(args: argparse.Namespace) -> int:
             )
         )
         return 0
-    n_seeds = curve["seed"].nunique()
+    n_seeds = args.repeats
     print(f"weak {weak}, strong {strong}; protocol cv, mean (sd) over {n_seeds} fold seeds")
     print(f"{'benchmark':<10} {'fraction':>8} {'n_train':>8} {'APGR':>7} {'(sd)':>8} "
           f"{'CPT50':>7} {'(sd)':>8} {'CPT80':>7}")  # fmt: skip
     for r in agg.itertuples(index=False):
         sd_a = "" if r.apgr_sd != r.apgr_sd else f"({r.apgr_sd:.4f})"
         sd_c = "" if r.cpt50_sd != r.cpt50_sd else f"({r.cpt50_sd:.2%})"
-        print(f"{r.benchmark:<10} {r.fraction:>8.2f} {r.n_train:>8.0f} {r.apgr:7.4f} {sd_a:>8} "
-              f"{r.cpt50:7.2%} {sd_c:>8} {r.cpt80:7.2%}")  # fmt: skip
+        print(f"{r.benchmark:<10} {r.fraction:>8.2f} {r.n_train_mean:>8.0f} {r.apgr_mean:7.4f} "
+              f"{sd_a:>8} {r.cpt50_mean:7.2%} {sd_c:>8} {r.cpt80_mean:7.2%}")  # fmt: skip
     return 0
 
 

@@ -187,21 +187,27 @@ def bootstrap_intervals(
     return out
 
 
-def seed_summary(metrics: pd.DataFrame) -> pd.DataFrame:
+def seed_summary(
+    metrics: pd.DataFrame,
+    by: Sequence[str] = ("benchmark", "protocol"),
+    columns: Sequence[str] = ("apgr", "cpt50", "cpt80", "auc"),
+) -> pd.DataFrame:
     """Mean and standard deviation over fold seeds of the classifier's metrics.
 
     ``metrics`` is the concatenation of :attr:`EvaluationResult.metrics` of several runs with
-    a ``seed`` column added. Returns one row per (benchmark, protocol): ``n_seeds`` and
-    ``<metric>_mean``, ``<metric>_sd`` (sample standard deviation, NaN for one seed) of
-    ``apgr``, ``cpt50``, ``cpt80`` and ``auc``.
+    a ``seed`` column added (only the ``"classifier"`` rows count), or a
+    :func:`learning_curve` frame with ``by=("benchmark", "fraction")``. Returns one row per
+    group of ``by``: ``n_seeds`` and ``<column>_mean``, ``<column>_sd`` (sample standard
+    deviation, NaN for one seed) of each of ``columns``.
     """
     if "seed" not in metrics.columns:
         raise ClassifierError("seed_summary needs a 'seed' column (one run per fold seed)")
-    clf = metrics[metrics["router"] == "classifier"]
+    if "router" in metrics.columns:
+        metrics = metrics[metrics["router"] == "classifier"]
     rows = []
-    for (bench, protocol), g in clf.groupby(["benchmark", "protocol"], sort=True):
-        row: dict[str, Any] = {"benchmark": bench, "protocol": protocol, "n_seeds": len(g)}
-        for k in ("apgr", "cpt50", "cpt80", "auc"):
+    for key, g in metrics.groupby(list(by), sort=True):
+        row: dict[str, Any] = {**dict(zip(by, key, strict=True)), "n_seeds": len(g)}
+        for k in columns:
             vals = g[k].to_numpy(dtype=np.float64)
             row[f"{k}_mean"] = float(vals.mean())
             row[f"{k}_sd"] = float(vals.std(ddof=1)) if len(vals) > 1 else float("nan")
@@ -267,7 +273,6 @@ class EvaluationResult:
                     lo, hi = getattr(row, f"{k}_lo", None), getattr(row, f"{k}_hi", None)
                     if lo is not None:
                         vals[f"{k}_ci"] = [_num(lo), _num(hi)]
-            if row.router == "classifier":
                 slot.update(vals)
             else:
                 slot[row.router] = vals
