@@ -440,7 +440,8 @@ def evaluate_classifier(
                     )
                 res = transfer_scores(
                     [prompts[i] for i in train], q[train], [prompts[i] for i in idx_b],
-                    estimator=est,
+                    estimator=est, train_embedded=embedded[train],
+                    test_embedded=embedded[idx_b],
                 )  # fmt: skip
                 p_hard, gain = res.p_hard, res.gain
                 cal_scores = np.concatenate([oof(b)[1].p_hard for b in sorted(set(source[train]))])

@@ -8,14 +8,14 @@ runs the same computation from them. ``tests/classify`` checks the two agree.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from simkit.errors import BundleError
 
-__all__ = ["HEAD_KINDS", "export_head", "predict_head", "sigmoid"]
+__all__ = ["HEAD_KINDS", "export_head", "gain_to_p_hard", "predict_head", "sigmoid"]
 
 #: Head kinds that can be exported and run from arrays.
 HEAD_KINDS = ("logistic", "mlp", "knn", "hgb")
@@ -30,6 +30,16 @@ def sigmoid(z: np.ndarray) -> np.ndarray:
     e = np.exp(z[~pos])
     out[~pos] = e / (1.0 + e)
     return out
+
+
+def gain_to_p_hard(gain: np.ndarray, platt: Sequence[float] | None) -> np.ndarray:
+    """The calibration map from expected gain to ``p_hard``: ``sigmoid(a * gain + b)`` for
+    Platt parameters ``(a, b)``, else ``(gain + 1) / 2``."""
+    g = np.asarray(gain, dtype=np.float64)
+    if platt is None:
+        return (g + 1.0) / 2.0
+    a, b = platt
+    return sigmoid(a * g + b)
 
 
 def export_head(kind: str, est: Any) -> tuple[dict[str, Any], dict[str, np.ndarray]]:

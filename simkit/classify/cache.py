@@ -29,7 +29,16 @@ import numpy as np
 
 from simkit.errors import ClassifierError
 
-__all__ = ["EmbeddingCache", "default_cache_dir", "identity_key", "text_hashes"]
+__all__ = ["EmbeddingCache", "default_cache_dir", "file_sha256", "identity_key", "text_hashes"]
+
+
+def file_sha256(path: str | PathLike[str]) -> str:
+    """Hex sha256 of a file's bytes (read in 1 MiB chunks)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
 
 
 def default_cache_dir() -> Path:

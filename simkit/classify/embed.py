@@ -29,7 +29,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from simkit.classify.cache import EmbeddingCache, default_cache_dir, text_hashes
+from simkit.classify.cache import EmbeddingCache, default_cache_dir, file_sha256, text_hashes
 from simkit.classify.features import FEATURE_NAMES, check_prompts, prompt_features
 from simkit.classify.static import DISTILL_VERSION, StaticEmbedding, distill_static_embedding
 from simkit.errors import ClassifierError
@@ -79,15 +79,6 @@ class EmbeddingReport:
     n_computed: int
     n_truncated: int
     truncated: np.ndarray
-
-
-def file_sha256(path: str | PathLike[str]) -> str:
-    """Hex sha256 of a file's bytes (read in 1 MiB chunks)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 _IDENTITY_FILES = ("config.json", "tokenizer.json", "modules.json", "1_Pooling/config.json")

@@ -143,12 +143,22 @@ def transfer_scores(
     test_prompts: Sequence[str],
     *,
     estimator: ComplexityClassifier | None = None,
+    train_embedded: np.ndarray | None = None,
+    test_embedded: np.ndarray | None = None,
 ) -> ScoredFolds:
-    """Fit on one set of prompts (e.g. one benchmark) and score another."""
+    """Fit on one set of prompts (e.g. one benchmark) and score another.
+
+    ``train_embedded`` / ``test_embedded`` optionally give the prompts' embeddings by the
+    estimator's embedder (computed once by the caller), as in :func:`out_of_fold_scores`.
+    """
     est = ComplexityClassifier() if estimator is None else clone(estimator)
-    model = est.fit(check_prompts(train_prompts, where="training prompts"), train_quality)
+    model = est.fit(
+        check_prompts(train_prompts, where="training prompts"),
+        train_quality,
+        embedded=train_embedded,
+    )
     test = check_prompts(test_prompts, where="evaluation prompts")
-    gain = model.decision_function(test)
+    gain = model.decision_function(test, embedded=test_embedded)
     return ScoredFolds(
         gain=gain,
         p_hard=model.p_hard_from_gain(gain),

@@ -18,7 +18,7 @@ import numpy as np
 
 from simkit.errors import ClassifierError
 
-__all__ = ["FEATURE_CLIP", "FEATURE_NAMES", "check_prompts", "prompt_features"]
+__all__ = ["FEATURE_CLIP", "FEATURE_NAMES", "check_prompts", "prompt_features", "scale_features"]
 
 _NUMBER = re.compile(r"(?<![\w.])[-+]?\d+(?:[.,]\d+)*(?:\.\d+)?")
 _OPTION = re.compile(r"(?m)^\s*\(?[A-J][.)]\s")
@@ -188,6 +188,14 @@ def prompt_features(prompts: Sequence[str]) -> np.ndarray:
     return np.array([_one(p) for p in prompts], dtype=np.float64).reshape(
         len(prompts), len(FEATURE_NAMES)
     )
+
+
+def scale_features(
+    f: np.ndarray, mean: np.ndarray, scale: np.ndarray, weight: float, clip: float = FEATURE_CLIP
+) -> np.ndarray:
+    """Standardise feature rows with the training ``mean``/``scale``, clip to +-``clip`` and
+    multiply by ``weight``: what the heads see, in training and in a bundle alike."""
+    return np.clip((f - mean) / scale, -clip, clip) * weight
 
 
 def check_prompts(prompts: Any, where: str = "prompts") -> list[str]:

@@ -30,9 +30,9 @@ from sklearn.neighbors import KNeighborsRegressor
 from sklearn.neural_network import MLPClassifier
 from sklearn.utils.validation import check_is_fitted
 
-from simkit.classify.arrays import HEAD_KINDS, export_head, sigmoid
+from simkit.classify.arrays import HEAD_KINDS, export_head, gain_to_p_hard
 from simkit.classify.embed import StaticEmbedder, check_prompts
-from simkit.classify.features import FEATURE_CLIP, FEATURE_NAMES, prompt_features
+from simkit.classify.features import FEATURE_NAMES, prompt_features, scale_features
 from simkit.errors import ClassifierError
 
 __all__ = [
@@ -254,8 +254,8 @@ class ComplexityClassifier(BaseEstimator):
             self.feature_mean_ = f.mean(axis=0)
             scale = f.std(axis=0)
             self.feature_scale_ = np.where(scale > 0, scale, 1.0)
-        f = np.clip((f - self.feature_mean_) / self.feature_scale_, -FEATURE_CLIP, FEATURE_CLIP)
-        return np.hstack([emb, f * self.feature_weight])
+        f = scale_features(f, self.feature_mean_, self.feature_scale_, self.feature_weight)
+        return np.hstack([emb, f])
 
     def transform_features(self, prompts: Sequence[str]) -> np.ndarray:
         """The feature matrix the heads see: embedding (+ scaled prompt features)."""
@@ -383,15 +383,13 @@ class ComplexityClassifier(BaseEstimator):
             _fit_head(self.head, _make_head(self.head, v, self.random_state), z, qu[:, j])
             for j, v in enumerate(self.chosen_)
         ]
+        self.oof_gain_ = oof[0, best[0]] if binary_target else oof[-1, best[-1]] - oof[0, best[0]]
         if binary_target:
             self.platt_ = (1.0, 0.0)  # p_hard is the head's probability itself
+        elif self.calibrate:
+            self.platt_ = _fit_platt(self.oof_gain_, (qu[:, -1] > qu[:, 0]).astype(int))
         else:
-            gain_oof = oof[-1, best[-1]] - oof[0, best[0]]
-            if self.calibrate:
-                self.platt_ = _fit_platt(gain_oof, (qu[:, -1] > qu[:, 0]).astype(int))
-            else:
-                self.platt_ = (0.0, 0.0)
-        self.oof_gain_ = oof[0, best[0]] if binary_target else oof[-1, best[-1]] - oof[0, best[0]]
+            self.platt_ = (0.0, 0.0)
         return self
 
     # -- predict ---------------------------------------------------------------------------
@@ -425,10 +423,7 @@ class ComplexityClassifier(BaseEstimator):
         check_is_fitted(self, "heads_")
         if self.binary_target_:
             return np.asarray(gain, dtype=np.float64)
-        if not self.calibrate:
-            return (np.asarray(gain, dtype=np.float64) + 1.0) / 2.0
-        a, b = self.platt_
-        return sigmoid(a * np.asarray(gain, dtype=np.float64) + b)
+        return gain_to_p_hard(gain, self.platt_ if self.calibrate else None)
 
     def predict_proba(self, X: Sequence[str]) -> np.ndarray:
         """``[[1 - p_hard, p_hard], ...]``."""

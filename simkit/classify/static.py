@@ -85,13 +85,8 @@ class StaticEmbedding:
         return out
 
     def encode_one(self, prompt: str) -> np.ndarray:
-        """Embedding of one prompt, shape ``(dim,)`` (the router's hot path)."""
-        ids = self._tok.encode(prompt, add_special_tokens=False).ids
-        if not ids:
-            return np.zeros(self.dim, dtype=np.float32)
-        v = self.vectors[ids].astype(np.float32, copy=False).mean(axis=0)
-        n = float(np.linalg.norm(v))
-        return v / n if n > 0 else v
+        """Embedding of one prompt, shape ``(dim,)``."""
+        return self.encode([prompt])[0]
 
     def save(self, folder: str | PathLike[str]) -> list[str]:
         """Write ``static_vectors.npy`` and ``tokenizer.json`` into ``folder``; return names."""

@@ -147,3 +147,19 @@ def test_training_twice_writes_byte_identical_bundles(
         small_trace, tmp_path / "b", estimator=est, metrics={"note": "test"}, card="# card\n"
     )
     assert (again.path / "SHA256SUMS").read_text() == (trained.path / "SHA256SUMS").read_text()
+
+
+def test_a_tier_without_a_model_is_refused_before_anything_is_written(trained, tmp_path):
+    from simkit.classify.bundle import export_bundle
+
+    out = tmp_path / "bad"
+    with pytest.raises(BundleError) as e:
+        export_bundle(
+            trained.classifier, out,
+            tiers=[{"tier": "cheap", "model": WEAK}, {"tier": "strong", "name": STRONG}],
+            thresholds={"t": {"p_hard": 0.5}}, default_threshold="t", training={},
+        )  # fmt: skip
+    assert str(e.value) == (
+        f"each tier needs 'tier' and 'model' keys, got {{'tier': 'strong', 'name': '{STRONG}'}}"
+    )
+    assert not out.exists()
