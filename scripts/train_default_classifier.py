@@ -20,9 +20,11 @@ import argparse
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
+from simkit.classify.bundle import training_data_hash
 from simkit.classify.embed import StaticEmbedder
 from simkit.classify.features import FEATURE_NAMES
 from simkit.classify.model import ComplexityClassifier
@@ -40,7 +42,7 @@ def _row(m, bench: str, protocol: str, router: str) -> dict:
     return r.iloc[0].to_dict()
 
 
-def card(result, trained, weak: str, strong: str, trace_name: str, wall_s: float) -> str:
+def card(result, n_train: int, data_sha256: str, weak: str, strong: str, trace_name: str) -> str:
     m = result.metrics
     lines = [
         f"# {NAME}: simkit's default complexity classifier",
@@ -51,12 +53,11 @@ def card(result, trained, weak: str, strong: str, trace_name: str, wall_s: float
         "",
         "## Data",
         f"- Trained on the bundled trace `traces/{trace_name}` (see `traces/PROVENANCE.md`): "
-        f"{trained.n_train} prompts, 14,037 MMLU (multiple-choice questions, 57 subjects) "
+        f"{n_train} prompts, 14,037 MMLU (multiple-choice questions, 57 subjects) "
         "and 1,307 GSM8K (grade-school maths word problems), with the per-prompt correctness "
         "of both models recorded by RouteLLM (lm-sys/RouteLLM @ 0b64fda, Apache-2.0), "
         "decontaminated as RouteLLM does.",
-        f"- Training-data hash (ids, prompts, outcomes): "
-        f"`{trained.path and _manifest(trained)['training']['data_sha256']}`.",
+        f"- Training-data hash (ids, prompts, outcomes): `{data_sha256}`.",
         "",
         "## Model",
         "- Features: the static embedding distilled from the bundled all-MiniLM-L6-v2 "
@@ -160,12 +161,6 @@ def card(result, trained, weak: str, strong: str, trace_name: str, wall_s: float
     return "\n".join(lines)
 
 
-def _manifest(trained) -> dict:
-    import json
-
-    return json.loads((trained.path / "bundle.json").read_text("utf-8"))
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--trace", default=str(REPO / "traces" / "routellm_azure"))
@@ -192,6 +187,15 @@ def main() -> None:
         "fold, inner 5-fold CV for hyper-parameters on training folds only, seed 0",
         "transfer": "trained on the other benchmark(s) of the trace, scored on this one",
     }
+    # the card quotes the training data's hash and size, as the bundle records them
+    q = trace.quality_matrix([weak, strong]).to_numpy(dtype=float)
+    data_sha256 = training_data_hash(
+        trace.requests["request_id"].astype(str).tolist(),
+        [str(p) for p in trace.requests["prompt"]],
+        q,
+    )
+    n_train = int(np.isfinite(q).all(axis=1).sum())
+    text = card(result, n_train, data_sha256, weak, strong, Path(args.trace).name)
     trained = train_bundle(
         trace,
         args.out,
@@ -199,20 +203,10 @@ def main() -> None:
         strong=strong,
         estimator=est,
         metrics=metrics,
+        card=text,
         extra_training={"trace": f"traces/{Path(args.trace).name}", "command": COMMAND},
     )
     wall = time.perf_counter() - t0
-    # second pass: the card quotes the trained bundle's data hash, so write it, then
-    # rewrite the bundle with the card (the arrays are identical: same data and seed)
-    text = card(result, trained, weak, strong, Path(args.trace).name, wall)
-    from simkit.classify.bundle import load_bundle, rebundle
-
-    tmp = Path(args.out).with_name(Path(args.out).name + ".tmp")
-    rebundle(load_bundle(trained.path), tmp, card=text)
-    import shutil
-
-    shutil.rmtree(trained.path)
-    tmp.rename(trained.path)
     print(f"wrote {trained.path} in {wall:.0f} s")
     if not args.no_scores:
         path = write_oof_scores(trace, result, Path(args.trace))

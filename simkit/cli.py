@@ -477,26 +477,24 @@ def _add_report(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_run_report)
 
 
-def _numbers(text: str, option: str, kind: type) -> list:
+def _numbers(text: str, option: str, kind: type, what: str | None = None) -> list:
+    """Comma-separated numbers of ``kind``; a clear error naming ``option`` otherwise."""
     from simkit.errors import SpecError
 
     try:
         return [kind(v) for v in text.split(",") if v.strip()]
     except ValueError:
-        raise SpecError(
-            option, problem=f"expected comma-separated {kind.__name__}s, got {text!r}"
-        ) from None
+        what = what or f"{kind.__name__}s"
+        raise SpecError(option, problem=f"expected comma-separated {what}, got {text!r}") from None
 
 
 def _run_report(args: argparse.Namespace) -> int:
     import shlex
 
-    import numpy as np
-
     from simkit.errors import SpecError
     from simkit.fleet import load_fleet
     from simkit.study import Study
-    from simkit.trace import load_trace
+    from simkit.trace import load_trace, window
     from simkit.viz import study_report_sections, write_report
 
     cutoffs = {}
@@ -511,8 +509,7 @@ def _run_report(args: argparse.Namespace) -> int:
     seeds = _numbers(args.seeds, "--seeds", int)
     shares = _numbers(args.frontier_shares, "--frontier-shares", float)
     trace = load_trace(args.trace)
-    if args.n_requests is not None and args.n_requests < trace.n_requests:
-        trace = trace.subset(np.arange(trace.n_requests) < args.n_requests)
+    trace = window(trace, n_requests=args.n_requests)
     fleet = load_fleet(args.fleet)
     study = Study.prepare(trace, fleet, score=args.score)
 
@@ -752,17 +749,6 @@ def _add_classifier(sub: argparse._SubParsersAction) -> None:
     sc.set_defaults(func=_run_classifier_score)
 
 
-def _shares(text: str) -> list[float]:
-    from simkit.errors import ClassifierError
-
-    try:
-        return [float(x) for x in text.split(",") if x.strip()]
-    except ValueError:
-        raise ClassifierError(
-            f"--shares: expected comma-separated fractions, got {text!r}"
-        ) from None
-
-
 def _run_classifier_train(args: argparse.Namespace) -> int:
     from simkit.classify.train import train_bundle
     from simkit.trace import load_trace
@@ -774,7 +760,7 @@ def _run_classifier_train(args: argparse.Namespace) -> int:
         weak=args.weak,
         strong=args.strong,
         estimator=_estimator(args),
-        shares=_shares(args.shares),
+        shares=_numbers(args.shares, "--shares", float, "fractions"),
         default_share=args.default_share,
     )
     print(f"wrote {result.path} ({result.n_train} training requests", end="")
@@ -873,18 +859,10 @@ def _run_classifier_learning_curve(args: argparse.Namespace) -> int:
     import json
 
     from simkit.classify.train import two_models
-    from simkit.errors import ClassifierError
     from simkit.evaluation import learning_curve, seed_summary
     from simkit.trace import load_trace
 
-    try:
-        fractions = [float(x) for x in args.fractions.split(",") if x.strip()]
-    except ValueError:
-        raise ClassifierError(
-            f"--fractions: expected comma-separated shares in (0, 1], got {args.fractions!r}"
-        ) from None
-    if args.repeats < 1:
-        raise ClassifierError(f"--repeats must be >= 1, got {args.repeats}")
+    fractions = _numbers(args.fractions, "--fractions", float, "shares in (0, 1]")
     trace = load_trace(args.trace)
     weak, strong = two_models(trace, args.weak, args.strong)
     curve = learning_curve(

@@ -48,16 +48,15 @@ def run_demo() -> int:
             file=sys.stderr,
         )
         return 1
-    for path in paths:
-        trace = load_trace(path)
+    traces = {path.name: load_trace(path) for path in paths}
+    for trace in traces.values():
         print(format_summary(summarize(trace)))
         print(attribution(trace))
         print()
-    demo = next((p for p in paths if p.name == DEMO_TRACE), None)
-    if demo is None:
+    trace = traces.get(DEMO_TRACE)
+    if trace is None:
         print(f"the policy comparison needs the bundled trace traces/{DEMO_TRACE}")
         return 1
-    trace = load_trace(demo)
     print(format_comparison(compare_policies(trace), DEMO_SLICE))
     print()
     burst = compare_policies(trace, policies=BURST_POLICIES, rate_multiplier=BURST_MULTIPLIER)

@@ -46,7 +46,7 @@ from simkit.metrics import (
 )
 from simkit.policies import StaticPolicy, ThresholdPolicy
 from simkit.policies.base import Policy
-from simkit.sim import simulate, tier_arrays, token_cost_usd
+from simkit.sim import simulate, tier_arrays, token_cost_matrix
 from simkit.trace.core import Trace
 
 __all__ = [
@@ -234,7 +234,7 @@ class Study:
         """
         fleet = fleet or self.fleet
         out = self.output_tokens[list(fleet.tier_names)].to_numpy()
-        costs = token_cost_usd(fleet, self.prompt_tokens, out)
+        costs = token_cost_matrix(fleet, self.prompt_tokens, out)
         return pd.DataFrame(costs, columns=list(fleet.tier_names))
 
     @staticmethod

@@ -177,9 +177,7 @@ class TaskHeuristicPolicy:
 
     def check(self, tiers: tuple[str, ...], score_names: tuple[str, ...]) -> None:
         for key in ("small", "mid", "frontier"):
-            tier = getattr(self, key)
-            if tier is not None:
-                need_tier(self.name, key, tier, tiers)
+            need_tier(self.name, key, getattr(self, key), tiers)
         for cat, task in (self.tasks or {}).items():
             if task not in TASK_SIZE:
                 raise PolicyError(

@@ -266,7 +266,7 @@ def tier_arrays(trace: Trace, fleet: Fleet, *, allow_missing_quality: bool = Fal
     )
 
 
-def token_cost_usd(
+def token_cost_matrix(
     fleet: Fleet, prompt_tokens: np.ndarray, output_tokens: np.ndarray
 ) -> np.ndarray:
     """Per-token spend of each request on each tier, USD, shape (n_requests, n_tiers).

@@ -18,7 +18,7 @@ from numpy.typing import ArrayLike
 from simkit.errors import PolicyError
 from simkit.fleet.spec import Fleet
 from simkit.metrics import HOURS_PER_MONTH, tiered_curve
-from simkit.sim import tier_arrays, token_cost_usd
+from simkit.sim import tier_arrays, token_cost_matrix
 from simkit.trace.core import Trace
 
 __all__ = ["per_request_cost_usd", "threshold_curves"]
@@ -33,7 +33,7 @@ def per_request_cost_usd(trace: Trace, fleet: Fleet) -> pd.DataFrame:
     """
     arrays = tier_arrays(trace, fleet)
     return pd.DataFrame(
-        token_cost_usd(fleet, arrays.prompt_tokens, arrays.output_tokens),
+        token_cost_matrix(fleet, arrays.prompt_tokens, arrays.output_tokens),
         columns=list(fleet.tier_names),
         index=trace.requests["request_id"],
     )
@@ -94,7 +94,7 @@ def threshold_curves(
         )
     arrays = tier_arrays(trace, fleet, allow_missing_quality=(missing == "exclude"))
     cols = [fleet.tier_names.index(t) for t in order]
-    costs = token_cost_usd(fleet, arrays.prompt_tokens, arrays.output_tokens)
+    costs = token_cost_matrix(fleet, arrays.prompt_tokens, arrays.output_tokens)
     curve = tiered_curve(
         trace.scores[score].to_numpy(dtype="float64"),
         pd.DataFrame(arrays.quality[:, cols], columns=list(order)),

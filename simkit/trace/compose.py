@@ -213,11 +213,11 @@ def window(trace: Trace, *, n_requests: int | None = None, rate_multiplier: floa
     out = trace
     if n_requests is not None and int(n_requests) < trace.n_requests:
         out = out.subset(np.arange(trace.n_requests) < int(n_requests))
-    if rate_multiplier != 1.0:
-        req = out.requests.assign(arrival_s=out.requests["arrival_s"] / rate_multiplier)
-        out = out.replace(requests=req)
-    if out is trace:
+    if out is trace and rate_multiplier == 1.0:
         return trace
+    req = out.requests
+    if rate_multiplier != 1.0:
+        req = req.assign(arrival_s=req["arrival_s"] / rate_multiplier)
     meta = dict(trace.meta)
     meta["window"] = {"n_requests": out.n_requests, "rate_multiplier": float(rate_multiplier)}
-    return out.replace(meta=meta)
+    return out.replace(requests=req, meta=meta)
