@@ -378,7 +378,7 @@ def evaluate_classifier(
         Outer folds and their seed (protocol ``cv``).
     target_shares : sequence of float
         Strong shares to calibrate thresholds for. ``cv``: calibrated on the out-of-fold
-        scores of half the benchmark's requests (seeded split by prompt), realised share
+        scores of half the benchmark's requests (a seeded split of the requests), realised share
         reported on the other half. ``transfer``: calibrated on the training benchmarks'
         out-of-fold scores, realised share on the evaluated benchmark.
     n_bootstrap, level : int, float
