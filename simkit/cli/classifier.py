@@ -1,0 +1,388 @@
+"""``simkit classifier train|evaluate|learning-curve|export|score``."""
+
+from __future__ import annotations
+
+import argparse
+
+from simkit.cli.options import parse_numbers
+
+
+def _add_estimator_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--embedder",
+        default="static",
+        help="'static' (table distilled from the bundled MiniLM: the fast path, default), "
+        "'static:FOLDER' (distilled from a local model), 'minilm' (the full all-MiniLM-L6-v2 "
+        "transformer) or a local sentence-transformers FOLDER",
+    )
+    p.add_argument(
+        "--head",
+        default="logistic",
+        choices=["logistic", "mlp", "knn", "hgb"],
+        help="per-model estimator (default logistic)",
+    )
+    p.add_argument(
+        "--no-text-features", action="store_true", help="embedding only, no cheap prompt features"
+    )
+    p.add_argument("--weak", default=None, help="the cheap model (default: from the trace)")
+    p.add_argument("--strong", default=None, help="the strong model (default: from the trace)")
+    p.add_argument("--seed", type=int, default=0, help="seed of folds and stochastic heads")
+    p.add_argument("--cache-dir", default=None, help="embedding cache (default: ~/.cache/simkit)")
+
+
+def _estimator(args: argparse.Namespace):
+    from simkit.classify.embed import SentenceEmbedder, StaticEmbedder
+    from simkit.classify.model import ComplexityClassifier
+
+    if args.embedder == "static":
+        embedder = StaticEmbedder(cache_dir=args.cache_dir)
+    elif args.embedder.startswith("static:"):
+        embedder = StaticEmbedder(args.embedder.removeprefix("static:"), cache_dir=args.cache_dir)
+    elif args.embedder == "minilm":
+        embedder = SentenceEmbedder(cache_dir=args.cache_dir)
+    else:
+        embedder = SentenceEmbedder(args.embedder, cache_dir=args.cache_dir)
+    return ComplexityClassifier(
+        embedder,
+        text_features=not args.no_text_features,
+        head=args.head,
+        random_state=args.seed,
+    )
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "classifier",
+        help="train, evaluate and export the complexity classifier",
+        description="The complexity classifier: learn from a trace's per-model outcomes which "
+        "requests need the strong model; evaluate it honestly; export a checksummed bundle.",
+    )
+    csub = p.add_subparsers(dest="classifier_command", metavar="CLASSIFIER_COMMAND")
+    csub.required = True
+
+    tr = csub.add_parser(
+        "train",
+        help="fit on a trace and write a bundle with thresholds for target strong shares",
+        description="Fit the classifier on every request of TRACE and write a bundle to --out. "
+        "Thresholds for each --share are calibrated on out-of-fold scores.",
+    )
+    tr.add_argument("trace", help="a simkit trace directory with prompts and outcomes")
+    tr.add_argument("--out", required=True, help="bundle directory to write")
+    tr.add_argument(
+        "--shares",
+        default="0.1,0.2,0.3,0.5",
+        help="strong shares to calibrate thresholds for (default 0.1,0.2,0.3,0.5)",
+    )
+    tr.add_argument("--default-share", type=float, default=0.2, help="the router's default")
+    _add_estimator_args(tr)
+    tr.set_defaults(func=_run_classifier_train)
+
+    ev = csub.add_parser(
+        "evaluate",
+        help="APGR, CPT(50%%), CPT(80%%) and AUC per benchmark: out-of-fold and transfer",
+        description="Protocol cv: k-fold out-of-fold scores within each benchmark (source "
+        "column), identical prompts in one fold. Protocol transfer: train on the other "
+        "benchmarks, score this one. Printed next to the random router and RouteLLM's "
+        "published routers (trained on other data: Arena battles plus augmentation).",
+    )
+    ev.add_argument("trace", help="a simkit trace directory with prompts and outcomes")
+    ev.add_argument(
+        "--protocol",
+        action="append",
+        choices=["cv", "transfer"],
+        help="cv and/or transfer (repeatable; default both)",
+    )
+    ev.add_argument("--benchmark", action="append", help="only these sources (repeatable)")
+    ev.add_argument("--folds", type=int, default=5, help="outer folds (default 5)")
+    ev.add_argument(
+        "--repeats",
+        type=int,
+        default=1,
+        help="repeat the evaluation with fold seeds SEED, SEED+1, ... and report the mean and "
+        "standard deviation over them (default 1; CPT on a benchmark of ~1,000 prompts moves "
+        "a point or more between fold seeds)",
+    )
+    ev.add_argument(
+        "--bootstrap",
+        type=int,
+        default=1000,
+        help="resamples for the 95%% bootstrap intervals of APGR and CPT over requests "
+        "(default 1000; 0 = none)",
+    )
+    ev.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    _add_estimator_args(ev)
+    ev.set_defaults(func=_run_classifier_evaluate)
+
+    lc = csub.add_parser(
+        "learning-curve",
+        help="would more labelled traffic help? protocol cv trained on shares of each fold",
+        description="Protocol cv with each fold's model trained on a fraction of its training "
+        "prompts (the test folds stay whole): if APGR still rises and CPT still falls at the "
+        "full training set, recording more outcomes of the same kind will improve the router.",
+    )
+    lc.add_argument("trace", help="a simkit trace directory with prompts and outcomes")
+    lc.add_argument(
+        "--fractions",
+        default="0.25,0.5,0.75,1",
+        help="shares of each training fold, comma separated (default 0.25,0.5,0.75,1)",
+    )
+    lc.add_argument("--benchmark", action="append", help="only these sources (repeatable)")
+    lc.add_argument("--folds", type=int, default=5, help="outer folds (default 5)")
+    lc.add_argument(
+        "--repeats", type=int, default=3, help="fold seeds SEED, SEED+1, ... (default 3)"
+    )
+    lc.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    _add_estimator_args(lc)
+    lc.set_defaults(func=_run_classifier_learning_curve)
+
+    ex = csub.add_parser(
+        "export",
+        help="re-export a bundle with thresholds calibrated on your traffic, metrics, a card",
+        description="Copy BUNDLE to --out with new thresholds (calibrated on the prompts of "
+        "--calibrate-on to a target strong share or a budget), metrics and/or card, and fresh "
+        "checksums.",
+    )
+    ex.add_argument("bundle", help="a bundle directory")
+    ex.add_argument("--out", required=True, help="the new bundle directory")
+    ex.add_argument("--calibrate-on", default=None, help="trace whose prompts set the threshold")
+    ex.add_argument("--share", type=float, default=None, help="target strong share, e.g. 0.2")
+    ex.add_argument(
+        "--budget-usd",
+        type=float,
+        default=None,
+        help="mean cost per request to stay within (needs --cheap-cost-usd, --strong-cost-usd)",
+    )
+    ex.add_argument("--cheap-cost-usd", type=float, default=None, help="cost of one cheap call")
+    ex.add_argument("--strong-cost-usd", type=float, default=None, help="cost of one strong call")
+    ex.add_argument("--metrics", default=None, help="JSON file to store as the bundle's metrics")
+    ex.add_argument("--card", default=None, help="Markdown file to store as CARD.md")
+    ex.set_defaults(func=_run_classifier_export)
+
+    sc = csub.add_parser(
+        "score",
+        help="add the bundle's scores (p_hard, gain) to a trace directory",
+        description="Score every prompt of TRACE with BUNDLE (cached) and write the trace "
+        "with scores.parquet, for the simulator's threshold policies.",
+    )
+    sc.add_argument("trace", help="a simkit trace directory")
+    sc.add_argument("--bundle", required=True, help="a bundle directory")
+    sc.add_argument("--out", default=None, help="write here instead of updating TRACE in place")
+    sc.add_argument("--cache-dir", default=None, help="score cache (default: ~/.cache/simkit)")
+    sc.set_defaults(func=_run_classifier_score)
+
+
+def _run_classifier_train(args: argparse.Namespace) -> int:
+    from simkit.classify.train import train_bundle
+    from simkit.trace import load_trace
+
+    trace = load_trace(args.trace)
+    result = train_bundle(
+        trace,
+        args.out,
+        weak=args.weak,
+        strong=args.strong,
+        estimator=_estimator(args),
+        shares=parse_numbers(args.shares, "--shares", float, "fractions"),
+        default_share=args.default_share,
+    )
+    print(f"wrote {result.path} ({result.n_train} training requests", end="")
+    print(f", {result.n_excluded} left out for a missing outcome)" if result.n_excluded else ")")
+    for name, th in result.thresholds.items():
+        print(f"  {name}: p_hard >= {th['p_hard']:.6f} (share {th['calibration_share']:.3f})")
+    return 0
+
+
+def _run_classifier_evaluate(args: argparse.Namespace) -> int:
+    import json
+
+    import pandas as pd
+
+    from simkit.classify.train import two_models
+    from simkit.errors import ClassifierError
+    from simkit.evaluation import evaluate_classifier, seed_summary
+    from simkit.trace import load_trace
+
+    if args.repeats < 1:
+        raise ClassifierError(f"--repeats must be >= 1, got {args.repeats}")
+    if args.bootstrap != 0 and args.bootstrap < 2:
+        raise ClassifierError(
+            f"--bootstrap must be 0 (none) or >= 2 resamples, got {args.bootstrap}"
+        )
+    trace = load_trace(args.trace)
+    weak, strong = two_models(trace, args.weak, args.strong)
+    seeds = [args.seed + k for k in range(args.repeats)]
+    results = []
+    for seed in seeds:
+        results.append(
+            evaluate_classifier(
+                trace,
+                weak=weak,
+                strong=strong,
+                # the estimator's inner folds follow the fold seed
+                estimator=_estimator(args).set_params(random_state=seed),
+                protocols=args.protocol or ["cv", "transfer"],
+                benchmarks=args.benchmark,
+                n_splits=args.folds,
+                seed=seed,
+                n_bootstrap=args.bootstrap,
+            )
+        )
+    summary = None
+    if len(seeds) > 1:
+        summary = seed_summary(
+            pd.concat([r.metrics.assign(seed=s) for r, s in zip(results, seeds, strict=True)])
+        )
+    result = results[0]
+    if args.json:
+        payload = result.to_json()
+        if summary is not None:
+            payload["seeds"] = seeds
+            payload["per_seed"] = {
+                str(s): r.to_json()["metrics"] for r, s in zip(results, seeds, strict=True)
+            }
+            payload["over_seeds"] = summary.to_dict("records")
+        print(json.dumps(payload, indent=2))
+        return 0
+    print(f"weak {weak}, strong {strong}; CPT = strong-call share needed for that PGR")
+    if args.bootstrap:
+        print("[lo, hi]: 95% bootstrap interval over requests (scores fixed)")
+    print(f"{'benchmark':<10} {'protocol':<9} {'router':<11} {'seed':>4} {'APGR':>7} "
+          f"{'[lo, hi]':>15} {'CPT50':>7} {'[lo, hi]':>15} {'CPT80':>7} {'AUC':>7} {'n':>6}")  # fmt: skip
+    for res, seed in zip(results, seeds, strict=True):
+        for r in res.metrics.itertuples(index=False):
+            if r.router == "random" and seed != seeds[0]:
+                continue
+            ci_a = ci_c = ""
+            lo = getattr(r, "apgr_lo", float("nan"))
+            if r.router == "classifier" and lo == lo:
+                ci_a = f"[{r.apgr_lo:.3f}, {r.apgr_hi:.3f}]"
+                ci_c = f"[{r.cpt50_lo:.1%}, {r.cpt50_hi:.1%}]"
+            print(f"{r.benchmark:<10} {r.protocol:<9} {r.router:<11} {seed:>4} {r.apgr:7.4f} "
+                  f"{ci_a:>15} {r.cpt50:7.2%} {ci_c:>15} {r.cpt80:7.2%} {r.auc:7.2f} "
+                  f"{r.n:6d}")  # fmt: skip
+    if summary is not None:
+        print(f"\nover {len(seeds)} fold seeds ({seeds[0]}..{seeds[-1]}): mean +- sd")
+        for r in summary.itertuples(index=False):
+            print(f"  {r.benchmark:<8} {r.protocol:<9} APGR {r.apgr_mean:.4f} +- {r.apgr_sd:.4f}"
+                  f"  CPT50 {r.cpt50_mean:.2%} +- {r.cpt50_sd:.2%}"
+                  f"  CPT80 {r.cpt80_mean:.2%} +- {r.cpt80_sd:.2%}")  # fmt: skip
+    print("\nthresholds calibrated to a target strong share, realised share on held-out data:")
+    for r in result.calibration.itertuples(index=False):
+        print(f"  {r.benchmark:<8} {r.protocol:<9} target {r.target_share:.2f}: calibration "
+              f"{r.calibration_share:.3f}, held-out {r.holdout_share:.3f}")  # fmt: skip
+    print("\npublished (different protocol: trained on Arena battles + augmentation data):")
+    for r in result.published.itertuples(index=False):
+        c50 = "   -   " if r.cpt50 is None or r.cpt50 != r.cpt50 else f"{r.cpt50:7.2%}"
+        print(f"  {r.benchmark:<8} {r.router:<48} APGR {r.apgr:.3f}  CPT50 {c50}")
+    return 0
+
+
+def _run_classifier_learning_curve(args: argparse.Namespace) -> int:
+    import json
+
+    from simkit.classify.train import two_models
+    from simkit.evaluation import learning_curve, seed_summary
+    from simkit.trace import load_trace
+
+    fractions = parse_numbers(args.fractions, "--fractions", float, "shares in (0, 1]")
+    trace = load_trace(args.trace)
+    weak, strong = two_models(trace, args.weak, args.strong)
+    curve = learning_curve(
+        trace,
+        weak=weak,
+        strong=strong,
+        estimator=_estimator(args),
+        fractions=fractions,
+        benchmarks=args.benchmark,
+        n_splits=args.folds,
+        seeds=[args.seed + k for k in range(args.repeats)],
+    )
+    agg = seed_summary(
+        curve, by=("benchmark", "fraction"), columns=("n_train", "apgr", "cpt50", "cpt80")
+    )
+    if args.json:
+        print(
+            json.dumps(
+                {"per_seed": curve.to_dict("records"), "mean": agg.to_dict("records")},
+                indent=2,
+                default=float,
+            )
+        )
+        return 0
+    n_seeds = args.repeats
+    print(f"weak {weak}, strong {strong}; protocol cv, mean (sd) over {n_seeds} fold seeds")
+    print(f"{'benchmark':<10} {'fraction':>8} {'n_train':>8} {'APGR':>7} {'(sd)':>8} "
+          f"{'CPT50':>7} {'(sd)':>8} {'CPT80':>7}")  # fmt: skip
+    for r in agg.itertuples(index=False):
+        sd_a = "" if r.apgr_sd != r.apgr_sd else f"({r.apgr_sd:.4f})"
+        sd_c = "" if r.cpt50_sd != r.cpt50_sd else f"({r.cpt50_sd:.2%})"
+        print(f"{r.benchmark:<10} {r.fraction:>8.2f} {r.n_train_mean:>8.0f} {r.apgr_mean:7.4f} "
+              f"{sd_a:>8} {r.cpt50_mean:7.2%} {sd_c:>8} {r.cpt80_mean:7.2%}")  # fmt: skip
+    return 0
+
+
+def _run_classifier_export(args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
+    from simkit.classify.bundle import load_bundle, rebundle
+    from simkit.classify.calibrate import BudgetCalibrator, ShareCalibrator
+    from simkit.errors import ClassifierError
+
+    bundle = load_bundle(args.bundle)
+    thresholds = None
+    default = None
+    if args.share is not None or args.budget_usd is not None:
+        if args.calibrate_on is None:
+            raise ClassifierError("--share/--budget-usd need --calibrate-on TRACE")
+        from simkit.classify.scoring import score_trace
+        from simkit.trace import load_trace
+
+        scores = score_trace(load_trace(args.calibrate_on), bundle).scores["p_hard"].to_numpy()
+        thresholds = dict(bundle.manifest["thresholds"])
+        if args.share is not None:
+            cal = ShareCalibrator(args.share).fit(scores)
+            default = f"calibrated_share_{args.share:.2f}"
+            thresholds[default] = {
+                "p_hard": cal.threshold_,
+                "target_share": args.share,
+                "calibration_share": cal.share_,
+                "calibrated_on": str(args.calibrate_on),
+            }
+        else:
+            if args.cheap_cost_usd is None or args.strong_cost_usd is None:
+                raise ClassifierError("--budget-usd needs --cheap-cost-usd and --strong-cost-usd")
+            cal = BudgetCalibrator(args.budget_usd).fit(
+                scores, args.cheap_cost_usd, args.strong_cost_usd
+            )
+            default = f"budget_{args.budget_usd:g}_usd"
+            thresholds[default] = {
+                "p_hard": cal.threshold_,
+                "budget_usd": args.budget_usd,
+                "calibration_share": cal.share_,
+                "calibration_cost_usd": cal.cost_usd_,
+                "calibrated_on": str(args.calibrate_on),
+            }
+    metrics = json.loads(Path(args.metrics).read_text("utf-8")) if args.metrics else None
+    card = Path(args.card).read_text("utf-8") if args.card else None
+    out = rebundle(
+        bundle, args.out, thresholds=thresholds, default_threshold=default, metrics=metrics,
+        card=card,
+    )  # fmt: skip
+    print(f"wrote {out}")
+    if default:
+        th = thresholds[default]
+        print(f"  {default}: p_hard >= {th['p_hard']:.6f} (share {th['calibration_share']:.3f})")
+    return 0
+
+
+def _run_classifier_score(args: argparse.Namespace) -> int:
+    from simkit.classify.scoring import score_trace
+    from simkit.trace import load_trace, save_trace
+
+    trace = load_trace(args.trace)
+    scored = score_trace(trace, args.bundle, cache_dir=args.cache_dir)
+    out = save_trace(scored, args.out or args.trace)
+    p = scored.scores["p_hard"]
+    print(f"wrote {out}: p_hard for {len(p)} requests (mean {p.mean():.4f})")
+    return 0

@@ -1,0 +1,141 @@
+"""``simkit trace inspect|convert``: summarise a trace; convert a dataset or log into one."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from simkit.trace.convert import FORMATS
+
+_CONVERT_EXAMPLES = """examples:
+  # RouteLLM's outcome files, Arena-Bench-v1 and an Azure 2023 CSV, downloaded:
+  simkit trace convert routellm/mmlu out/mmlu --format routellm-mmlu \\
+      --arrivals replay:AzureLLMInferenceTrace_conv.csv
+  simkit trace convert arena_bench_v1 out/arena --format arena \\
+      --arrivals poisson:rate=0.5 --seed 1
+  simkit trace convert routellm/gsm8k out/gsm8k --format routellm-gsm8k \\
+      --arrivals replay:traces/azure_conv_2023 --rate-multiplier 2
+  simkit trace convert AzureLLMInferenceTrace_code.csv out/code --format azure
+  simkit trace convert prod.csv out/prod --format csv --mapping mapping.yaml \\
+      --time-unit datetime --sort --drop-invalid
+  simkit trace convert gateway.jsonl out/gw --format openai-log --sort
+
+a mapping file (csv, jsonl, parquet) maps trace fields to your columns, e.g.:
+  request_id: id
+  arrival: ts
+  prompt: prompt_text
+  model: model
+  outcome: {quality: grade, latency_s: latency, cost_usd: cost}
+  flags: {sensitive: has_pii}
+(see simkit.trace.loaders.generic for every key)
+
+arrival processes (--arrivals): poisson:rate=R | bursty:rate=R,cv=C |
+  diurnal:rate=R,amplitude=A,period=P,phase=F | replay:PATH (a trace directory or an Azure
+  2023 CSV); --rate-multiplier scales any of them; --seed makes them (and the order) repeatable.
+"""
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("trace", help="inspect and convert traces")
+    tsub = p.add_subparsers(dest="trace_command", metavar="TRACE_COMMAND")
+    tsub.required = True
+    ins = tsub.add_parser(
+        "inspect",
+        help="summarise a trace (requests, timing, tokens, models)",
+        description="Summarise a simkit trace: requests, time span, arrival rate, prompt and "
+        "output token statistics, and per model the mean quality and coverage.",
+    )
+    ins.add_argument("path", help="a simkit trace directory")
+    ins.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    ins.set_defaults(func=_run_trace_inspect)
+
+    conv = tsub.add_parser(
+        "convert",
+        help="convert a public dataset or your own log into a simkit trace",
+        description="Read INPUT in one of the supported formats and write a simkit trace "
+        "directory (trace.json + Parquet tables) to OUT_DIR.",
+        epilog=_CONVERT_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    conv.add_argument("input", help="input file or folder (see --format)")
+    conv.add_argument("out_dir", help="output trace directory (created)")
+    conv.add_argument("--format", required=True, choices=FORMATS, help="input format")
+    conv.add_argument("--mapping", help="YAML column mapping (csv, jsonl, parquet)")
+    conv.add_argument(
+        "--time-unit",
+        default="s",
+        choices=["s", "ms", "us", "ns", "datetime"],
+        help="what the mapped arrival column holds (csv, jsonl, parquet; default: s)",
+    )
+    conv.add_argument("--time-format", help="strftime format of non-ISO datetimes")
+    conv.add_argument("--sort", action="store_true", help="sort rows by arrival time")
+    conv.add_argument(
+        "--drop-invalid",
+        action="store_true",
+        help="drop bad rows (count and reasons are reported) instead of failing",
+    )
+    conv.add_argument("--arrivals", help="attach arrivals from a process or a timing trace")
+    conv.add_argument("--seed", type=int, default=0, help="seed for --arrivals (default 0)")
+    conv.add_argument("--rate-multiplier", type=float, default=1.0, help="scale the arrival rate")
+    conv.add_argument(
+        "--order",
+        default="shuffle",
+        choices=["shuffle", "keep"],
+        help="request order when attaching arrivals (default: seeded shuffle)",
+    )
+    conv.add_argument(
+        "--replay-start",
+        default="first",
+        choices=["first", "random"],
+        help="with --arrivals replay:...: start at the first row or at a seeded random row",
+    )
+    conv.add_argument(
+        "--tokenizer",
+        default="cl100k_base",
+        help="offline tokenizer for counts the source lacks; 'none' to skip (default cl100k_base)",
+    )
+    conv.add_argument("--name", help="trace name recorded in its metadata")
+    conv.set_defaults(func=_run_trace_convert)
+
+
+def _run_trace_inspect(args: argparse.Namespace) -> int:
+    import json
+
+    from simkit.trace import load_trace
+    from simkit.trace.summary import format_summary, summarize
+
+    summary = summarize(load_trace(args.path))
+    print(json.dumps(summary, indent=2) if args.json else format_summary(summary))
+    return 0
+
+
+def _run_trace_convert(args: argparse.Namespace) -> int:
+    import warnings
+
+    from simkit.trace import save_trace
+    from simkit.trace.convert import convert
+
+    tokenizer = None if args.tokenizer.lower() == "none" else args.tokenizer
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        trace = convert(
+            args.input,
+            args.format,
+            mapping=args.mapping,
+            time_unit=args.time_unit,
+            time_format=args.time_format,
+            sort=args.sort,
+            drop_invalid=args.drop_invalid,
+            tokenizer=tokenizer,
+            arrivals=args.arrivals,
+            seed=args.seed,
+            rate_multiplier=args.rate_multiplier,
+            order=args.order,
+            replay_start=args.replay_start,
+            name=args.name,
+        )
+    for w in caught:
+        print(f"simkit trace convert: warning: {w.message}", file=sys.stderr)
+    out = save_trace(trace, args.out_dir)
+    print(f"wrote {out}: {trace!r}")
+    return 0
