@@ -20,6 +20,7 @@ import pandas as pd
 
 from simkit.errors import SpecError
 from simkit.schema import require_columns
+from simkit.viz.palette import colour_scale
 
 __all__ = [
     "CROSSOVER_COLUMNS",
@@ -46,6 +47,8 @@ TRADEOFF_COLUMNS: Mapping[str, str] = MappingProxyType(
         "p95_ttft_s": "95th percentile time to first token, s (NaN where not simulated)",
         "on_frontier": "bool: the point is on the cost-quality Pareto frontier",
         "operating_point": "bool: a point chosen for operation (highlighted and labelled)",
+        "reference": "bool: a reference no router reaches (the oracle): drawn as a labelled "
+        "point, never on the frontier",
     }
 )
 
@@ -120,32 +123,37 @@ def _title(text: str, subtitle: str | None) -> alt.TitleParams:
 def tradeoff_chart(
     points: pd.DataFrame, *, title: str = "Cost vs quality", subtitle: str | None = None
 ) -> alt.LayerChart:
-    """Cost per 1k requests against mean quality: one line per policy, the Pareto frontier
-    (black) and the operating points (diamonds, labelled).
+    """Cost per 1k requests against mean quality: one line per policy, the Pareto frontier of
+    the achievable policies (black), the operating points (diamonds, labelled) and the
+    references no router reaches (the oracle: a labelled cross, off every line).
 
     Parameters
     ----------
     points : DataFrame
         The columns of :data:`TRADEOFF_COLUMNS` (e.g. from
-        :func:`simkit.viz.frames.tradeoff_points`).
+        :func:`simkit.viz.frames.tradeoff_points`); ``reference`` may be left out (no
+        reference points then).
     title, subtitle : str
         Chart title and subtitle.
 
     Returns
     -------
     altair.LayerChart
-        Tooltips give the policy, threshold, frontier share, cost per 1k, quality and p95 TTFT.
+        Tooltips give the policy, threshold (when the policy has one), frontier share, cost
+        per 1k, quality and p95 TTFT.
     """
+    if isinstance(points, pd.DataFrame) and "reference" not in points:
+        points = points.assign(reference=False)
     points = _checked(points, TRADEOFF_COLUMNS, "tradeoff_chart points")
     data = points[list(TRADEOFF_COLUMNS)].copy()
-    data["on_frontier"] = data["on_frontier"].astype(bool)
-    data["operating_point"] = data["operating_point"].astype(bool)
+    for flag in ("on_frontier", "operating_point", "reference"):
+        data[flag] = data[flag].astype(bool)
     x = alt.X("cost_per_1k_usd:Q").title("cost per 1k requests (USD)").scale(zero=False)
     y = alt.Y("mean_quality:Q").title("mean quality").scale(zero=False)
-    color = alt.Color("policy:N").title("policy")
+    color = alt.Color("policy:N").title("policy").scale(colour_scale(data["policy"]))
     tooltip = [
         alt.Tooltip("policy:N"),
-        alt.Tooltip("threshold:Q", format=".3f"),
+        alt.Tooltip("threshold_label:N", title="threshold"),
         alt.Tooltip("frontier_share:Q", title="frontier share", format=".1%"),
         alt.Tooltip("cost_per_1k_usd:Q", title="cost / 1k (USD)", format="$,.3f"),
         alt.Tooltip("mean_quality:Q", title="quality", format=".3f"),
@@ -153,18 +161,21 @@ def tradeoff_chart(
     ]
     base = alt.Chart().transform_calculate(
         p95_ttft_label="isValid(datum.p95_ttft_s) ? format(datum.p95_ttft_s, '.3f') + ' s'"
-        " : 'not simulated'"
+        " : 'not simulated'",
+        threshold_label="isValid(datum.threshold) ? format(datum.threshold, '.3f')"
+        " : 'none (no cut-off)'",
     )
+    reachable = base.transform_filter("!datum.reference")
     pick = alt.selection_point(fields=["policy"], bind="legend")
     dim = alt.condition(pick, alt.value(1.0), alt.value(0.15))
     lines = (
-        base.mark_line(strokeWidth=1.5)
+        reachable.mark_line(strokeWidth=1.5)
         .encode(x=x, y=y, color=color, order="cost_per_1k_usd:Q", opacity=dim)
         .add_params(pick)
         .properties(name="policy_lines")
     )
     dots = (
-        base.mark_circle(size=36)
+        reachable.mark_circle(size=36)
         .encode(x=x, y=y, color=color, opacity=dim, tooltip=tooltip)
         .properties(name="points")
     )
@@ -174,23 +185,52 @@ def tradeoff_chart(
         .encode(x=x, y=y, order="cost_per_1k_usd:Q")
         .properties(name="frontier")
     )
+    references = (
+        base.transform_filter("datum.reference")
+        .mark_point(shape="cross", size=160, filled=True, strokeWidth=1)
+        .encode(x=x, y=y, color=color, tooltip=tooltip)
+        .properties(name="reference_points")
+    )
+    reference_labels = (
+        base.transform_filter("datum.reference")
+        .transform_calculate(reference_label="datum.policy + ' (reference, not reachable)'")
+        .mark_text(align="right", dx=-10, dy=-10, fontSize=11, fontStyle="italic")
+        .encode(x=x, y=y, text="reference_label:N")
+        .properties(name="reference_labels")
+    )
     operating = (
         base.transform_filter("datum.operating_point")
         .mark_point(shape="diamond", size=220, filled=True, stroke="black", strokeWidth=1)
         .encode(x=x, y=y, color=color, tooltip=tooltip)
         .properties(name="operating_points")
     )
-    labels = (
-        base.transform_filter("datum.operating_point")
-        .mark_text(align="left", dx=9, dy=-9, fontSize=11)
-        .encode(x=x, y=y, text="policy:N")
-        .properties(name="operating_labels")
+    # several operating points (e.g. "chosen" and its simulation "simulated") sit close
+    # together: the first label goes above its diamond, the second below, later ones left
+    ranked = base.transform_filter("datum.operating_point").transform_window(
+        label_rank="row_number()"
     )
-    return alt.layer(lines, frontier, dots, operating, labels, data=data).properties(
+    labels = [
+        ranked.transform_filter(rank)
+        .mark_text(align=align, dx=dx, dy=dy, fontSize=11)
+        .encode(x=x, y=y, text="policy:N")
+        .properties(name=f"operating_labels_{i}")
+        for i, (rank, align, dx, dy) in enumerate(
+            [
+                ("datum.label_rank == 1", "left", 10, -10),
+                ("datum.label_rank == 2", "left", 10, 14),
+                ("datum.label_rank > 2", "right", -10, 2),
+            ]
+        )
+    ]
+    return alt.layer(
+        lines, frontier, dots, references, reference_labels, operating, *labels, data=data
+    ).properties(
         width=_WIDTH,
         height=_HEIGHT,
         title=_title(
-            title, subtitle or "black dashed: Pareto frontier; diamonds: operating points"
+            title,
+            subtitle
+            or "black dashed: Pareto frontier of achievable policies; diamonds: operating points",
         ),
     )
 
@@ -238,7 +278,7 @@ def routing_curve_chart(
         alt.Tooltip("frontier_share:Q", title="frontier share", format=".1%"),
         alt.Tooltip("mean_quality:Q", title="quality", format=".4f"),
     ]
-    color = alt.Color("policy:N").title("curve")
+    color = alt.Color("policy:N").title("curve").scale(colour_scale(data["policy"]))
     lines = (
         alt.Chart()
         .mark_line()
@@ -297,6 +337,7 @@ def latency_cdf_chart(
             key="latency_s",
             problem="latencies must be > 0 on the log axis; drop zero-latency points",
         )
+    tier_colours = colour_scale(data["tier"])
     panels = []
     for metric, label, slo in (
         ("ttft", "time to first token (s)", slo_ttft_s),
@@ -311,7 +352,7 @@ def latency_cdf_chart(
             .encode(
                 x=alt.X("latency_s:Q").title(label).scale(type="log"),
                 y=alt.Y("cdf:Q").title("fraction of requests").axis(format="%"),
-                color=alt.Color("tier:N").title("tier"),
+                color=alt.Color("tier:N").title("tier").scale(tier_colours),
                 tooltip=[
                     alt.Tooltip("tier:N"),
                     alt.Tooltip("latency_s:Q", title="latency (s)", format=".3f"),
@@ -373,7 +414,7 @@ def tier_share_chart(
         .encode(
             y=alt.Y("policy:N").title(None).sort(None),
             x=alt.X("share:Q").title("share of requests").axis(format="%").scale(domain=[0, 1]),
-            color=alt.Color("tier:N").title("tier").scale(domain=order),
+            color=alt.Color("tier:N").title("tier").scale(colour_scale(order)),
             order=alt.Order("tier_rank:Q"),
             tooltip=[
                 alt.Tooltip("policy:N"),
@@ -432,7 +473,7 @@ def monthly_cost_chart(
         .encode(
             x=x,
             y=y,
-            color=alt.Color("strategy:N").title("strategy"),
+            color=alt.Color("strategy:N").title("strategy").scale(colour_scale(data["strategy"])),
             order="requests_per_month:Q",
             tooltip=[alt.Tooltip("strategy:N"), volume_tip, money],
         )

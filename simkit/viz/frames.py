@@ -26,24 +26,31 @@ __all__ = [
 ]
 
 
-def tradeoff_points(points: pd.DataFrame) -> pd.DataFrame:
+def tradeoff_points(
+    points: pd.DataFrame, *, references: Sequence[str] = ("oracle",)
+) -> pd.DataFrame:
     """Rows for :func:`~simkit.viz.charts.tradeoff_chart`, with the Pareto frontier flagged.
 
     Parameters
     ----------
     points : DataFrame
         ``policy``, ``cost_per_1k_usd``, ``mean_quality``, ``frontier_share``; optional
-        ``threshold`` and ``p95_ttft_s`` (NaN when absent) and ``operating_point`` (False when
-        absent). E.g. :meth:`simkit.study.Study.tradeoff`, or :func:`summary_points` of
-        simulated runs, or both concatenated.
+        ``threshold`` and ``p95_ttft_s`` (NaN when absent), ``operating_point`` (False when
+        absent) and ``reference`` (default: True for the rows of ``references``). E.g.
+        :meth:`simkit.study.Study.tradeoff`, or :func:`summary_points` of simulated runs, or
+        both concatenated.
+    references : sequence of str
+        Policies no router can reach (the oracle knows every answer in advance): without a
+        ``reference`` column, their rows are flagged ``reference``.
 
     Returns
     -------
     DataFrame
         The columns of :data:`~simkit.viz.charts.TRADEOFF_COLUMNS`, same rows and order;
-        ``on_frontier`` marks the rows no other row beats on both cost (lower) and quality
-        (higher) (:func:`simkit.metrics.pareto_front`); rows with unknown quality are never
-        on it.
+        ``on_frontier`` marks the achievable rows (not ``reference``) that no other
+        achievable row beats on both cost (lower) and quality (higher)
+        (:func:`simkit.metrics.pareto_front`); reference rows and rows with unknown quality
+        are never on it.
     """
     require_columns(
         points,
@@ -61,7 +68,12 @@ def tradeoff_points(points: pd.DataFrame) -> pd.DataFrame:
         if "operating_point" in points
         else False
     )
-    known = out["mean_quality"].notna() & out["cost_per_1k_usd"].notna()
+    out["reference"] = (
+        points["reference"].astype("boolean").fillna(False).astype(bool)
+        if "reference" in points
+        else out["policy"].isin([str(r) for r in references])
+    )
+    known = out["mean_quality"].notna() & out["cost_per_1k_usd"].notna() & ~out["reference"]
     front = np.zeros(len(out), dtype=bool)
     if known.any():
         front[known.to_numpy()] = pareto_front(

@@ -6,6 +6,7 @@ check the compiled chart, not only the altair objects.
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -63,7 +64,7 @@ def test_tradeoff_tooltips_name_threshold_share_cost_quality_and_p95(points):
     fields = [t["field"] for t in dots["encoding"]["tooltip"]]
     assert fields == [
         "policy",
-        "threshold",
+        "threshold_label",
         "frontier_share",
         "cost_per_1k_usd",
         "mean_quality",
@@ -72,6 +73,173 @@ def test_tradeoff_tooltips_name_threshold_share_cost_quality_and_p95(points):
     # NaN p95 (not simulated) travels as null and is labelled in the tooltip, never as 0
     rows = _layer_data(tradeoff_chart(points))
     assert [r["p95_ttft_s"] for r in rows] == [None, None, 0.61, None, None, 0.77]
+
+
+def test_tradeoff_tooltip_says_none_for_a_policy_without_threshold_never_null(points):
+    """The all-frontier baseline has no cut-off: its tooltip reads 'none (no cut-off)'."""
+    import vl_convert as vlc
+
+    from simkit.viz.report import vega_lite_version
+
+    spec = tradeoff_chart(points).to_dict()
+    vega = json.dumps(vlc.vegalite_to_vega(spec, vl_version=vega_lite_version()))
+    assert "none (no cut-off)" in vega
+    dots = next(layer for layer in spec["layer"] if layer.get("name") == "points")
+    assert all(t["field"] != "threshold" for t in dots["encoding"]["tooltip"])
+
+
+def test_tradeoff_chart_draws_the_oracle_as_a_labelled_reference_off_the_lines(points, drawn):
+    with_oracle = pd.concat(
+        [
+            points.assign(reference=False),
+            pd.DataFrame(
+                {
+                    "policy": ["oracle"],
+                    "cost_per_1k_usd": [0.8],
+                    "mean_quality": [0.9],
+                    "frontier_share": [0.2],
+                    "threshold": [math.nan],
+                    "p95_ttft_s": [math.nan],
+                    "on_frontier": [False],
+                    "operating_point": [False],
+                    "reference": [True],
+                }
+            ),
+        ],
+        ignore_index=True,
+    )
+    counts = drawn(tradeoff_chart(with_oracle))
+    assert counts["reference_points"] == 1 and counts["reference_labels"] == 1
+    assert counts["points"] == 6 and counts["frontier"] == 4  # the oracle is neither
+    assert counts["policy_lines"] == 6
+    labels = _texts(tradeoff_chart(with_oracle), "reference_labels")
+    assert labels == ["oracle (reference, not reachable)"]
+
+
+def test_operating_point_labels_are_stacked_not_printed_over_each_other(points):
+    """'chosen' and its simulation 'simulated' sit at almost the same place: their labels
+    are one line apart."""
+    close = pd.concat(
+        [
+            points,
+            points.iloc[[2]].assign(policy="simulated", cost_per_1k_usd=1.201),
+        ],
+        ignore_index=True,
+    ).assign(
+        operating_point=lambda d: (
+            d["policy"].isin(["threshold", "simulated"]) & (d["cost_per_1k_usd"].round(1) == 1.2)
+        )
+    )
+    items = _text_items(tradeoff_chart(close), "operating_labels")
+    assert sorted(i["text"] for i in items) == ["simulated", "threshold"]
+    ys = sorted(i["y"] + i.get("dy", 0) for i in items)
+    assert ys[1] - ys[0] >= 11  # at least one 11 px line apart
+
+
+def _scene(chart) -> dict:
+    import vl_convert as vlc
+
+    from simkit.viz.report import vega_lite_version
+
+    return vlc.vegalite_to_scenegraph(chart.to_dict(), vl_version=vega_lite_version())
+
+
+def _text_items(chart, name: str) -> list[dict]:
+    found: list[dict] = []
+
+    def walk(node):
+        if isinstance(node, dict):
+            if node.get("name", "").startswith(name) and node.get("marktype") == "text":
+                found.extend(node.get("items", []))
+            for v in node.values():
+                walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+
+    walk(_scene(chart))
+    return found
+
+
+def _texts(chart, name: str) -> list[str]:
+    return [i["text"] for i in _text_items(chart, name)]
+
+
+def _colours(chart) -> dict[str, str]:
+    """Series name -> colour, from every colour scale of a chart's Vega-Lite spec."""
+    out: dict[str, str] = {}
+
+    def walk(node):
+        if isinstance(node, dict):
+            colour = node.get("color")
+            if isinstance(colour, dict) and isinstance(colour.get("scale"), dict):
+                scale = colour["scale"]
+                if "domain" in scale and "range" in scale:
+                    for name, value in zip(scale["domain"], scale["range"], strict=True):
+                        assert out.setdefault(name, value) == value, name
+            for v in node.values():
+                walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+
+    walk(chart.to_dict())
+    return out
+
+
+def test_a_tier_and_a_policy_have_one_colour_in_every_chart(points):
+    """selfhosted in the tier-share bars is selfhosted in the latency CDFs (in any order and
+    company); oracle in the trade-off is oracle in the RouteLLM curves; a name of the user's
+    own keeps its colour between charts too."""
+    shares = pd.DataFrame(
+        {
+            "policy": ["tiered"] * 3,
+            "tier": ["selfhosted", "hosted", "frontier"],
+            "share": [0.5, 0.3, 0.2],
+        }
+    )
+    bars = _colours(tier_share_chart(shares, tiers=["selfhosted", "hosted", "frontier"]))
+    cdf = pd.DataFrame(
+        {
+            "tier": ["frontier", "selfhosted", "my-gpu"],
+            "metric": "ttft",
+            "latency_s": [0.4, 0.1, 0.2],
+            "cdf": [1.0, 1.0, 1.0],
+        }
+    )
+    cdfs = _colours(latency_cdf_chart(cdf))
+    assert cdfs["selfhosted"] == bars["selfhosted"] and cdfs["frontier"] == bars["frontier"]
+    assert len(set(bars.values())) == 3 and len(set(cdfs.values())) == 3
+    with_oracle = pd.concat(
+        [points, points.iloc[[0]].assign(policy="oracle", reference=True)], ignore_index=True
+    ).assign(reference=lambda d: d["policy"] == "oracle")
+    curve = pd.DataFrame(
+        {
+            "policy": ["my router", "my router", "oracle", "oracle"],
+            "kind": ["router", "router", "oracle", "oracle"],
+            "frontier_share": [0.0, 1.0, 0.0, 1.0],
+            "mean_quality": [0.6, 0.8, 0.6, 0.9],
+        }
+    )
+    trade = _colours(
+        tradeoff_chart(
+            with_oracle.assign(policy=lambda d: d["policy"].replace("threshold", "my router"))
+        )
+    )
+    routing = _colours(routing_curve_chart(curve))
+    assert trade["oracle"] == routing["oracle"]
+    assert trade["my router"] == routing["my router"]
+    assert trade["all frontier"] == bars["frontier"]  # a static policy wears its tier's colour
+    costs = pd.DataFrame(
+        {
+            "strategy": ["all selfhosted", "all frontier"] * 2,
+            "requests_per_month": [1e4, 1e4, 1e6, 1e6],
+            "monthly_cost_usd": [4000.0, 20.0, 4000.0, 2000.0],
+        }
+    )
+    monthly = _colours(monthly_cost_chart(costs))
+    assert monthly["all selfhosted"] == bars["selfhosted"]
+    assert monthly["all frontier"] == trade["all frontier"]
 
 
 def test_chart_without_a_required_column_names_it_and_what_is_there(points):
