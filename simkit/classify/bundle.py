@@ -12,9 +12,14 @@
       SHA256SUMS        sha256 of every other file, verified before anything is read
 
 Nothing is unpickled, ever. :func:`load_bundle` rejects a bundle whose files do not match
-``SHA256SUMS`` (corrupt or edited), that lacks a file, carries an unlisted one, or was written
-by an incompatible format version, with a :class:`~simkit.errors.BundleError` that says what
-to do. A loaded :class:`Bundle` needs only numpy and ``tokenizers`` when its embedder is
+``SHA256SUMS`` (corrupt or edited), that lacks a file, carries an unlisted one (dot-files
+too), holds a symbolic link or a special file, has a manifest or an array of the wrong type,
+shape or size, holds NaN, or was written by an incompatible format version, with a
+:class:`~simkit.errors.BundleError` that says what to do (see
+:mod:`simkit.classify.bundle_check`). ``SHA256SUMS`` proves integrity, not authorship:
+whoever edits a bundle can recompute it. Pin the exact bundle you were given with
+``load_bundle(path, sha256=DIGEST)`` (the digest is :func:`bundle_digest`, the sha256 of
+``SHA256SUMS``). A loaded :class:`Bundle` needs only numpy and ``tokenizers`` when its embedder is
 static (the fast path): no scikit-learn, no torch.
 """
 
@@ -32,6 +37,13 @@ from typing import Any
 import numpy as np
 
 from simkit.classify.arrays import gain_to_p_hard, predict_head
+from simkit.classify.bundle_check import (
+    bundle_digest,
+    check_manifest,
+    load_arrays,
+    parse_json,
+    read_bundle_files,
+)
 from simkit.classify.cache import file_sha256
 from simkit.classify.features import (
     FEATURE_CLIP,
@@ -45,6 +57,7 @@ __all__ = [
     "BUNDLE_FORMAT",
     "BUNDLE_VERSION",
     "Bundle",
+    "bundle_digest",
     "export_bundle",
     "load_bundle",
     "rebundle",
@@ -201,44 +214,6 @@ def _jsonable(value: Any) -> Any:
     return repr(value)
 
 
-def _verify(root: Path) -> None:
-    sums_path = root / _SUMS
-    if not sums_path.is_file():
-        raise BundleError(
-            f"{root}: no {_SUMS}; not a simkit bundle or an incomplete copy. Re-export it "
-            "with `simkit classifier export`"
-        )
-    listed: dict[str, str] = {}
-    for n, line in enumerate(sums_path.read_text("utf-8").splitlines(), start=1):
-        digest, sep, name = line.partition("  ")
-        if not sep or len(digest) != 64 or not name or ".." in Path(name).parts:
-            raise BundleError(f"{sums_path}, line {n}: malformed checksum line {line!r}")
-        listed[name] = digest
-    present = {
-        p.relative_to(root).as_posix()
-        for p in root.rglob("*")
-        if p.is_file() and p.name != _SUMS and not p.name.startswith(".")
-    }
-    missing = sorted(set(listed) - present)
-    if missing:
-        raise BundleError(
-            f"{root}: file {missing[0]} listed in {_SUMS} is missing ({len(missing)} missing); "
-            "the bundle is incomplete: copy it again or re-export it"
-        )
-    extra = sorted(present - set(listed))
-    if extra:
-        raise BundleError(
-            f"{root}: file {extra[0]} is not listed in {_SUMS} ({len(extra)} unlisted); a "
-            "bundle is never edited by hand: remove the file or re-export the bundle"
-        )
-    for name, digest in sorted(listed.items()):
-        if file_sha256(root / name) != digest:
-            raise BundleError(
-                f"{root}: {name} does not match its checksum in {_SUMS}: the bundle is "
-                "corrupt or was modified. Re-export it, or fetch an intact copy"
-            )
-
-
 class Bundle:
     """A loaded classifier bundle: scores prompts from arrays (see :func:`load_bundle`).
 
@@ -247,23 +222,42 @@ class Bundle:
     path : Path
     manifest : dict
         The parsed ``bundle.json``.
+    sha256 : str or None
+        The bundle's digest (:func:`bundle_digest`) when it was loaded from disk.
     tiers : tuple of str
         Tier names, cheapest first.
     """
 
-    def __init__(self, path: Path, manifest: dict[str, Any], arrays: dict[str, np.ndarray]):
+    def __init__(
+        self,
+        path: Path,
+        manifest: dict[str, Any],
+        arrays: dict[str, np.ndarray],
+        tokenizer_json: str | None = None,
+        sha256: str | None = None,
+    ):
         self.path = path
         self.manifest = manifest
         self._arrays = arrays
+        self.tokenizer_json = tokenizer_json
+        self.sha256 = sha256
         self.tiers = tuple(t["tier"] for t in manifest["tiers"])
         self.models = tuple(t["model"] for t in manifest["tiers"])
         identity = manifest["embedder"]
         if identity.get("kind") == "static":
             from simkit.classify.static import StaticEmbedding
 
-            self._static = StaticEmbedding(
-                arrays["static_vectors"], (path / "tokenizer.json").read_text("utf-8"), identity
-            )
+            if tokenizer_json is None:
+                raise BundleError(f"{path}: a static-embedding bundle needs tokenizer.json")
+            try:
+                self._static = StaticEmbedding(arrays["static_vectors"], tokenizer_json, identity)
+            except ClassifierError as exc:
+                raise BundleError(f"{path}: {exc}") from None
+            except Exception as exc:  # tokenizers raises bare Exception on a bad tokenizer
+                raise BundleError(
+                    f"{path / 'tokenizer.json'}: not a tokenizer the `tokenizers` library reads "
+                    f"({type(exc).__name__}: {str(exc)[:200]})"
+                ) from None
             self._embedder = None
         else:
             self._static = None
@@ -359,43 +353,49 @@ class Bundle:
         )
 
 
-def load_bundle(path: str | PathLike[str]) -> Bundle:
+def load_bundle(path: str | PathLike[str], *, sha256: str | None = None) -> Bundle:
     """Verify and load a bundle written by :func:`export_bundle`.
+
+    Parameters
+    ----------
+    path : path-like
+        The bundle directory.
+    sha256 : str, optional
+        The expected digest of the whole bundle (:func:`bundle_digest`: the sha256 of its
+        ``SHA256SUMS``, as ``sha256sum BUNDLE/SHA256SUMS`` prints it). ``SHA256SUMS`` alone
+        proves the files are intact, not who wrote them; a digest received through a channel
+        you trust pins the exact bundle.
 
     Raises
     ------
     BundleError
-        Missing, corrupt, tampered (checksum mismatch, unlisted or missing files) or from an
-        incompatible format version; the message says what to do.
+        Missing, corrupt, tampered (checksum mismatch, unlisted or missing files, links or
+        special files), a manifest or array of the wrong type, shape or size, NaN, another
+        digest than ``sha256``, or an incompatible format version; the message says what to do.
     """
     root = Path(path)
     if not root.is_dir():
         raise BundleError(f"{root}: not a directory; a bundle is a directory with {_MANIFEST}")
-    _verify(root)
-    try:
-        manifest = json.loads((root / _MANIFEST).read_text("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BundleError(f"{root / _MANIFEST}: not valid JSON ({exc})") from None
+    files = read_bundle_files(root, sha256)
+    manifest = parse_json(files[_MANIFEST], root / _MANIFEST)
     if not isinstance(manifest, dict) or manifest.get("format") != BUNDLE_FORMAT:
         raise BundleError(f"{root / _MANIFEST}: key 'format' is not {BUNDLE_FORMAT!r}")
     version = manifest.get("version")
-    if version != BUNDLE_VERSION:
-        newer = isinstance(version, int) and version > BUNDLE_VERSION
+    if type(version) is not int or version != BUNDLE_VERSION:
+        newer = type(version) is int and version > BUNDLE_VERSION
         raise BundleError(
             f"{root / _MANIFEST}: bundle format version {version!r} is incompatible with this "
             f"simkit (reads version {BUNDLE_VERSION}); "
             + ("upgrade simkit" if newer else "re-export the bundle with this simkit")
         )
-    for key in ("embedder", "features", "heads", "score", "tiers", "thresholds"):
-        if key not in manifest:
-            raise BundleError(f"{root / _MANIFEST}: key {key!r} is missing")
-    arrays = {}
-    for p in sorted((root / "arrays").glob("*.npy")):
-        try:
-            arrays[p.stem] = np.load(p, allow_pickle=False)
-        except ValueError as exc:
-            raise BundleError(f"{p}: not a plain array ({exc}); the bundle is unsafe") from None
-    return Bundle(root, manifest, arrays)
+    refs = check_manifest(manifest, root / _MANIFEST)
+    arrays = load_arrays(files, manifest, refs, root)
+    tokenizer_json = None
+    if "tokenizer.json" in files:
+        parse_json(files["tokenizer.json"], root / "tokenizer.json")
+        tokenizer_json = files["tokenizer.json"].decode("utf-8")
+    digest = hashlib.sha256(files[_SUMS]).hexdigest()
+    return Bundle(root, manifest, arrays, tokenizer_json, sha256=digest)
 
 
 def rebundle(
@@ -434,8 +434,8 @@ def rebundle(
     (out / "arrays").mkdir(exist_ok=True)
     for name, arr in bundle._arrays.items():
         np.save(out / "arrays" / f"{name}.npy", arr, allow_pickle=False)
-    if (bundle.path / "tokenizer.json").is_file():
-        (out / "tokenizer.json").write_bytes((bundle.path / "tokenizer.json").read_bytes())
+    if bundle.tokenizer_json is not None:
+        (out / "tokenizer.json").write_text(bundle.tokenizer_json, "utf-8")
     (out / _MANIFEST).write_text(
         json.dumps(manifest, indent=2, sort_keys=True, allow_nan=False) + "\n", "utf-8"
     )

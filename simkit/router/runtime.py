@@ -83,6 +83,12 @@ class Router:
         self.threshold = threshold
         strongest = bundle.tiers[-1]
         if isinstance(threshold, (int, float)) and not isinstance(threshold, bool):
+            if not 0.0 <= float(threshold) <= 1.0:  # NaN fails too
+                raise ClassifierError(
+                    f"threshold must be a p_hard value in [0, 1] or one of the bundle's named "
+                    f"thresholds ({', '.join(sorted(bundle.manifest['thresholds']))}), got "
+                    f"{threshold!r}"
+                )
             self._cutoffs = {strongest: float(threshold)}
         else:
             name = bundle.manifest["default_threshold"] if threshold is None else threshold
@@ -97,9 +103,20 @@ class Router:
             self._cutoffs = {t: float(v) for t, v in cutoffs.items()}
 
     @classmethod
-    def load(cls, path: str | PathLike[str], threshold: str | float | None = None) -> Router:
-        """Load (and verify) the bundle at ``path``."""
-        return cls(load_bundle(path), threshold)
+    def load(
+        cls,
+        path: str | PathLike[str],
+        threshold: str | float | None = None,
+        *,
+        sha256: str | None = None,
+    ) -> Router:
+        """Load (and verify) the bundle at ``path``.
+
+        ``sha256`` pins the whole bundle: its digest (the sha256 of its ``SHA256SUMS``, see
+        :func:`simkit.classify.bundle.load_bundle`) must equal it. The checksums prove the
+        files are intact, not who wrote them; the pin proves it is the bundle you were given.
+        """
+        return cls(load_bundle(path, sha256=sha256), threshold)
 
     def _text(self, prompt: str | Sequence[Mapping[str, Any]]) -> str:
         if isinstance(prompt, str):
