@@ -294,3 +294,50 @@ def test_bad_answer_key_line_is_named(tmp_path):
     )
     with pytest.raises(SpecError, match=r"key 'record 2\.answer': expected one letter"):
         load_answer_key(tmp_path / "k.jsonl")
+
+
+def test_cli_live_stub_serves_on_a_free_port_and_stops_on_sigterm(tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    (tmp_path / "stub.yaml").write_text("models:\n  cli-model: {}\n")
+    cmd = [
+        sys.executable,
+        "-m",
+        "simkit.cli",
+        "live",
+        "stub",
+        "--port",
+        "0",
+        "--config",
+        str(tmp_path / "stub.yaml"),
+    ]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline()
+        assert line.startswith("simkit stub listening on http://127.0.0.1:"), line
+        url = line.split()[-1]
+        assert [m["id"] for m in httpx.get(f"{url}/models").json()["data"]] == ["cli-model"]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=10)
+
+
+def test_cli_live_stub_bad_config_exits_2_naming_the_key(tmp_path):
+    import subprocess
+    import sys
+
+    (tmp_path / "stub.yaml").write_text("models:\n  m: {p_5xx: 2}\n")
+    cmd = [
+        sys.executable,
+        "-m",
+        "simkit.cli",
+        "live",
+        "stub",
+        "--config",
+        str(tmp_path / "stub.yaml"),
+    ]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2
+    assert "key 'models.m.p_5xx': must be a probability in [0, 1], got 2" in r.stderr
