@@ -28,7 +28,7 @@ from simkit.trace.loaders import (
     load_routellm_gsm8k,
     load_routellm_mmlu,
 )
-from simkit.trace.store import is_trace_dir, load_trace, save_trace
+from simkit.trace.store import is_trace_dir, load_trace, restamp_trace, save_trace
 from simkit.trace.tokens import count_tokens
 
 __all__ = [
@@ -52,6 +52,7 @@ __all__ = [
     "load_routellm_mmlu",
     "load_trace",
     "parse_arrivals",
+    "restamp_trace",
     "save_trace",
     "tag_fraction",
     "window",
