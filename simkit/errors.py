@@ -12,6 +12,7 @@ from os import PathLike
 __all__ = [
     "BundleError",
     "ClassifierError",
+    "MessagesError",
     "PolicyError",
     "PriceError",
     "SimkitError",
@@ -126,3 +127,12 @@ class ClassifierError(SimkitError):
 
 class BundleError(SimkitError):
     """A classifier bundle that is corrupt, tampered with, or from an incompatible version."""
+
+
+class MessagesError(TraceError, ClassifierError):
+    """A chat ``messages`` list that is malformed or has no user text to score.
+
+    Raised by :mod:`simkit.trace.messages` for a log line (a trace input) and for a prompt
+    given to the router (a classifier input) alike, so it is both a :class:`TraceError` and a
+    :class:`ClassifierError`; ``column`` is the key path (``request.messages[2].content``).
+    """

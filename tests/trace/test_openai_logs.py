@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from simkit.errors import TraceError
-from simkit.trace.loaders.openai_logs import load_openai_log, render_messages
+from simkit.trace.loaders.openai_logs import load_openai_log
 
 
 @pytest.fixture(scope="module")
@@ -29,10 +29,8 @@ def test_gateway_log_becomes_requests_and_outcomes(log_records, expected):
     assert t.meta["sorted"] == "calls sorted by start time; 1 were out of order"
     first = records[0]
     row = t.requests.set_index("request_id").loc[first["response"]["id"]]
-    assert row["prompt"] == (
-        "system: Solve the grade-school math problem.\n\nuser: "
-        + first["request"]["messages"][1]["content"]
-    )
+    # the prompt is the text the router scores: the user turn as written, no system prompt
+    assert row["prompt"] == first["request"]["messages"][1]["content"]
     assert row["prompt_tokens"] == first["response"]["usage"]["prompt_tokens"]
     assert row["max_tokens"] == 1024
     out = t.outcomes.set_index("request_id").loc[first["response"]["id"]]
@@ -140,8 +138,8 @@ def test_truncated_last_line_names_the_line(tmp_path):
         ),
         (
             {**_call(1), "request": {"model": "m", "messages": [{"role": "user", "content": 5}]}},
-            "line 2, column 'request.messages': message content must be a string or a list of "
-            "parts, got int",
+            "line 2, column 'request.messages[0].content': message content must be a string, "
+            "null or a list of parts, got int",
         ),
     ],
 )
@@ -161,21 +159,36 @@ def test_non_object_line_and_empty_file(tmp_path):
         load_openai_log(f)
 
 
-def test_render_messages_documents_the_prompt_format():
-    text = render_messages(
-        [
-            {"role": "system", "content": "Be brief."},
-            {
-                "role": "user",
-                "content": [{"type": "text", "text": "Hi"}, {"type": "text", "text": "there"}],
-            },
-            {
-                "role": "assistant",
-                "content": None,
-                "tool_calls": [{"id": "t1", "type": "function"}],
-            },
-        ]
-    )
-    assert text == (
-        'system: Be brief.\n\nuser: Hi\nthere\n\nassistant: [{"id": "t1", "type": "function"}]'
+def test_prompt_tokens_are_counted_over_the_whole_conversation(tmp_path):
+    """The scored prompt is the last user text, but a filled-in token count covers every turn
+    the answering model reads (here the system prompt and the earlier exchange)."""
+    from simkit.trace.messages import conversation_text
+    from simkit.trace.tokens import count_tokens
+
+    messages = [
+        {"role": "system", "content": "Answer in French, briefly."},
+        {"role": "user", "content": "What is the capital of Italy?"},
+        {"role": "assistant", "content": "Rome."},
+        {"role": "user", "content": "And of Spain?"},
+    ]
+    call = _call(0)
+    call["request"] = {"model": "gpt-4o", "messages": messages}
+    call["response"] = {**call["response"], "usage": None}
+    t = load_openai_log(_log(tmp_path, call), tokenizer="cl100k_base")
+    row = t.requests.iloc[0]
+    assert row["prompt"] == "And of Spain?"
+    whole = conversation_text(messages)
+    assert whole.startswith("system: Answer in French, briefly.\n\nuser: What is the capital")
+    assert row["prompt_tokens"] == count_tokens([whole], tokenizer="cl100k_base").iloc[0]
+    assert row["prompt_tokens"] > count_tokens(["And of Spain?"], tokenizer="cl100k_base").iloc[0]
+
+
+def test_a_log_line_without_user_text_names_the_line(tmp_path):
+    call = _call(1)
+    call["request"] = {"model": "m", "messages": [{"role": "system", "content": "Be brief."}]}
+    with pytest.raises(TraceError) as err:
+        load_openai_log(_log(tmp_path, _call(0), call))
+    assert str(err.value) == (
+        f"{tmp_path / 'gateway.jsonl'}, line 2, column 'request.messages': no user message with "
+        "text among 1 messages (the text scored is the last user message that has text)"
     )

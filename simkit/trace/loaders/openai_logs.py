@@ -12,10 +12,11 @@ One JSON object per line and per call. Accepted shapes (keys at the top level of
   else the response's ``created``), ``latency_s`` or ``latency_ms``, ``ttft_s`` or ``ttft_ms``,
   ``cost_usd``, ``category`` and ``tags`` (a list or a comma-separated string).
 
-The prompt text is the request's messages, one block per message, ``"<role>: <content>"``,
-joined by a blank line (``"\\n\\n"``). A content given as a list of parts contributes its text
-parts joined by ``"\\n"``; other parts (images, audio) are left out of the text and counted in
-``meta['non_text_parts']``. An assistant message's ``tool_calls`` are appended as JSON.
+The prompt text is what the router scores in production,
+:func:`simkit.trace.messages.messages_to_text`: the last user message that has text (its text
+parts joined by ``"\\n"``). Parts without text (images, audio) are counted in
+``meta['non_text_parts']``. Token counts filled in from text (``tokenizer=``) are taken over the
+whole conversation, :func:`simkit.trace.messages.conversation_text`.
 
 Each line becomes a request and, when the call succeeded, an outcome for the responding model
 with ``output_tokens`` = ``completion_tokens`` and the observed latency and cost. Quality is
@@ -26,7 +27,6 @@ not in a log: it is NaN (recorded, not graded). A failed call (``error`` set, or
 
 from __future__ import annotations
 
-import json
 from os import PathLike
 from pathlib import Path
 from typing import Any
@@ -36,68 +36,11 @@ import pandas as pd
 
 from simkit.errors import TraceError
 from simkit.trace.core import Trace
+from simkit.trace.messages import conversation_text, messages_to_text
 from simkit.trace.readers import read_jsonl
 from simkit.trace.tokens import count_tokens, tokenizer_info
 
-__all__ = ["load_openai_log", "render_messages"]
-
-
-def _content_text(content: Any, path: Path, line: int, counts: dict[str, int]) -> str:
-    if content is None:
-        return ""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        texts = []
-        for part in content:
-            if isinstance(part, str):
-                texts.append(part)
-            elif isinstance(part, dict) and part.get("type") == "text":
-                texts.append(str(part.get("text", "")))
-            elif isinstance(part, dict) and "type" in part:
-                counts[str(part["type"])] = counts.get(str(part["type"]), 0) + 1
-            else:
-                raise TraceError(
-                    path,
-                    line=line,
-                    column="request.messages",
-                    problem=f"a content part must be an object with a 'type', got {part!r:.60}",
-                )
-        return "\n".join(texts)
-    raise TraceError(
-        path,
-        line=line,
-        column="request.messages",
-        problem=f"message content must be a string or a list of parts, got {type(content).__name__}",
-    )
-
-
-def render_messages(
-    messages: Any, *, path: Path | str = "<messages>", line: int = 1, counts=None
-) -> str:
-    """The prompt text of a chat request: ``"<role>: <content>"`` blocks joined by a blank line."""
-    counts = {} if counts is None else counts
-    if not isinstance(messages, list) or not messages:
-        raise TraceError(
-            path,
-            line=line,
-            column="request.messages",
-            problem="expected a non-empty list of messages",
-        )
-    blocks = []
-    for m in messages:
-        if not isinstance(m, dict) or not isinstance(m.get("role"), str):
-            raise TraceError(
-                path,
-                line=line,
-                column="request.messages",
-                problem=f"each message needs a 'role' and 'content', got {m!r:.60}",
-            )
-        text = _content_text(m.get("content"), Path(path), line, counts)
-        if m.get("tool_calls"):
-            text += ("\n" if text else "") + json.dumps(m["tool_calls"], sort_keys=True)
-        blocks.append(f"{m['role']}: {text}")
-    return "\n\n".join(blocks)
+__all__ = ["load_openai_log"]
 
 
 def _unwrap(obj: Any, key: str, path: Path, line: int) -> tuple[dict | None, int | None]:
@@ -238,7 +181,10 @@ def load_openai_log(
                 problem="no request body: expected 'request' with 'messages' (a Batch output "
                 "file alone has no prompts; join it with its input file first)",
             )
-        prompt = render_messages(request.get("messages"), path=p, line=line, counts=non_text)
+        messages = request.get("messages")
+        where = {"source": p, "line": line, "key": "request.messages"}
+        conversation = conversation_text(messages, **where, non_text=non_text)
+        prompt = messages_to_text(messages, **where)
         model = (response or {}).get("model") or request.get("model")
         if not isinstance(model, str) or not model:
             raise TraceError(
@@ -271,6 +217,7 @@ def load_openai_log(
                 "_ns": _timestamp(rec, response, p, line),
                 "_line": line,
                 "prompt": prompt,
+                "_conversation": conversation,
                 "prompt_tokens": _count(usage, "prompt_tokens", p, line),
                 "max_tokens": max_tokens,
                 "category": rec.get("category") if isinstance(rec.get("category"), str) else None,
@@ -303,7 +250,7 @@ def load_openai_log(
     meta: dict[str, Any] = {
         "name": name or p.stem,
         "sources": [{"file": p.name, "format": "openai-log"}],
-        "prompt_text": "messages rendered as '<role>: <content>' blocks joined by a blank line",
+        "prompt_text": "the last user message with text (simkit.trace.messages.messages_to_text)",
         "quality": "not recorded in a log (NaN)",
         "time_origin": pd.Timestamp(int(ns.min()), tz="UTC").isoformat(),
         "failed_calls": {"count": len(failed), "first_line": failed[0][0] if failed else None},
@@ -342,7 +289,8 @@ def load_openai_log(
     )
     if tokenizer is not None:
         todo = req["prompt_tokens"].isna().to_numpy()
-        counted = count_tokens(req.loc[todo, "prompt"], tokenizer=tokenizer).to_numpy()
+        # the answering model reads the whole conversation, not only the scored text
+        counted = count_tokens(req.loc[todo, "_conversation"], tokenizer=tokenizer).to_numpy()
         req["prompt_tokens"] = req["prompt_tokens"].astype("Int64")
         req.loc[todo, "prompt_tokens"] = counted
         todo_out = out["output_tokens"].isna().to_numpy() & out["_answer"].notna().to_numpy()
@@ -355,7 +303,7 @@ def load_openai_log(
             "prompts_counted": int(todo.sum()),
             "outputs_counted": int(todo_out.sum()),
         }
-    req = req.drop(columns=["_ns", "_line"])
+    req = req.drop(columns=["_ns", "_line", "_conversation"])
     out = out.drop(columns="_answer")
     for col in ("prompt_tokens", "max_tokens"):
         req[col] = pd.array(req[col].tolist(), dtype="Int64")
