@@ -1,4 +1,12 @@
-"""Route one prompt (or an OpenAI-style message list) with a loaded bundle."""
+"""Route one prompt (or an OpenAI-style message list) with a loaded bundle.
+
+The router only scores: the decision is the simulator's own policy object. A bundle's named
+threshold (or a ``p_hard`` value) becomes a :class:`~simkit.policies.ThresholdPolicy`
+(:func:`bundle_policy`), and :meth:`Router.decide` asks it with the prompt's score, exactly as
+:func:`simkit.sim.simulate` asks it with the score column of a trace, so production and
+simulation cannot disagree. The text of a message list is
+:func:`simkit.trace.messages.messages_to_text`'s, the text the training logs were loaded with.
+"""
 
 from __future__ import annotations
 
@@ -7,56 +15,88 @@ from dataclasses import dataclass
 from os import PathLike
 from typing import Any
 
+import numpy as np
+
 from simkit.classify.bundle import Bundle, load_bundle
 from simkit.errors import ClassifierError
+from simkit.policies.base import FleetView, RequestView
+from simkit.policies.thresholds import ThresholdPolicy
+from simkit.trace.messages import messages_to_text
 
-__all__ = ["Decision", "Router", "prompt_from_messages"]
+__all__ = ["Decision", "Router", "bundle_policy", "prompt_from_messages"]
+
+#: The score a bundle gives and its threshold policies read.
+SCORE = "p_hard"
+
+#: The same function as :func:`simkit.trace.messages.messages_to_text` (the name this module
+#: exported before there was one convention for training and serving).
+prompt_from_messages = messages_to_text
 
 
-def prompt_from_messages(messages: Sequence[Mapping[str, Any]]) -> str:
-    """The text a router scores in an OpenAI-style ``messages`` list: the last user turn.
+def bundle_policy(bundle: Bundle, threshold: str | float | None = None) -> ThresholdPolicy:
+    """The simulator policy a bundle's threshold stands for.
 
-    ``content`` may be a string or a list of parts, whose ``{"type": "text"}`` parts are
-    joined with newlines (images and other parts carry no text to score).
+    Parameters
+    ----------
+    bundle : Bundle
+    threshold : str or float, optional
+        A named threshold of the bundle, or a ``p_hard`` value for the strongest tier;
+        default: the bundle's default threshold. A named threshold gives either one
+        ``p_hard`` (the strongest tier at or above it, else the cheapest) or ``cutoffs``
+        (tier -> minimum ``p_hard``, strongest first) for more than two tiers.
+
+    Returns
+    -------
+    ThresholdPolicy
+        Over score ``p_hard``, checked against the bundle's tiers.
 
     Raises
     ------
     ClassifierError
-        If ``messages`` is not a list of role/content mappings or has no user text.
+        An unknown threshold name (listing the bundle's), a number outside [0, 1], or
+        cut-offs naming a tier the bundle does not have.
+    PolicyError
+        Cut-offs that are not finite or not strictly decreasing, strongest tier first.
     """
-    if isinstance(messages, (str, bytes)) or not isinstance(messages, Sequence):
-        raise ClassifierError(
-            f"messages must be a list of {{'role': ..., 'content': ...}} mappings, got "
-            f"{type(messages).__name__}"
-        )
-    for i, m in enumerate(messages):
-        if not isinstance(m, Mapping) or "role" not in m:
-            raise ClassifierError(f"messages[{i}]: expected a mapping with 'role' and 'content'")
-    for m in reversed(messages):
-        if m["role"] != "user":
-            continue
-        content = m.get("content")
-        if isinstance(content, str):
-            text = content
-        elif isinstance(content, Sequence):
-            text = "\n".join(
-                str(part.get("text", ""))
-                for part in content
-                if isinstance(part, Mapping) and part.get("type") == "text"
+    strongest = bundle.tiers[-1]
+    if isinstance(threshold, (int, float)) and not isinstance(threshold, bool):
+        if not 0.0 <= float(threshold) <= 1.0:  # NaN fails too
+            raise ClassifierError(
+                f"threshold must be a p_hard value in [0, 1] or one of the bundle's named "
+                f"thresholds ({', '.join(sorted(bundle.manifest['thresholds']))}), got "
+                f"{threshold!r}"
             )
-        else:
-            text = ""
-        if text.strip():
-            return text
-    raise ClassifierError(
-        f"messages: no user message with text among {len(messages)} messages; the router "
-        "scores the last user turn"
-    )
+        cutoffs = {strongest: float(threshold)}
+    else:
+        name = bundle.manifest["default_threshold"] if threshold is None else threshold
+        if name not in bundle.manifest["thresholds"]:
+            bundle.threshold(name)  # raises listing the valid names
+        entry = bundle.manifest["thresholds"][name]
+        given = entry.get("cutoffs") or {strongest: float(entry["p_hard"])}
+        unknown = [t for t in given if t not in bundle.tiers]
+        if unknown:
+            raise ClassifierError(
+                f"threshold {name!r} names tier {unknown[0]!r}; tiers: {list(bundle.tiers)}"
+            )
+        cutoffs = {t: float(v) for t, v in given.items()}
+    policy = ThresholdPolicy(cutoffs, score=SCORE)
+    policy.check(bundle.tiers, (SCORE,))
+    return policy
 
 
 @dataclass(frozen=True)
 class Decision:
-    """One routing decision."""
+    """One routing decision.
+
+    Attributes
+    ----------
+    tier, model : str
+        The chosen tier and the model the bundle maps it to.
+    p_hard : float
+        The prompt's score.
+    threshold : float
+        The chosen tier's cut-off; for the cheapest tier, the lowest cut-off it fell below.
+    """
 
     tier: str
     model: str
@@ -65,42 +105,31 @@ class Decision:
 
 
 class Router:
-    """Score prompts with a bundle and send each to a tier.
+    """Score prompts with a bundle and send each where the bundle's threshold policy says.
 
     Two tiers: the strongest tier iff ``p_hard >= threshold``, else the cheapest. A bundle
-    threshold may instead give ``cutoffs`` (tier -> minimum ``p_hard``, strongest first), as
-    the simulator's threshold policy does, for more than two tiers.
+    threshold may instead give ``cutoffs`` (tier -> minimum ``p_hard``, strongest first) for
+    more than two tiers. The decision is :attr:`policy`'s, the object ``simulate`` would use.
 
     Parameters
     ----------
     bundle : Bundle
     threshold : str or float, optional
         A named threshold of the bundle, or a ``p_hard`` value; default: the bundle's default.
+
+    Attributes
+    ----------
+    policy : ThresholdPolicy
+        :func:`bundle_policy` of ``bundle`` and ``threshold``.
     """
 
     def __init__(self, bundle: Bundle, threshold: str | float | None = None) -> None:
         self.bundle = bundle
         self.threshold = threshold
-        strongest = bundle.tiers[-1]
-        if isinstance(threshold, (int, float)) and not isinstance(threshold, bool):
-            if not 0.0 <= float(threshold) <= 1.0:  # NaN fails too
-                raise ClassifierError(
-                    f"threshold must be a p_hard value in [0, 1] or one of the bundle's named "
-                    f"thresholds ({', '.join(sorted(bundle.manifest['thresholds']))}), got "
-                    f"{threshold!r}"
-                )
-            self._cutoffs = {strongest: float(threshold)}
-        else:
-            name = bundle.manifest["default_threshold"] if threshold is None else threshold
-            bundle.threshold(name)  # raises listing the valid names
-            entry = bundle.manifest["thresholds"][name]
-            cutoffs = entry.get("cutoffs") or {strongest: float(entry["p_hard"])}
-            unknown = [t for t in cutoffs if t not in bundle.tiers]
-            if unknown:
-                raise ClassifierError(
-                    f"threshold {name!r} names tier {unknown[0]!r}; tiers: {list(bundle.tiers)}"
-                )
-            self._cutoffs = {t: float(v) for t, v in cutoffs.items()}
+        self.policy = bundle_policy(bundle, threshold)
+        # a threshold policy reads neither the fleet's state nor random draws
+        self._fleet = FleetView.snapshot(bundle.tiers)
+        self._rng = np.random.default_rng(0)
 
     @classmethod
     def load(
@@ -121,20 +150,20 @@ class Router:
     def _text(self, prompt: str | Sequence[Mapping[str, Any]]) -> str:
         if isinstance(prompt, str):
             return prompt
-        return prompt_from_messages(prompt)
+        return messages_to_text(prompt)
 
     def score(self, prompt: str | Sequence[Mapping[str, Any]]) -> float:
         """``p_hard`` of one prompt or message list."""
         return float(self.bundle.p_hard([self._text(prompt)])[0])
 
     def decide(self, prompt: str | Sequence[Mapping[str, Any]]) -> Decision:
-        """Score ``prompt`` and pick its tier."""
+        """Score ``prompt`` and ask :attr:`policy` for its tier."""
         p = self.score(prompt)
-        for tier, cut in self._cutoffs.items():
-            if p >= cut:
-                return Decision(tier, self._model(tier), p, cut)
-        cheapest = self.bundle.tiers[0]
-        return Decision(cheapest, self._model(cheapest), p, min(self._cutoffs.values()))
+        request = RequestView("", 0.0, -1, -1, "", "", frozenset(), {SCORE: p})
+        tier = self.policy.route(request, self._fleet, self._rng)
+        cutoffs = self.policy.cutoffs
+        cut = cutoffs[tier] if tier in cutoffs else min(cutoffs.values())
+        return Decision(tier, self._model(tier), p, cut)
 
     def route(self, prompt: str | Sequence[Mapping[str, Any]]) -> str:
         """The tier for ``prompt``."""

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from simkit.classify.embed import StaticEmbedder
 from simkit.classify.model import ComplexityClassifier
 from simkit.classify.train import train_bundle
-from simkit.errors import ClassifierError
-from simkit.router import Router, prompt_from_messages
+from simkit.errors import ClassifierError, PolicyError
+from simkit.policies import ThresholdPolicy
+from simkit.router import Router, bundle_policy, prompt_from_messages
+from simkit.trace.messages import messages_to_text
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +29,7 @@ def test_messages_are_scored_on_the_last_user_turn(router_bundle):
         {"role": "user", "content": [{"type": "text", "text": "How many primes are below 30?"},
                                      {"type": "image_url", "image_url": {"url": "x"}}]},
     ]  # fmt: skip
-    assert prompt_from_messages(messages) == "How many primes are below 30?"
+    assert messages_to_text(messages) == "How many primes are below 30?"
     assert r.score(messages) == r.score("How many primes are below 30?")
 
 
@@ -55,14 +58,17 @@ def test_named_thresholds_are_checked_and_listed(router_bundle):
     ("messages", "message"),
     [
         ([{"role": "assistant", "content": "hi"}], "no user message with text among 1 messages"),
-        ("hello", "messages must be a list of"),
-        ([{"content": "x"}], r"messages\[0\]: expected a mapping with 'role' and 'content'"),
+        ({"role": "user", "content": "hi"}, "expected a non-empty list of messages .* got dict"),
+        ([{"content": "x"}], r"column 'messages\[0\]': each message needs a 'role' and 'content'"),
         ([{"role": "user", "content": [{"type": "image_url"}]}], "no user message with text"),
     ],
 )
-def test_bad_message_lists_are_refused(messages, message):
+def test_bad_message_lists_are_refused(router_bundle, messages, message):
+    """The router's message errors are the loader's (simkit.trace.messages), still
+    ClassifierErrors for a router user."""
+    assert prompt_from_messages is messages_to_text
     with pytest.raises(ClassifierError, match=message):
-        prompt_from_messages(messages)
+        Router.load(router_bundle).route(messages)
 
 
 def test_an_empty_prompt_is_refused(router_bundle):
@@ -99,3 +105,53 @@ def test_the_readme_gateway_snippet_runs_as_written(capsys, monkeypatch):
         "mistralai/Mixtral-8x7B-Instruct-v0.1", "gpt-4-1106-preview"
     )  # fmt: skip
     assert 0.0 <= float(p.removeprefix("p_hard=")) <= 1.0
+
+
+def test_the_router_decides_with_the_simulators_threshold_policy(router_bundle):
+    """A named threshold, a number and the default all become a ThresholdPolicy over p_hard;
+    the decision is that policy's."""
+    from simkit.classify.bundle import load_bundle
+
+    bundle = load_bundle(router_bundle)
+    r = Router(bundle, threshold="share_0.10")
+    cut = bundle.threshold("share_0.10")
+    assert r.policy == ThresholdPolicy({"strong": cut}, score="p_hard")
+    assert bundle_policy(bundle) == ThresholdPolicy({"strong": bundle.threshold()})
+    assert bundle_policy(bundle, 0.4) == ThresholdPolicy({"strong": 0.4})
+    prompt = "Compute the integral of x^2 from 0 to 3."
+    d = r.decide(prompt)
+    assert d.tier == ("strong" if d.p_hard >= cut else "cheap") and d.threshold == cut
+    bundle.manifest["thresholds"]["nan"] = {"p_hard": float("nan")}
+    with pytest.raises(PolicyError, match=r"key 'cutoffs.strong': expected a number, got nan"):
+        Router(bundle, threshold="nan")
+
+
+def test_three_tier_cutoffs_of_a_bundle_route_like_the_policy(router_bundle, tmp_path):
+    """Cut-offs over three tiers, strongest first: each prompt lands where ThresholdPolicy
+    sends its score (the middle tier included), and a bad order is refused."""
+    from simkit.classify.bundle import load_bundle
+
+    bundle = load_bundle(router_bundle)
+    bundle.tiers = ("cheap", "mid", "strong")
+    bundle.models = ("m-small", "m-mid", "m-large")
+    prompts = [
+        "hi",
+        "What is 2 + 2?",
+        "Compute the integral of x^2 from 0 to 3.",
+        "Prove that there are infinitely many primes of the form 4k + 3.",
+    ]
+    scores = [Router(bundle, 0.5).score(p) for p in prompts]
+    lo, hi = sorted(scores)[2], sorted(scores)[3]  # two prompts below lo, one in the middle
+    bundle.manifest["thresholds"]["three"] = {"cutoffs": {"strong": hi, "mid": lo}}
+    r = Router(bundle, "three")
+    assert r.policy == ThresholdPolicy({"strong": hi, "mid": lo})
+    tiers = [r.route(p) for p in prompts]
+    expected = ["strong" if s >= hi else "mid" if s >= lo else "cheap" for s in scores]
+    assert tiers == expected and sorted(tiers) == ["cheap", "cheap", "mid", "strong"]
+    assert r.decide(prompts[int(np.argmin(scores))]).threshold == lo
+    bundle.manifest["thresholds"]["bad"] = {"cutoffs": {"strong": lo, "mid": hi}}
+    with pytest.raises(PolicyError, match="key 'cutoffs.mid': thresholds out of order"):
+        Router(bundle, "bad")
+    bundle.manifest["thresholds"]["ghost"] = {"cutoffs": {"huge": 0.9}}
+    with pytest.raises(ClassifierError, match="threshold 'ghost' names tier 'huge'"):
+        Router(bundle, "ghost")
