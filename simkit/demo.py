@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from simkit.metrics import DEFAULT_SLO_TTFT_S
 from simkit.trace import Trace, load_trace, window
 from simkit.trace.summary import format_summary, summarize
 
@@ -75,7 +76,7 @@ def run_demo() -> int:
 #: The bundled trace the comparison runs on, and how many of its first requests.
 DEMO_TRACE = "routellm_azure"
 DEMO_SLICE = 4000
-DEMO_SLO_TTFT_S = 2.0
+DEMO_SLO_TTFT_S = DEFAULT_SLO_TTFT_S
 
 #: label -> policy spec (simkit.policies.build_policy) for the default 3-tier fleet. Threshold
 #: and share policies use the trace's classifier score ``p_hard`` when it has one; without it

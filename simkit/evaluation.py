@@ -126,6 +126,7 @@ def bootstrap_intervals(
     n_resamples: int = 1000,
     level: float = 0.95,
     seed: int = 0,
+    progress: bool = False,
 ) -> dict[str, tuple[float, float]]:
     """Percentile bootstrap intervals of APGR, CPT(50 %) and CPT(80 %) over requests.
 
@@ -145,6 +146,8 @@ def bootstrap_intervals(
         Coverage of the two-sided interval, in (0, 1).
     seed : int
         Seeds the resampling.
+    progress : bool
+        Show a progress bar of the resamples on stderr (tqdm).
 
     Returns
     -------
@@ -167,7 +170,7 @@ def bootstrap_intervals(
         raise ClassifierError(f"a bootstrap needs at least 2 requests, got {len(sc)}")
     rng = np.random.default_rng(np.random.SeedSequence([int(seed), 0xB007]))
     draws = {k: [] for k in BOOTSTRAP_METRICS}
-    for _ in range(int(n_resamples)):
+    for _ in _bar(range(int(n_resamples)), progress, desc="bootstrap", unit="resample"):
         ix = rng.integers(0, len(sc), len(sc))
         if np.mean(s[ix]) == np.mean(w[ix]):
             continue  # no gap to recover in this resample: PGR is undefined
@@ -185,6 +188,17 @@ def bootstrap_intervals(
             else (float("nan"), float("nan"))
         )
     return out
+
+
+def _bar(items: Any, show: bool, **options: Any) -> Any:
+    """``items`` wrapped in a tqdm bar on stderr when ``show`` (the bar disappears when done)."""
+    if not show:
+        return items
+    import sys
+
+    from tqdm.auto import tqdm
+
+    return tqdm(items, file=sys.stderr, leave=False, mininterval=0.5, **options)
 
 
 def seed_summary(
@@ -359,6 +373,7 @@ def evaluate_classifier(
     target_shares: Sequence[float] = (0.2, 0.5),
     n_bootstrap: int = 1000,
     level: float = 0.95,
+    progress: bool = False,
 ) -> EvaluationResult:
     """Evaluate a classifier on every benchmark (``source``) of ``trace``.
 
@@ -384,6 +399,9 @@ def evaluate_classifier(
     n_bootstrap, level : int, float
         Resamples and coverage of the bootstrap intervals of APGR and CPT over requests
         (:func:`bootstrap_intervals`, seeded by ``seed``); ``n_bootstrap=0`` skips them.
+    progress : bool
+        Show progress on stderr (tqdm): one step per benchmark and protocol (the ``cv``
+        step fits ``n_splits`` folds, ``transfer`` one model), then the bootstrap resamples.
 
     Raises
     ------
@@ -403,6 +421,7 @@ def evaluate_classifier(
     cal_rows: list[dict[str, Any]] = []
     scores: dict[tuple[str, str], pd.DataFrame] = {}
     oof_cache: dict[str, Any] = {}
+    random_metrics: dict[str, dict[str, float]] = {}
 
     def oof(bench: str) -> tuple[np.ndarray, Any]:
         if bench not in oof_cache:
@@ -419,54 +438,64 @@ def evaluate_classifier(
             oof_cache[bench] = (idx, res)
         return oof_cache[bench]
 
-    for bench in targets:
+    steps = _bar(
+        [(bench, protocol) for bench in targets for protocol in protocols],
+        progress,
+        desc=f"evaluate (cv: {n_splits} folds each)",
+        unit="step",
+    )
+    for bench, protocol in steps:
+        if progress:
+            steps.set_postfix_str(f"{bench} {protocol}")
         idx_b = np.flatnonzero((source == bench) & usable)
         w, s = q[idx_b, 0], q[idx_b, 1]
-        rand = _random_metrics(w, s)
-        for protocol in protocols:
-            if protocol == "cv":
-                idx, res = oof(bench)
-                p_hard, gain = res.p_hard, res.gain
-                half = np.random.default_rng(seed).random(len(idx)) < 0.5
-                cal_rows += _calibration_rows(
-                    bench, protocol, p_hard[half], p_hard[~half], target_shares,
-                    "out-of-fold scores of a random half of the benchmark",
-                )  # fmt: skip
-            else:
-                train = np.flatnonzero((source != bench) & usable)
-                if train.size == 0:
-                    raise ClassifierError(
-                        f"transfer to {bench!r} needs another benchmark in the trace to train on"
-                    )
-                res = transfer_scores(
-                    [prompts[i] for i in train], q[train], [prompts[i] for i in idx_b],
-                    estimator=est, train_embedded=embedded[train],
-                    test_embedded=embedded[idx_b],
-                )  # fmt: skip
-                p_hard, gain = res.p_hard, res.gain
-                cal_scores = np.concatenate([oof(b)[1].p_hard for b in sorted(set(source[train]))])
-                cal_rows += _calibration_rows(
-                    bench, protocol, cal_scores, p_hard, target_shares,
-                    "out-of-fold scores of the training benchmarks",
-                )  # fmt: skip
-            m = routing_metrics(p_hard, w, s) | probability_metrics(p_hard, w, s)
-            if n_bootstrap:
-                ci = bootstrap_intervals(
-                    p_hard, w, s, n_resamples=n_bootstrap, level=level, seed=seed
+        if bench not in random_metrics:
+            random_metrics[bench] = _random_metrics(w, s)
+        rand = random_metrics[bench]
+        if protocol == "cv":
+            idx, res = oof(bench)
+            p_hard, gain = res.p_hard, res.gain
+            half = np.random.default_rng(seed).random(len(idx)) < 0.5
+            cal_rows += _calibration_rows(
+                bench, protocol, p_hard[half], p_hard[~half], target_shares,
+                "out-of-fold scores of a random half of the benchmark",
+            )  # fmt: skip
+        else:
+            train = np.flatnonzero((source != bench) & usable)
+            if train.size == 0:
+                raise ClassifierError(
+                    f"transfer to {bench!r} needs another benchmark in the trace to train on"
                 )
-                for k, (lo, hi) in ci.items():
-                    m[f"{k}_lo"], m[f"{k}_hi"] = lo, hi
-            rows.append({"benchmark": bench, "protocol": protocol, "router": "classifier",
-                         **m, "n": len(idx_b)})  # fmt: skip
-            rows.append({"benchmark": bench, "protocol": protocol, "router": "random",
-                         **rand, "brier": np.nan, "roc_auc": np.nan, "n": len(idx_b)})  # fmt: skip
-            scores[(bench, protocol)] = pd.DataFrame(
-                {
-                    "request_id": trace.requests["request_id"].to_numpy()[idx_b],
-                    "p_hard": p_hard,
-                    "gain": gain,
-                }
-            )
+            res = transfer_scores(
+                [prompts[i] for i in train], q[train], [prompts[i] for i in idx_b],
+                estimator=est, train_embedded=embedded[train],
+                test_embedded=embedded[idx_b],
+            )  # fmt: skip
+            p_hard, gain = res.p_hard, res.gain
+            cal_scores = np.concatenate([oof(b)[1].p_hard for b in sorted(set(source[train]))])
+            cal_rows += _calibration_rows(
+                bench, protocol, cal_scores, p_hard, target_shares,
+                "out-of-fold scores of the training benchmarks",
+            )  # fmt: skip
+        m = routing_metrics(p_hard, w, s) | probability_metrics(p_hard, w, s)
+        if n_bootstrap:
+            ci = bootstrap_intervals(
+                p_hard, w, s, n_resamples=n_bootstrap, level=level, seed=seed,
+                progress=progress,
+            )  # fmt: skip
+            for k, (lo, hi) in ci.items():
+                m[f"{k}_lo"], m[f"{k}_hi"] = lo, hi
+        rows.append({"benchmark": bench, "protocol": protocol, "router": "classifier",
+                     **m, "n": len(idx_b)})  # fmt: skip
+        rows.append({"benchmark": bench, "protocol": protocol, "router": "random",
+                     **rand, "brier": np.nan, "roc_auc": np.nan, "n": len(idx_b)})  # fmt: skip
+        scores[(bench, protocol)] = pd.DataFrame(
+            {
+                "request_id": trace.requests["request_id"].to_numpy()[idx_b],
+                "p_hard": p_hard,
+                "gain": gain,
+            }
+        )
     published = pd.DataFrame([p for p in PUBLISHED if p["benchmark"] in targets])
     return EvaluationResult(
         metrics=pd.DataFrame(rows),

@@ -52,7 +52,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     Returns
     -------
     int
-        The exit status: 0 on success, 2 when a :class:`~simkit.errors.SimkitError` was raised.
+        The exit status: 0 on success, 2 when a :class:`~simkit.errors.SimkitError` was raised,
+        141 when the reader of stdout closed the pipe (``simkit trace inspect ... | head``).
     """
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -61,3 +62,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SimkitError as exc:
         print(f"simkit {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # the reader went away (`simkit ... | head`): stop quietly, as cat and grep do; stdout
+        # is pointed at devnull so the interpreter's final flush does not raise again
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, what a shell reports for a command killed by the pipe

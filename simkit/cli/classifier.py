@@ -110,6 +110,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "(default 1000; 0 = none)",
     )
     ev.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    ev.add_argument(
+        "--no-progress",
+        action="store_true",
+        help="no progress bars (they go to stderr: repeats, benchmark x protocol steps, "
+        "bootstrap resamples)",
+    )
     _add_estimator_args(ev)
     ev.set_defaults(func=_run_classifier_evaluate)
 
@@ -166,7 +172,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     sc.add_argument("trace", help="a simkit trace directory")
     sc.add_argument("--bundle", required=True, help="a bundle directory")
-    sc.add_argument("--out", default=None, help="write here instead of updating TRACE in place")
+    sc.add_argument("--out", default=None, help="write the scored trace to this new directory")
+    sc.add_argument(
+        "--in-place",
+        action="store_true",
+        help="add the scores to TRACE itself (rewrites its files) instead of --out",
+    )
     sc.add_argument("--cache-dir", default=None, help="score cache (default: ~/.cache/simkit)")
     sc.set_defaults(func=_run_classifier_score)
 
@@ -212,7 +223,16 @@ def _run_classifier_evaluate(args: argparse.Namespace) -> int:
     weak, strong = two_models(trace, args.weak, args.strong)
     seeds = [args.seed + k for k in range(args.repeats)]
     results = []
-    for seed in seeds:
+    show = not args.no_progress
+    if show and len(seeds) > 1:
+        import sys
+
+        from tqdm.auto import tqdm
+
+        repeats = tqdm(seeds, desc="fold seeds", unit="repeat", file=sys.stderr)
+    else:
+        repeats = seeds
+    for seed in repeats:
         results.append(
             evaluate_classifier(
                 trace,
@@ -225,6 +245,7 @@ def _run_classifier_evaluate(args: argparse.Namespace) -> int:
                 n_splits=args.folds,
                 seed=seed,
                 n_bootstrap=args.bootstrap,
+                progress=show,
             )
         )
     summary = None
@@ -244,10 +265,11 @@ def _run_classifier_evaluate(args: argparse.Namespace) -> int:
         print(json.dumps(payload, indent=2))
         return 0
     print(f"weak {weak}, strong {strong}; CPT = strong-call share needed for that PGR")
+    print("AUC % = area under the quality curve over strong shares 0-1, in percent correct")
     if args.bootstrap:
         print("[lo, hi]: 95% bootstrap interval over requests (scores fixed)")
     print(f"{'benchmark':<10} {'protocol':<9} {'router':<11} {'seed':>4} {'APGR':>7} "
-          f"{'[lo, hi]':>15} {'CPT50':>7} {'[lo, hi]':>15} {'CPT80':>7} {'AUC':>7} {'n':>6}")  # fmt: skip
+          f"{'[lo, hi]':>15} {'CPT50':>7} {'[lo, hi]':>15} {'CPT80':>7} {'AUC %':>7} {'n':>6}")  # fmt: skip
     for res, seed in zip(results, seeds, strict=True):
         for r in res.metrics.itertuples(index=False):
             if r.router == "random" and seed != seeds[0]:
@@ -378,8 +400,17 @@ def _run_classifier_export(args: argparse.Namespace) -> int:
 
 def _run_classifier_score(args: argparse.Namespace) -> int:
     from simkit.classify.scoring import score_trace
+    from simkit.errors import ClassifierError
     from simkit.trace import load_trace, save_trace
 
+    if (args.out is None) == (not args.in_place):
+        raise ClassifierError(
+            "give --out DIR (a new trace directory) or --in-place (rewrite TRACE with the "
+            "scores), not both"
+            if args.in_place
+            else "give --out DIR (a new trace directory) or --in-place (rewrite TRACE with the "
+            "scores); TRACE is not rewritten unless you ask"
+        )
     trace = load_trace(args.trace)
     scored = score_trace(trace, args.bundle, cache_dir=args.cache_dir)
     out = save_trace(scored, args.out or args.trace)

@@ -14,6 +14,43 @@ POLICY_HELP = (
 )
 
 
+def add_slo_arg(p: argparse.ArgumentParser) -> None:
+    """``--slo-ttft-s``, with the one default every command shares."""
+    from simkit.metrics import DEFAULT_SLO_TTFT_S
+
+    p.add_argument(
+        "--slo-ttft-s",
+        type=float,
+        default=DEFAULT_SLO_TTFT_S,
+        help=f"TTFT SLO in seconds (default {DEFAULT_SLO_TTFT_S:g})",
+    )
+
+
+#: Summary keys printed as percentages in tables (they are fractions in --json output).
+PERCENT_PREFIXES = ("share_", "utilisation_")
+PERCENT_KEYS = ("slo_attainment", "failure_rate", "quality_coverage")
+
+
+def readable(key: str, value: object) -> str:
+    """One value of a summary as a person reads it: fractions as percentages, counts and
+    large amounts with thousands separators, others with 4 significant digits."""
+    import math
+    import numbers
+
+    if isinstance(value, bool) or not isinstance(value, numbers.Number):
+        return str(value)
+    v = float(value)
+    if math.isnan(v):
+        return "n/a"
+    if math.isinf(v):
+        return "inf" if v > 0 else "-inf"
+    if key in PERCENT_KEYS or key.startswith(PERCENT_PREFIXES):
+        return f"{v:.1%}"
+    if isinstance(value, numbers.Integral) or abs(v) >= 1000:
+        return f"{v:,.0f}"
+    return f"{v:.4g}"
+
+
 def add_window_args(p: argparse.ArgumentParser) -> None:
     """``--n-requests`` and ``--rate-multiplier`` (see :func:`simkit.trace.window`)."""
     p.add_argument("--n-requests", type=int, default=None, help="replay only the first N requests")

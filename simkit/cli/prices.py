@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-#: The issue's default prices (USD per 1M input / output tokens) and where they come from.
-ISSUE_DEFAULTS = (
+#: The prices simkit's default fleet and docs assume (USD per 1M input / output tokens), checked
+#: against the catalog by ``simkit prices --check-defaults``.
+DEFAULT_PRICES = (
     ("GPT-4o", "gpt-4o", None, 2.50, 10.00),
     ("Claude 3.5 Sonnet", "claude-3-5-sonnet", None, 3.00, 15.00),
     ("Llama 3 70B hosted", "llama3-70b-8192", "groq", 0.59, 0.79),
@@ -31,7 +32,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--check-defaults",
         action="store_true",
-        help="compare the issue's default prices with the catalog",
+        help="compare the prices simkit's default fleet assumes with the catalog",
     )
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=_run_prices)
@@ -53,13 +54,13 @@ def _run_prices(args: argparse.Namespace) -> int:
         raise PriceError("--at", problem=f"expected YYYY-MM-DD, got {args.at!r}") from None
     rows = [catalog.resolve(m, provider=args.provider, at=at).as_dict() for m in args.models]
     if args.check_defaults:
-        for label, model, provider, p_in, p_out in ISSUE_DEFAULTS:
+        for label, model, provider, p_in, p_out in DEFAULT_PRICES:
             row = catalog.resolve(model, provider=provider, at=at).as_dict()
             row.update(
                 label=label,
-                issue_input_usd_per_mtok=p_in,
-                issue_output_usd_per_mtok=p_out,
-                matches_issue=(row["input_usd_per_mtok"], row["output_usd_per_mtok"])
+                assumed_input_usd_per_mtok=p_in,
+                assumed_output_usd_per_mtok=p_out,
+                matches_assumed=(row["input_usd_per_mtok"], row["output_usd_per_mtok"])
                 == (p_in, p_out),
             )
             rows.append(row)
@@ -70,15 +71,21 @@ def _run_prices(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
+    checked = any("matches_assumed" in r for r in rows)
+    head = f"{'model':<40} {'$/M in':>8} {'$/M out':>8}  {'catalog entry (matched by)':<40}"
+    if checked:
+        head += "  assumed in/out"
+    print(head)
+    print("-" * len(head))
     for r in rows:
         line = (
             f"{r['model']:<40} {r['input_usd_per_mtok']:>8.4g} {r['output_usd_per_mtok']:>8.4g}  "
-            f"{r['resolved_by']}:{r['provider']}/{r['catalog_id']}"
+            f"{r['provider'] + '/' + r['catalog_id'] + ' (' + r['resolved_by'] + ')':<40}"
         )
-        if "matches_issue" in r:
+        if "matches_assumed" in r:
             line += (
-                f"  issue {r['issue_input_usd_per_mtok']:.2f}/{r['issue_output_usd_per_mtok']:.2f} "
-                + ("same" if r["matches_issue"] else "DIFFERENT")
+                f"  {r['assumed_input_usd_per_mtok']:.2f}/{r['assumed_output_usd_per_mtok']:.2f} "
+                + ("same" if r["matches_assumed"] else "DIFFERENT")
             )
         print(line)
     return 0

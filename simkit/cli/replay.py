@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from simkit.cli.options import POLICY_HELP, add_window_args, load_window
+from simkit.cli.options import POLICY_HELP, add_slo_arg, add_window_args, load_window, readable
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -18,12 +18,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--fleet", default=None, help="fleet YAML (default: the shipped 3-tier fleet)")
     p.add_argument("--policy", required=True, help=POLICY_HELP)
     p.add_argument("--seed", type=int, default=0, help="root seed (default 0)")
-    p.add_argument("--slo-ttft-s", type=float, default=2.0, help="TTFT SLO in seconds (default 2)")
+    add_slo_arg(p)
     p.add_argument(
         "--records", default=None, help="also write the per-request records to this Parquet file"
     )
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar (it goes to stderr)")
     add_window_args(p)
     p.set_defaults(func=_run_replay)
 
@@ -54,7 +54,8 @@ def _run_replay(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(summary, indent=2))
     else:
+        # the same keys as --json, in the same order; fractions as percentages
         width = max(len(k) for k in summary)
         for k, v in summary.items():
-            print(f"{k:<{width}}  {v:.6g}" if isinstance(v, float) else f"{k:<{width}}  {v}")
+            print(f"{k:<{width}}  {readable(k, v)}")
     return 0

@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from simkit import __version__
-from simkit.cli.options import parse_numbers
+from simkit.cli.options import add_slo_arg, parse_numbers
 
 _REPORT_EXAMPLES = """examples:
   simkit report --trace scored/routellm_azure --out report.html --png-dir report-png
@@ -51,7 +51,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="simulate at this volume (arrivals rescaled; default: the trace's own rate)",
     )
-    p.add_argument("--slo-ttft-s", type=float, default=1.0, help="TTFT SLO in seconds (default 1)")
+    add_slo_arg(p)
     p.add_argument("--seeds", default="0", help="comma-separated seeds (default 0)")
     p.add_argument(
         "--n-requests", type=int, default=None, help="use only the first N requests of the trace"
@@ -108,7 +108,11 @@ def _run_report(args: argparse.Namespace) -> int:
         f"Trace {name}: {trace.n_requests:,} requests. Fleet: {fleet.name} ({fleet.source}).",
     ]
     if licences:
-        footer.append(f"Data licences: {licences}." + (f" Cite {cite}." if cite else ""))
+        # the licences may already carry the citation: print it once
+        cited = bool(cite) and str(cite) in str(licences)
+        footer.append(
+            f"Data licences: {licences}." + (f" Cite {cite}." if cite and not cited else "")
+        )
     files = write_report(
         study_report_sections(results),
         args.out,

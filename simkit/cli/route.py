@@ -19,8 +19,30 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--threshold", default=None, help="a named threshold of the bundle or a p_hard value"
     )
+    p.add_argument(
+        "--fleet",
+        default=None,
+        help="fleet YAML whose tiers the bundle's tiers stand for, cheapest to cheapest and "
+        "strongest to the frontier (default: the shipped 3-tier fleet)",
+    )
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=_run_route)
+
+
+def fleet_tiers(bundle_tiers: list[str], fleet_tiers: list[str]) -> dict[str, str]:
+    """Bundle tier -> fleet tier: the bundle's cheapest is the fleet's cheapest, its strongest
+    the fleet's frontier, and a bundle with as many tiers as the fleet maps in order."""
+    from simkit.errors import ClassifierError
+
+    if len(bundle_tiers) == len(fleet_tiers):
+        return dict(zip(bundle_tiers, fleet_tiers, strict=True))
+    if len(bundle_tiers) == 2:
+        return {bundle_tiers[0]: fleet_tiers[0], bundle_tiers[-1]: fleet_tiers[-1]}
+    raise ClassifierError(
+        f"the bundle routes to {len(bundle_tiers)} tiers ({', '.join(bundle_tiers)}) and the "
+        f"fleet has {len(fleet_tiers)} ({', '.join(fleet_tiers)}); give --fleet with "
+        f"{len(bundle_tiers)} tiers"
+    )
 
 
 def _run_route(args: argparse.Namespace) -> int:
@@ -28,6 +50,7 @@ def _run_route(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from simkit.errors import ClassifierError
+    from simkit.fleet import load_fleet
     from simkit.router import Router
 
     if (args.prompt is None) == (args.messages is None):
@@ -45,9 +68,17 @@ def _run_route(args: argparse.Namespace) -> int:
         else json.loads(Path(args.messages).read_text("utf-8"))
     )
     d = router.decide(query)
+    fleet = load_fleet(args.fleet)
+    bundle_tiers = [t["tier"] for t in router.bundle.manifest["tiers"]]
+    tier = fleet_tiers(bundle_tiers, list(fleet.tier_names))[d.tier]
+    model = fleet.tier(tier).endpoint.model
     if args.json:
-        print(json.dumps({"tier": d.tier, "model": d.model, "p_hard": d.p_hard,
-                          "threshold": d.threshold}))  # fmt: skip
+        print(json.dumps({"tier": tier, "model": model, "bundle_tier": d.tier,
+                          "quality_model": d.model, "p_hard": d.p_hard,
+                          "threshold": d.threshold, "fleet": fleet.name}))  # fmt: skip
     else:
-        print(f"{d.tier}\t{d.model}\tp_hard={d.p_hard:.4f}\tthreshold={d.threshold:.4f}")
+        print(
+            f"{tier}\t{model}\tp_hard={d.p_hard:.4f}\tthreshold={d.threshold:.4f}\t"
+            f"(fleet {fleet.name}: {', '.join(fleet.tier_names)}; bundle tier {d.tier!r})"
+        )
     return 0

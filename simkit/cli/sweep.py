@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from simkit.cli.options import POLICY_HELP, add_window_args, load_window
+from simkit.cli.options import POLICY_HELP, add_slo_arg, add_window_args, load_window, readable
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -26,7 +26,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--seeds", default="0", help="comma-separated seeds (default 0)")
     p.add_argument("--n-jobs", type=int, default=-1, help="joblib workers (default -1: all cores)")
-    p.add_argument("--slo-ttft-s", type=float, default=2.0, help="TTFT SLO in seconds (default 2)")
+    add_slo_arg(p)
     p.add_argument("--out", default=None, help="write the table to this .csv or .parquet file")
     p.add_argument("--json", action="store_true", help="print JSON records instead of a table")
     add_window_args(p)
@@ -71,7 +71,10 @@ def _run_sweep(args: argparse.Namespace) -> int:
             "slo_attainment",
             "privacy_violations",
         ] + [c for c in table.columns if c.startswith("share_")]
-        print(table[cols].to_string(index=False, float_format=lambda x: f"{x:.4g}"))
+        shown = table[cols].copy()
+        for c in cols:
+            shown[c] = [readable(c, v) for v in shown[c]]
+        print(shown.to_string(index=False))
     return 0
 
 

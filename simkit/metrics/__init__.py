@@ -19,6 +19,7 @@ from simkit.metrics.cost import (
 )
 from simkit.metrics.curves import tiered_curve, two_tier_curve
 from simkit.metrics.latency import (
+    DEFAULT_SLO_TTFT_S,
     latency_percentiles,
     request_latencies,
     slo_attainment,
@@ -51,6 +52,7 @@ from simkit.metrics.routing import (
 from simkit.metrics.summary import summarize_runs
 
 __all__ = [
+    "DEFAULT_SLO_TTFT_S",
     "HOURS_PER_MONTH",
     "NO_MODEL_CORRECT",
     "SECONDS_PER_MONTH",

@@ -28,6 +28,7 @@ from simkit.metrics._records import completed_mask, numbers, table, tiers
 
 __all__ = [
     "DEFAULT_PERCENTILES",
+    "DEFAULT_SLO_TTFT_S",
     "latency_percentiles",
     "request_latencies",
     "slo_attainment",
@@ -35,6 +36,10 @@ __all__ = [
 ]
 
 DEFAULT_PERCENTILES = (50, 95, 99)
+
+#: The time-to-first-token budget, s, that ``simkit report``, ``replay``, ``sweep`` and ``demo``
+#: use unless told otherwise (``--slo-ttft-s``).
+DEFAULT_SLO_TTFT_S = 2.0
 _TIME_COLUMNS = ("arrival_s", "first_token_s", "end_s")
 
 

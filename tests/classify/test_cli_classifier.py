@@ -57,7 +57,10 @@ def test_evaluate_prints_a_table_next_to_random_and_published(tiny_model, capsys
 def test_route_prints_tier_model_and_score(cli_bundle, capsys, tmp_path):
     assert main(["route", "What is 2 + 2?", "--bundle", str(cli_bundle), "--json"]) == 0
     d = json.loads(capsys.readouterr().out)
-    assert d["tier"] in ("cheap", "strong") and 0 <= d["p_hard"] <= 1
+    # the tier of the fleet it routes for (the shipped fleet), not the bundle's own names
+    assert (d["bundle_tier"], d["tier"]) in (("cheap", "selfhosted"), ("strong", "frontier"))
+    assert d["model"] in ("meta-llama/Meta-Llama-3-70B-Instruct", "gpt-4o")
+    assert 0 <= d["p_hard"] <= 1
     msgs = tmp_path / "m.json"
     msgs.write_text(json.dumps([{"role": "user", "content": "What is 2 + 2?"}]))
     assert main(["route", "--messages", str(msgs), "--bundle", str(cli_bundle), "--json"]) == 0
@@ -77,6 +80,54 @@ def test_export_calibrates_a_share_on_another_trace_and_keeps_checksums_valid(
     th = b.manifest["thresholds"][b.manifest["default_threshold"]]
     assert b.manifest["default_threshold"] == "calibrated_share_0.30"
     assert abs(th["calibration_share"] - 0.3) < 0.01
+
+
+def test_route_names_the_tiers_of_the_fleet_given(cli_bundle, capsys, tmp_path):
+    fleet = tmp_path / "fleet.yaml"
+    fleet.write_text(
+        "name: two\ntiers:\n"
+        "  small: {kind: api, model: gpt-4o-mini, ttft_s: 0.3, output_tokens_per_s: 80,"
+        " quality_model: m}\n"
+        "  big: {kind: api, model: gpt-4o, ttft_s: 0.4, output_tokens_per_s: 90,"
+        " quality_model: m}\n"
+    )
+    args = ["route", "What is 2 + 2?", "--bundle", str(cli_bundle), "--fleet", str(fleet)]
+    assert main([*args, "--threshold", "0"]) == 0
+    line = capsys.readouterr().out
+    assert (
+        line.startswith("big\tgpt-4o\t") and "(fleet two: small, big; bundle tier 'strong')" in line
+    )
+    assert main([*args, "--threshold", "1"]) == 0
+    assert capsys.readouterr().out.startswith("small\tgpt-4o-mini\t")
+
+
+def test_score_without_out_or_in_place_leaves_the_trace_alone(cli_bundle, tmp_path, capsys):
+    import shutil
+
+    trace = tmp_path / "trace"
+    shutil.copytree(FIXTURES / "routellm_small", trace)
+    before = {p.name: p.read_bytes() for p in trace.iterdir()}
+    code = main(["classifier", "score", str(trace), "--bundle", str(cli_bundle)])
+    assert code == 2
+    assert "give --out DIR (a new trace directory) or --in-place" in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in trace.iterdir()} == before
+    code = main(["classifier", "score", str(trace), "--bundle", str(cli_bundle), "--in-place",
+                 "--cache-dir", str(tmp_path / "c")])  # fmt: skip
+    assert code == 0 and load_trace(trace).score_names[0] == "p_hard"
+
+
+def test_evaluate_shows_progress_on_stderr_and_auc_with_its_unit(tiny_model, capsys):
+    code = main(
+        ["classifier", "evaluate", str(FIXTURES / "routellm_small"), "--folds", "3",
+         "--embedder", f"static:{tiny_model}", "--protocol", "cv", "--benchmark", "gsm8k",
+         "--repeats", "2", "--bootstrap", "20"]
+    )  # fmt: skip
+    assert code == 0
+    captured = capsys.readouterr()
+    for bar in ("fold seeds", "evaluate (cv: 3 folds each)", "bootstrap"):
+        assert bar in captured.err
+    assert "resample" in captured.err and "resample" not in captured.out  # bars: stderr only
+    assert "AUC %" in captured.out and "in percent correct" in captured.out
 
 
 def test_score_writes_p_hard_into_a_trace_directory(cli_bundle, tmp_path):

@@ -81,7 +81,7 @@ def test_prices_check_defaults_reports_matches_and_differences(capsys):
     rc = main(["prices", "--check-defaults", "--json"])
     rows = json.loads(capsys.readouterr().out)
     assert rc == 0
-    assert [(r["label"], r["matches_issue"]) for r in rows] == [
+    assert [(r["label"], r["matches_assumed"]) for r in rows] == [
         ("GPT-4o", True),
         ("Claude 3.5 Sonnet", True),
         ("Llama 3 70B hosted", True),

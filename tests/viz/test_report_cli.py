@@ -166,3 +166,25 @@ def test_simkit_report_without_the_score_says_which_scores_exist(tmp_path, score
     )
     assert code == 2
     assert "key 'cutoffs.gpu': not a tier above the cheapest" in capsys.readouterr().err
+
+
+def test_report_sections_say_a_curve_dips_instead_of_warning_into_simkit_code(results):
+    """RouteLLM's interpolated CPT on a non-monotone curve: the table says so; no
+    NonMonotoneCurveWarning reaches the user pointing at simkit/viz/sections.py."""
+    import warnings
+
+    from simkit.metrics import NonMonotoneCurveWarning, RoutingCurve
+
+    dipping = RoutingCurve([0.0, 0.3, 0.6, 1.0], [0.60, 0.75, 0.70, 0.80], 0.60, 0.80)
+    results = {**results, "routing": {**results["routing"], "p_hard router": dipping}}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", NonMonotoneCurveWarning)
+        sections = study_report_sections(results)
+    table = sections[2].table.set_index("curve")
+    column = table["quality never falls as the share grows"]
+    expected = {
+        name: "yes" if curve.is_monotone else "no: CPT interpolated as RouteLLM does"
+        for name, curve in results["routing"].items()
+    }
+    assert column.to_dict() == expected
+    assert "no: CPT interpolated as RouteLLM does" in expected.values()  # the case arises
