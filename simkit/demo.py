@@ -65,8 +65,9 @@ def run_demo() -> int:
         format_comparison(
             burst,
             DEMO_SLICE,
-            title=f"Burst: the same requests arriving {BURST_MULTIPLIER:g}x as fast; the "
-            "self-hosted tier queues and a load-aware policy spills over to the hosted API.",
+            title=f"Burst: the same {DEMO_SLICE:,} requests arriving {BURST_MULTIPLIER:g}x as "
+            "fast (same fleet and SLO); the self-hosted tier queues and a load-aware policy "
+            "spills over to the hosted API.",
         )
     )
     return 0
@@ -82,8 +83,8 @@ DEMO_SLO_TTFT_S = DEFAULT_SLO_TTFT_S
 #: and share policies use the trace's classifier score ``p_hard`` when it has one; without it
 #: the share policy draws a uniform score (a random router that holds the share).
 DEMO_POLICIES = {
-    "all-frontier": "static:tier=frontier",
-    "all-cheap (self-hosted)": "static:tier=selfhosted",
+    "all frontier": "static:tier=frontier",
+    "all selfhosted": "static:tier=selfhosted",
     "random mix 1:1:1": "random:weights.selfhosted=1,weights.hosted=1,weights.frontier=1",
     "task heuristic": "task",
     "share 20% frontier": "share:target_share=0.2,score=null",
@@ -97,9 +98,9 @@ DEMO_POLICIES = {
 #: The burst scenario: arrivals compressed by this factor, and the policies compared there.
 BURST_MULTIPLIER = 3.0
 BURST_POLICIES = {
-    "all-cheap (self-hosted)": "static:tier=selfhosted",
+    "all selfhosted": "static:tier=selfhosted",
     "spill-over (wait > 1 s)": "spillover:max_wait_s=1>static:tier=selfhosted",
-    "all-hosted API": "static:tier=hosted",
+    "all hosted": "static:tier=hosted",
 }
 
 #: label of the classifier-threshold policy added when the trace has ``p_hard`` scores
@@ -184,19 +185,22 @@ def compare_policies(  # noqa: ANN201
 
 
 def format_comparison(table, n_requests: int, *, title: str | None = None) -> str:  # noqa: ANN001
-    """The comparison as a fixed-width text table."""
+    """The comparison as a fixed-width text table under its caption (``title`` instead of the
+    standard caption, e.g. for a second table that shares the first one's settings)."""
     shares = [c for c in table.columns if c.startswith("share_")]
     w = max(26, *(len(str(p)) for p in table["policy"]))
     head = (
         f"{'policy':<{w}} {'$/1k req':>9} {'$/month':>10} {'quality':>8} {'APGR':>6} "
         f"{'p95 TTFT':>9} {'SLO':>6} {'priv':>5}  " + " ".join(f"{c[6:]:>10}" for c in shares)
     )
-    lines = [
+    caption = title or (
         f"Policy comparison: first {n_requests:,} requests of traces/{DEMO_TRACE} on the default "
         f"3-tier fleet (simkit/data/fleets/default.yaml); SLO = TTFT <= {DEMO_SLO_TTFT_S:g} s; "
         "monthly cost at the trace's arrival rate incl. GPU rental; APGR where defined "
-        "(score routers between the self-hosted and frontier models).",
-        *([title] if title else []),
+        "(score routers between the self-hosted and frontier models)."
+    )
+    lines = [
+        caption,
         head,
         "-" * len(head),
     ]

@@ -26,14 +26,11 @@ def test_demo_compares_every_policy_with_cost_quality_latency_and_shares():
     assert list(table["policy"]) == [*DEMO_POLICIES, THRESHOLD_LABEL]
     assert len(DEMO_POLICIES) >= 6
     row = table.set_index("policy")
-    assert row.loc["all-frontier", "share_frontier"] == 1.0
-    assert row.loc["all-cheap (self-hosted)", "share_selfhosted"] == 1.0
+    assert row.loc["all frontier", "share_frontier"] == 1.0
+    assert row.loc["all selfhosted", "share_selfhosted"] == 1.0
     assert row.loc["privacy > cascade", "privacy_violations"] == 0
     assert row.loc["oracle", "mean_quality"] >= row["mean_quality"].max()
-    assert (
-        row.loc["all-frontier", "cost_per_1k_usd"]
-        > row.loc["all-cheap (self-hosted)", "cost_per_1k_usd"]
-    )
+    assert row.loc["all frontier", "cost_per_1k_usd"] > row.loc["all selfhosted", "cost_per_1k_usd"]
     assert (
         np.isnan(row.loc["task heuristic", "apgr"])
         and abs(row.loc["random mix 1:1:1", "apgr"] - 0.5) < 0.1
@@ -111,3 +108,19 @@ def test_a_wheel_carries_the_sample_traces_with_their_licences(tmp_path):
     ).stdout.splitlines()
     assert out[0] == str(target / "simkit" / "bundled_traces")
     assert out[1] == "arena_bench_v1,azure_code_2023,azure_conv_2023,routellm_azure"
+
+
+def test_demo_prints_each_caption_once_and_one_name_per_policy(capsys):
+    """The burst table has its own caption (not the first table's again), and the static
+    baselines are named as everywhere else in simkit ('all <tier>')."""
+    import simkit.demo
+
+    assert simkit.demo.run_demo() == 0
+    out = capsys.readouterr().out
+    assert out.count("Policy comparison: first 4,000 requests") == 1
+    lines = out.splitlines()
+    burst = next(i for i, line in enumerate(lines) if line.startswith("Burst:"))
+    assert lines[burst - 1] == "" and lines[burst + 1].startswith("policy ")
+    policies = [line.split("  ")[0] for line in lines[burst + 3 :] if line]
+    assert policies == ["all selfhosted", "spill-over (wait > 1 s)", "all hosted"]
+    assert "all-cheap" not in out and "all-frontier" not in out
