@@ -204,8 +204,9 @@ def check_prompts(prompts: Any, where: str = "prompts") -> list[str]:
     Raises
     ------
     ClassifierError
-        If ``prompts`` is a single string, or an entry is not a string or is empty/blank
-        (the message gives its 1-based position and how many such entries there are).
+        If ``prompts`` is a single string, or an entry is not a string, is empty/blank or holds
+        text that is not valid Unicode (the message gives its 1-based position and how many
+        such entries there are).
     """
     if isinstance(prompts, (str, bytes)):
         raise ClassifierError(
@@ -231,4 +232,12 @@ def check_prompts(prompts: Any, where: str = "prompts") -> list[str]:
             f"{where}, row {empty[0] + 1}: empty prompt ({len(empty)} empty or blank prompts); "
             "a prompt needs some text to be scored"
         )
+    for i, p in enumerate(items):
+        try:
+            p.encode("utf-8")
+        except UnicodeEncodeError as exc:  # lone surrogates: undecodable bytes from argv/files
+            raise ClassifierError(
+                f"{where}, row {i + 1}: not valid UTF-8 text (undecodable bytes at character "
+                f"{exc.start}); give prompts as UTF-8"
+            ) from None
     return items

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from simkit.cli.options import parse_numbers
+from simkit.cli.options import dumps, parse_numbers, seed_arg
 
 
 def _add_estimator_args(p: argparse.ArgumentParser) -> None:
@@ -26,7 +26,9 @@ def _add_estimator_args(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--weak", default=None, help="the cheap model (default: from the trace)")
     p.add_argument("--strong", default=None, help="the strong model (default: from the trace)")
-    p.add_argument("--seed", type=int, default=0, help="seed of folds and stochastic heads")
+    p.add_argument(
+        "--seed", type=seed_arg, default=0, help="seed of folds and stochastic heads (>= 0)"
+    )
     p.add_argument("--cache-dir", default=None, help="embedding cache (default: ~/.cache/simkit)")
 
 
@@ -204,7 +206,6 @@ def _run_classifier_train(args: argparse.Namespace) -> int:
 
 
 def _run_classifier_evaluate(args: argparse.Namespace) -> int:
-    import json
 
     import pandas as pd
 
@@ -262,7 +263,7 @@ def _run_classifier_evaluate(args: argparse.Namespace) -> int:
                 str(s): r.to_json()["metrics"] for r, s in zip(results, seeds, strict=True)
             }
             payload["over_seeds"] = summary.to_dict("records")
-        print(json.dumps(payload, indent=2))
+        print(dumps(payload, indent=2))
         return 0
     print(f"weak {weak}, strong {strong}; CPT = strong-call share needed for that PGR")
     print("AUC % = area under the quality curve over strong shares 0-1, in percent correct")
@@ -300,7 +301,6 @@ def _run_classifier_evaluate(args: argparse.Namespace) -> int:
 
 
 def _run_classifier_learning_curve(args: argparse.Namespace) -> int:
-    import json
 
     from simkit.classify.train import two_models
     from simkit.evaluation import learning_curve, seed_summary
@@ -324,7 +324,7 @@ def _run_classifier_learning_curve(args: argparse.Namespace) -> int:
     )
     if args.json:
         print(
-            json.dumps(
+            dumps(
                 {"per_seed": curve.to_dict("records"), "mean": agg.to_dict("records")},
                 indent=2,
                 default=float,

@@ -79,3 +79,127 @@ def parse_numbers(text: str, option: str, kind: type, what: str | None = None) -
     except ValueError:
         what = what or f"{kind.__name__}s"
         raise SpecError(option, problem=f"expected comma-separated {what}, got {text!r}") from None
+
+
+def seed_arg(text: str) -> int:
+    """``--seed``: a whole number >= 0 (argparse reports anything else in one line)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {value}")
+    return value
+
+
+def parse_seeds(text: str, option: str = "--seeds") -> list[int]:
+    """Comma-separated seeds, each a whole number >= 0."""
+    from simkit.errors import SpecError
+
+    seeds = parse_numbers(text, option, int, "whole numbers >= 0")
+    bad = [s for s in seeds if s < 0]
+    if bad or not seeds:
+        raise SpecError(
+            option, problem=f"expected comma-separated whole numbers >= 0, got {text!r}"
+        )
+    return seeds
+
+
+def n_jobs_arg(text: str) -> int:
+    """``--n-jobs``: joblib workers, a whole number other than 0 (-1 = all cores)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value == 0:
+        raise argparse.ArgumentTypeError(
+            "0 workers cannot run anything; use 1 (serial), N workers, or -1 (all cores)"
+        )
+    return value
+
+
+def check_output_file(path: str | None, option: str, suffixes: tuple[str, ...] = ()) -> None:
+    """Raise before any work if ``path`` cannot be written: its folder is missing or is a file,
+    the path is a folder, or its suffix is not one of ``suffixes``.
+
+    Raises
+    ------
+    SpecError
+        Naming the option and the path.
+    """
+    import os
+    from pathlib import Path
+
+    from simkit.errors import SpecError
+
+    if path is None:
+        return
+    p = Path(path)
+    if suffixes and p.suffix.lower() not in suffixes:
+        raise SpecError(
+            option, problem=f"{path}: expected a file ending in {' or '.join(suffixes)}"
+        )
+    if p.is_dir():
+        raise SpecError(option, problem=f"{path} is a directory; give a file name")
+    parent = p.parent if str(p.parent) else Path(".")
+    if not parent.is_dir():
+        what = "is not a directory" if parent.exists() else "does not exist"
+        raise SpecError(
+            option,
+            problem=f"cannot write {path}: its directory {parent} {what}",
+            hint="create the directory first or choose another path",
+        )
+    if not os.access(parent, os.W_OK):
+        raise SpecError(option, problem=f"cannot write {path}: directory {parent} is read-only")
+
+
+def check_output_dir(path: str | None, option: str) -> None:
+    """Raise before any work if ``path`` exists and is not a directory, or lies under a file."""
+    from pathlib import Path
+
+    from simkit.errors import SpecError
+
+    if path is None:
+        return
+    p = Path(path)
+    if p.exists() and not p.is_dir():
+        raise SpecError(option, problem=f"{path} exists and is not a directory")
+    for parent in p.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise SpecError(option, problem=f"cannot create {path}: {parent} is a file")
+            break
+
+
+def strict_json(value: object) -> object:
+    """``value`` made strictly JSON-able: NaN, infinities and pandas' NA become null; numpy
+    scalars and arrays become plain Python."""
+    import math
+
+    import numpy as np
+
+    if isinstance(value, dict):
+        return {str(k): strict_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [strict_json(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return [strict_json(v) for v in value.tolist()]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    try:
+        import pandas as pd
+
+        if value is pd.NA or value is pd.NaT:
+            return None
+    except ImportError:  # pragma: no cover - pandas is a core dependency
+        pass
+    return value
+
+
+def dumps(value: object, **kwargs: object) -> str:
+    """Strict JSON text (a parser that rejects NaN reads it): NaN/inf become null."""
+    import json
+
+    return json.dumps(strict_json(value), allow_nan=False, **kwargs)

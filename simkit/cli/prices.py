@@ -39,7 +39,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_prices(args: argparse.Namespace) -> int:
-    import json
     from datetime import date
 
     from simkit.errors import PriceError
@@ -69,7 +68,9 @@ def _run_prices(args: argparse.Namespace) -> int:
             None, problem="give model names or --check-defaults", hint="e.g. simkit prices gpt-4o"
         )
     if args.json:
-        print(json.dumps(rows, indent=2))
+        from simkit.cli.options import dumps
+
+        print(dumps(rows, indent=2))
         return 0
     checked = any("matches_assumed" in r for r in rows)
     head = f"{'model':<40} {'$/M in':>8} {'$/M out':>8}  {'catalog entry (matched by)':<40}"

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import argparse
 
-from simkit.cli.options import POLICY_HELP, add_slo_arg, add_window_args, load_window, readable
+from simkit.cli.options import (
+    POLICY_HELP,
+    add_slo_arg,
+    add_window_args,
+    check_output_file,
+    dumps,
+    load_window,
+    readable,
+    seed_arg,
+)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -17,10 +26,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--trace", required=True, help="a simkit trace directory")
     p.add_argument("--fleet", default=None, help="fleet YAML (default: the shipped 3-tier fleet)")
     p.add_argument("--policy", required=True, help=POLICY_HELP)
-    p.add_argument("--seed", type=int, default=0, help="root seed (default 0)")
+    p.add_argument("--seed", type=seed_arg, default=0, help="root seed, >= 0 (default 0)")
     add_slo_arg(p)
     p.add_argument(
         "--records", default=None, help="also write the per-request records to this Parquet file"
+    )
+    p.add_argument(
+        "--allow-missing-quality",
+        action="store_true",
+        help="replay a trace without quality outcomes for some tier (a timing-only log): "
+        "cost and latency as usual, quality reported as unavailable",
     )
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (it goes to stderr)")
@@ -28,34 +43,73 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_run_replay)
 
 
+#: Summary keys about answer quality: unavailable (null) when some tier's quality is unknown.
+_QUALITY_KEYS = ("mean_quality", "mean_quality_incl_failed", "apgr")
+
+
 def _run_replay(args: argparse.Namespace) -> int:
-    import json
+    import math
+    import sys
 
     from simkit.fleet import load_fleet
     from simkit.metrics import summarize_runs
     from simkit.policies import build_policy, policy_name
     from simkit.sim import simulate
 
+    check_output_file(args.records, "--records", (".parquet",))
     trace = load_window(args)
     fleet = load_fleet(args.fleet)
     policy = build_policy(args.policy, fleet=fleet, trace=trace)
-    records = simulate(trace, fleet, policy, seed=args.seed, progress=not args.no_progress)
-    if args.records:
-        records.requests.to_parquet(args.records, index=False)
-    summary = {"policy": args.policy, "policy_name": policy_name(policy), "seed": args.seed}
-    row = summarize_runs(records.requests, records.endpoints, slo_ttft_s=args.slo_ttft_s).iloc[0]
-    summary.update(
-        {
-            k: (v.item() if hasattr(v, "item") else v)
-            for k, v in row.to_dict().items()
-            if k != "run_id"
-        }
+    missing = [t.name for t in fleet.tiers if t.quality_model not in set(trace.models)]
+    records = simulate(
+        trace,
+        fleet,
+        policy,
+        seed=args.seed,
+        allow_missing_quality=args.allow_missing_quality,
+        progress=not args.no_progress,
     )
+    if args.records:
+        try:
+            records.requests.to_parquet(args.records, index=False)
+        except OSError as exc:
+            from simkit.errors import SpecError
+
+            raise SpecError("--records", problem=f"cannot write {args.records} ({exc})") from None
+    summary = {"policy": args.policy, "policy_name": policy_name(policy), "seed": args.seed}
+    table = summarize_runs(records.requests, records.endpoints, slo_ttft_s=args.slo_ttft_s)
+    row = table.to_dict(orient="records")[0]  # per-column types: counts stay int
+    summary.update(
+        {k: (v.item() if hasattr(v, "item") else v) for k, v in row.items() if k != "run_id"}
+    )
+    used = [t for t in missing if (summary.get(f"share_{t}") or 0) > 0]
+    if used:
+        # a mean over the requests whose tier has outcomes is not the policy's quality
+        for k in _QUALITY_KEYS:
+            if k in summary:
+                summary[k] = None
+        summary["quality_unavailable_for"] = used
+        print(
+            f"simkit replay: note: the trace has no quality outcomes for tier(s) "
+            f"{', '.join(used)}, which served requests; quality is reported as unavailable",
+            file=sys.stderr,
+        )
+    monthly = summary.get("monthly_cost_usd")
+    if isinstance(monthly, float) and not math.isfinite(monthly):
+        print(
+            "simkit replay: note: monthly cost is undefined: the replayed requests all arrive "
+            "at one instant, so the trace has no arrival rate to extrapolate from",
+            file=sys.stderr,
+        )
     if args.json:
-        print(json.dumps(summary, indent=2))
+        print(dumps(summary, indent=2))
     else:
         # the same keys as --json, in the same order; fractions as percentages
         width = max(len(k) for k in summary)
         for k, v in summary.items():
+            if v is None:
+                v = "unavailable"
+            elif isinstance(v, list):
+                v = ", ".join(map(str, v))
             print(f"{k:<{width}}  {readable(k, v)}")
     return 0

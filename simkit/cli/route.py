@@ -25,6 +25,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="fleet YAML whose tiers the bundle's tiers stand for, cheapest to cheapest and "
         "strongest to the frontier (default: the shipped 3-tier fleet)",
     )
+    p.add_argument(
+        "--bundle-sha256",
+        default=None,
+        metavar="HEX",
+        help="refuse the bundle unless its digest (sha256 of its SHA256SUMS) is HEX",
+    )
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=_run_route)
 
@@ -45,9 +51,35 @@ def fleet_tiers(bundle_tiers: list[str], fleet_tiers: list[str]) -> dict[str, st
     )
 
 
-def _run_route(args: argparse.Namespace) -> int:
+def _read_messages(path: str) -> object:
     import json
     from pathlib import Path
+
+    from simkit.errors import ClassifierError
+
+    try:
+        text = Path(path).read_text("utf-8")
+    except FileNotFoundError:
+        raise ClassifierError(f"--messages {path}: file not found") from None
+    except IsADirectoryError:
+        raise ClassifierError(f"--messages {path}: is a directory, not a JSON file") from None
+    except UnicodeDecodeError as exc:
+        raise ClassifierError(
+            f"--messages {path}: not UTF-8 text (byte {exc.start}); save the file as UTF-8"
+        ) from None
+    except OSError as exc:
+        raise ClassifierError(f"--messages {path}: cannot read ({exc.strerror or exc})") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ClassifierError(
+            f"--messages {path}, line {exc.lineno}, column {exc.colno}: not valid JSON "
+            f'({exc.msg}); expected a list of {{"role": ..., "content": ...}} objects'
+        ) from None
+
+
+def _run_route(args: argparse.Namespace) -> int:
+    import json
 
     from simkit.errors import ClassifierError
     from simkit.fleet import load_fleet
@@ -61,12 +93,8 @@ def _run_route(args: argparse.Namespace) -> int:
             threshold = float(threshold)
         except ValueError:
             pass
-    router = Router.load(args.bundle, threshold)
-    query = (
-        args.prompt
-        if args.prompt is not None
-        else json.loads(Path(args.messages).read_text("utf-8"))
-    )
+    query = args.prompt if args.prompt is not None else _read_messages(args.messages)
+    router = Router.load(args.bundle, threshold, sha256=args.bundle_sha256)
     d = router.decide(query)
     fleet = load_fleet(args.fleet)
     bundle_tiers = [t["tier"] for t in router.bundle.manifest["tiers"]]
@@ -75,7 +103,8 @@ def _run_route(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"tier": tier, "model": model, "bundle_tier": d.tier,
                           "quality_model": d.model, "p_hard": d.p_hard,
-                          "threshold": d.threshold, "fleet": fleet.name}))  # fmt: skip
+                          "threshold": d.threshold, "fleet": fleet.name},
+                         allow_nan=False))  # fmt: skip
     else:
         print(
             f"{tier}\t{model}\tp_hard={d.p_hard:.4f}\tthreshold={d.threshold:.4f}\t"

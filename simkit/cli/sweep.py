@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import argparse
 
-from simkit.cli.options import POLICY_HELP, add_slo_arg, add_window_args, load_window, readable
+from simkit.cli.options import (
+    POLICY_HELP,
+    add_slo_arg,
+    add_window_args,
+    check_output_file,
+    dumps,
+    load_window,
+    n_jobs_arg,
+    parse_seeds,
+    readable,
+)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -24,8 +34,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         metavar="KEY=V1,V2,...",
         help="expand every --policy over these values of KEY (repeatable; combined as a product)",
     )
-    p.add_argument("--seeds", default="0", help="comma-separated seeds (default 0)")
-    p.add_argument("--n-jobs", type=int, default=-1, help="joblib workers (default -1: all cores)")
+    p.add_argument("--seeds", default="0", help="comma-separated seeds >= 0 (default 0)")
+    p.add_argument(
+        "--n-jobs", type=n_jobs_arg, default=-1, help="joblib workers (default -1: all cores)"
+    )
     add_slo_arg(p)
     p.add_argument("--out", default=None, help="write the table to this .csv or .parquet file")
     p.add_argument("--json", action="store_true", help="print JSON records instead of a table")
@@ -45,21 +57,31 @@ def _run_sweep(args: argparse.Namespace) -> int:
         key, eq, values = item.partition("=")
         if not eq or not key or not values:
             raise PolicyError("--grid", key=item, problem="expected KEY=V1,V2,...")
+        if key in grid:
+            raise PolicyError("--grid", key=key, problem="given twice; list all values once")
         grid[key] = [yaml.safe_load(v) for v in values.split(",")]
-    try:
-        seeds = [int(s) for s in args.seeds.split(",")]
-    except ValueError:
+    seeds = parse_seeds(args.seeds)
+    check_output_file(args.out, "--out", (".csv", ".parquet"))
+    per_policy = {p: _grid_for(p, grid) for p in args.policy}
+    used = {k for g in per_policy.values() for k in g}
+    unknown = [k for k in grid if k not in used]
+    if unknown:
         raise PolicyError(
-            "--seeds", problem=f"expected comma-separated integers, got {args.seeds!r}"
-        ) from None
+            "--grid",
+            key=unknown[0],
+            problem="not a parameter of any --policy; "
+            + "; ".join(f"{_outer(p)}: {', '.join(_params(p)) or '(none)'}" for p in args.policy),
+        )
     trace = load_window(args)
     fleet = load_fleet(args.fleet)
-    specs = [s for p in args.policy for s in expand_grid(p, _grid_for(p, grid))]
+    specs = [s for p in args.policy for s in expand_grid(p, per_policy[p])]
     table = sweep(trace, fleet, specs, seeds=seeds, n_jobs=args.n_jobs, slo_ttft_s=args.slo_ttft_s)
+    shares = [c for c in table.columns if c.startswith("share_")]
+    table[shares] = table[shares].fillna(0.0)  # a tier a run never used has share 0, not NaN
     if args.out:
         (table.to_parquet if args.out.endswith(".parquet") else table.to_csv)(args.out, index=False)
     if args.json:
-        print(table.to_json(orient="records", indent=2))
+        print(dumps(table.to_dict(orient="records"), indent=2))
     else:
         cols = [
             "policy",
@@ -76,6 +98,22 @@ def _run_sweep(args: argparse.Namespace) -> int:
             shown[c] = [readable(c, v) for v in shown[c]]
         print(shown.to_string(index=False))
     return 0
+
+
+def _outer(spec: str) -> str:
+    return spec.split(">")[0].partition(":")[0].strip()
+
+
+def _params(spec: str) -> list[str]:
+    """Parameter names of the outermost policy of ``spec`` (none known for an unknown name)."""
+    import dataclasses
+
+    from simkit.policies import POLICIES
+
+    cls = POLICIES.get(_outer(spec))
+    if cls is None:
+        return []
+    return [f.name for f in dataclasses.fields(cls) if f.init and f.name != "base"]
 
 
 def _grid_for(spec: str, grid: dict) -> dict:

@@ -253,10 +253,19 @@ def load_fleet(
         import yaml
 
         source = str(spec)
+        if Path(spec).is_dir():
+            raise SpecError(
+                source,
+                problem="is a directory; a fleet spec is a YAML file",
+                hint="e.g. --fleet simkit/data/fleets/default.yaml (a trace directory goes to "
+                "--trace)",
+            )
         try:
             data = yaml.load(Path(spec).read_text("utf-8"), Loader=_strict_loader())
         except FileNotFoundError:
             raise SpecError(source, problem="fleet spec file not found") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise SpecError(source, problem=f"cannot read the fleet spec ({exc})") from None
         except yaml.YAMLError as exc:
             raise SpecError(source, problem=f"not valid YAML ({exc})") from None
     ctx = _Ctx(source)

@@ -415,6 +415,38 @@ class PriceCatalog:
         self.aliases: Mapping[str, str] = dict(ALIASES if aliases is None else aliases)
         self.overrides: Mapping[str, ModelPrice] = dict(overrides or {})
 
+    @property
+    def history_start(self) -> date | None:
+        """The first date the catalog records a price change on (None: no dated entry).
+
+        Undated entries are the prices the catalog knows with no start: before this date a
+        model may have cost something else (GPT-4o cost $5/$15 at its 2024 launch, the
+        snapshot's undated price is $2.50/$10), so earlier dates are not answered.
+        """
+        dates = [
+            c.start_date
+            for p in self._providers
+            for m in p.models
+            for c in m.history
+            if c.start_date is not None
+        ]
+        return min(dates) if dates else None
+
+    def _check_date(self, at: date | datetime | None) -> None:
+        start = self.history_start
+        if at is None or start is None:
+            return
+        day = at.date() if isinstance(at, datetime) else at
+        if day < start:
+            raise PriceError(
+                self.source,
+                key="at",
+                problem=f"{day.isoformat()} is before the catalog's price history, which starts "
+                f"on {start.isoformat()}; the price then is not known",
+                hint="omit --at / at= for the latest price, or give the price in the fleet "
+                "YAML (price: {input_usd_per_mtok, output_usd_per_mtok})",
+            )
+
     # -- construction ----------------------------------------------------------------------
     @classmethod
     def load(cls, path: str | PathLike[str] | None = None) -> PriceCatalog:
@@ -555,17 +587,20 @@ class PriceCatalog:
         provider : str, optional
             Restrict the lookup to one provider (id or a name its ``provider_match`` accepts).
         at : date or datetime, optional
-            Take the price in force then; default: the latest in the snapshot.
+            Take the price in force then; default: the latest in the snapshot. A date before
+            :attr:`history_start` is refused: the catalog does not know prices that old.
 
         Raises
         ------
         PriceError
-            If nothing matches, naming the model and listing close matches.
+            If nothing matches, naming the model and listing close matches, or ``at`` is
+            before the catalog's price history starts.
         """
         if not isinstance(model, str) or not model.strip():
             raise PriceError(
                 self.source, key="model", problem=f"expected a model name, got {model!r}"
             )
+        self._check_date(at)
         if model in self.overrides:
             return self.overrides[model]
         if m := self.find(model, provider=provider):

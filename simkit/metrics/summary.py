@@ -21,6 +21,18 @@ from simkit.schema import RECORD_COLUMNS
 
 __all__ = ["summarize_runs"]
 
+_COUNTS = (
+    "n_requests",
+    "n_completed",
+    "n_failed",
+    "n_quality_known",
+    "retries",
+    "requests_retried",
+    "n_429",
+    "requests_429",
+    "privacy_violations",
+)
+
 
 def _run_parameters(records: pd.DataFrame, runs: pd.Index) -> pd.DataFrame:
     """Extra record columns (sweep parameters) that hold one value per run."""
@@ -78,12 +90,13 @@ def summarize_runs(
         (``n_completed``, ``n_failed``, ``failure_rate``, ``n_quality_known``,
         ``quality_coverage``, ``mean_quality``, ``mean_quality_incl_failed``), latency
         (``p50_ttft_s`` ... ``p99_e2e_s``, ``slo_attainment``), ``makespan_s``,
-        ``completed_per_s``, ``output_tokens_per_s``, ``share_<tier>`` for every tier seen in
-        any run (0.0 where a run sent it nothing), ``cost_usd_<tier>`` (per-token spend booked
+        ``completed_per_s``, ``output_tokens_per_s``, ``share_<tier>`` for every tier of the
+        fleet (``endpoints``) and every tier seen in any run (0.0 where a run sent it
+        nothing), ``cost_usd_<tier>`` (per-token spend booked
         to the tier plus its GPU cost; spend of requests that reached no tier is in
         ``token_cost_usd`` only), ``utilisation_<tier>`` (NaN where a run has no such tier),
         and ``retries``, ``requests_retried``, ``n_429``, ``requests_429``,
-        ``privacy_violations``.
+        ``privacy_violations``; counts are int64.
     """
     table(records, [], where="records")
     checked_endpoints(endpoints, ["tier"])
@@ -98,6 +111,9 @@ def summarize_runs(
         parts.append(slo_attainment(records, ttft_s=slo_ttft_s, e2e_s=slo_e2e_s).to_frame())
     parts.append(throughput(records))
     shares = tier_shares(records).unstack("tier", fill_value=0.0)
+    # every tier of the fleet gets its column, 0.0 where no request went there
+    unused = [t for t in pd.unique(endpoints["tier"]) if t and t not in shares.columns]
+    shares = shares.reindex(columns=[*shares.columns, *unused], fill_value=0.0)
     parts.append(shares.reindex(runs, fill_value=0.0).add_prefix("share_"))
     tier_cost = pd.concat(
         [token_cost_usd(records, by_tier=True), gpu_cost_usd(endpoints, by_tier=True)], axis=1
@@ -113,5 +129,8 @@ def summarize_runs(
     parts.append(event_counts(records).drop(columns=["n_requests", "n_failed"]))
     out = pd.concat([p.reindex(runs) for p in parts], axis=1)
     out.columns = [str(c) for c in out.columns]
+    for c in _COUNTS:  # counts are whole numbers: int64, not 15344.0
+        if c in out.columns and out[c].notna().all():
+            out[c] = out[c].astype("int64")
     out.index = pd.Index(np.asarray(runs), name="run_id")
     return out.reset_index()

@@ -29,6 +29,10 @@ def _tiers_known(
             )
 
 
+def _is_real(v: Any) -> bool:
+    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
+
+
 def _check_base(base: Any, tiers: tuple[str, ...], score_names: tuple[str, ...]) -> None:
     if not callable(getattr(base, "route", None)):
         raise PolicyError(
@@ -144,6 +148,27 @@ class SpillOverPolicy:
                 key="max_queued",
                 problem="no overload limit set",
                 hint="set at least one of max_queued, max_wait_s, min_headroom",
+            )
+        q = self.max_queued
+        if q is not None and (isinstance(q, bool) or not isinstance(q, (int, np.integer)) or q < 0):
+            raise PolicyError(
+                f"policy '{self.name}'",
+                key="max_queued",
+                problem=f"expected a whole number of waiting requests >= 0, got {q!r}",
+            )
+        w = self.max_wait_s
+        if w is not None and (not _is_real(w) or not 0 <= w < np.inf):
+            raise PolicyError(
+                f"policy '{self.name}'",
+                key="max_wait_s",
+                problem=f"expected a finite number of seconds >= 0, got {w!r}",
+            )
+        h = self.min_headroom
+        if h is not None and (not _is_real(h) or not 0 <= h <= 1):
+            raise PolicyError(
+                f"policy '{self.name}'",
+                key="min_headroom",
+                problem=f"expected a share of the rate limit in [0, 1], got {h!r}",
             )
 
     def overloaded(self, tier: str, fleet: FleetView) -> bool:

@@ -186,7 +186,8 @@ class TierArrays:
     prompt_tokens : ndarray of shape (n_requests,)
     output_tokens : ndarray of shape (n_requests, n_tiers)
         The outcome's ``output_tokens`` for the tier's quality model, else the request's
-        ``output_tokens``; at least 1 (an answer has a token).
+        ``output_tokens``, capped at the request's ``max_tokens`` when it has one; at least 1
+        (an answer has a token). The quality recorded for a capped answer is unchanged.
     quality : ndarray of shape (n_requests, n_tiers)
         Quality of the tier's quality model; NaN where the trace has no outcome.
     """
@@ -206,12 +207,18 @@ def tier_arrays(trace: Trace, fleet: Fleet, *, allow_missing_quality: bool = Fal
     Raises
     ------
     SimulationError
-        A request without ``prompt_tokens``, or without an output length for some tier.
+        An empty trace, a request without ``prompt_tokens``, or without an output length for
+        some tier.
     SpecError
         A tier whose quality model has no outcomes (unless ``allow_missing_quality``).
     """
     req = trace.requests
     n = trace.n_requests
+    if n == 0:
+        raise SimulationError(
+            f"{trace.where}: the trace is empty (0 requests); there is nothing to simulate. "
+            "Check the file it came from, or the --n-requests / filter that selected it"
+        )
     ids = req["request_id"]
     prompt, known = _int_column(trace, "prompt_tokens")
     if n and not known.all():
@@ -223,6 +230,7 @@ def tier_arrays(trace: Trace, fleet: Fleet, *, allow_missing_quality: bool = Fal
             "serving trace"
         )
     req_out, req_out_known = _int_column(trace, "output_tokens")
+    max_tokens, max_known = _int_column(trace, "max_tokens")
     models = set(trace.models)
     per_model_cache = _per_model_arrays(
         trace, [t.quality_model for t in fleet.tiers if t.quality_model in models]
@@ -242,7 +250,8 @@ def tier_arrays(trace: Trace, fleet: Fleet, *, allow_missing_quality: bool = Fal
                 problem=f"the trace has no outcomes for model {m!r}; models with outcomes: "
                 f"{', '.join(sorted(models)) or 'none'}",
                 hint="set quality_model to one of them, or pass allow_missing_quality=True "
-                "to simulate (quality is then NaN for this tier)",
+                "to simulate (`simkit replay --allow-missing-quality`; quality is then "
+                "unknown for this tier)",
             )
         have = ~np.isnan(per_model)
         out = np.where(have, np.nan_to_num(per_model), req_out)
@@ -255,6 +264,8 @@ def tier_arrays(trace: Trace, fleet: Fleet, *, allow_missing_quality: bool = Fal
                 f"that model nor the request's 'output_tokens' ({int((~ok).sum())} requests). "
                 "Attach output lengths to the trace (e.g. from a serving trace)"
             )
+        # a request's max_tokens caps what any tier generates for it
+        out = np.where(max_known, np.minimum(out, max_tokens), out)
         outputs.append(np.maximum(out.astype("int64"), 1))  # an answer has at least one token
         quality.append(q)
     k = len(fleet.tiers)

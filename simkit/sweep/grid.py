@@ -92,7 +92,8 @@ def _one(
     summary = summarize_runs(
         records.requests, records.endpoints, slo_ttft_s=options.get("slo_ttft_s", 2.0)
     )
-    row.update({k: v for k, v in summary.iloc[0].to_dict().items() if k != "run_id"})
+    # to_dict("records") keeps each column's type: counts stay int
+    row.update({k: v for k, v in summary.to_dict(orient="records")[0].items() if k != "run_id"})
     row["config_hash"] = records.meta["config_hash"]
     return row
 

@@ -25,10 +25,42 @@ from simkit.seeding import named_stream
 from simkit.trace.arrivals import ArrivalProcess, Replay
 from simkit.trace.core import Trace
 
-__all__ = ["ORDERS", "attach_arrivals", "combine", "tag_fraction", "window"]
+__all__ = [
+    "ORDERS",
+    "RATE_MULTIPLIER_RANGE",
+    "attach_arrivals",
+    "check_rate_multiplier",
+    "combine",
+    "tag_fraction",
+    "window",
+]
 
 #: how attach_arrivals orders the requests before giving them arrival times
 ORDERS = ("shuffle", "keep")
+
+#: The volumes a rate multiplier may ask for: a thousandth to a thousand times the trace's
+#: rate. Beyond them arrival gaps underflow to 0 or times overflow to infinity, and the
+#: numbers printed (TTFT 0, cost Infinity) mean nothing.
+RATE_MULTIPLIER_RANGE = (1e-3, 1e3)
+
+
+def check_rate_multiplier(rate_multiplier: float, where: str = "<window>") -> float:
+    """``rate_multiplier`` as a float, or a :class:`SpecError` if it is outside
+    :data:`RATE_MULTIPLIER_RANGE` (or not a number)."""
+    lo, hi = RATE_MULTIPLIER_RANGE
+    ok = (
+        isinstance(rate_multiplier, (int, float, np.integer, np.floating))
+        and not isinstance(rate_multiplier, bool)
+        and lo <= float(rate_multiplier) <= hi  # NaN fails too
+    )
+    if not ok:
+        raise SpecError(
+            where,
+            key="rate_multiplier",
+            problem=f"expected a number from {lo:g} to {hi:g} (times the trace's arrival rate), "
+            f"got {rate_multiplier!r}",
+        )
+    return float(rate_multiplier)
 
 
 def attach_arrivals(
@@ -82,6 +114,7 @@ def attach_arrivals(
         perm = named_stream(seed, "compose.order").permutation(n)
     else:
         perm = np.arange(n)
+    rate_multiplier = check_rate_multiplier(rate_multiplier, "<attach_arrivals>")
     proc = process.scaled(rate_multiplier) if rate_multiplier != 1.0 else process
     if isinstance(proc, Replay) and replay_start == "random":
         start = named_stream(seed, "compose.replay_start").integers(proc.arrival_s.size)
@@ -198,18 +231,13 @@ def window(trace: Trace, *, n_requests: int | None = None, rate_multiplier: floa
     Raises
     ------
     SpecError
-        ``n_requests`` below 1 or ``rate_multiplier`` not a positive finite number.
+        ``n_requests`` below 1 or ``rate_multiplier`` outside :data:`RATE_MULTIPLIER_RANGE`.
     """
     if n_requests is not None and int(n_requests) < 1:
         raise SpecError(
             "<window>", key="n_requests", problem=f"expected a whole number >= 1, got {n_requests}"
         )
-    if not (np.isfinite(rate_multiplier) and rate_multiplier > 0):
-        raise SpecError(
-            "<window>",
-            key="rate_multiplier",
-            problem=f"expected a positive number, got {rate_multiplier}",
-        )
+    rate_multiplier = check_rate_multiplier(rate_multiplier, "<window>")
     out = trace
     if n_requests is not None and int(n_requests) < trace.n_requests:
         out = out.subset(np.arange(trace.n_requests) < int(n_requests))

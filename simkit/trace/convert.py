@@ -57,7 +57,22 @@ def convert(
         with :func:`~simkit.trace.compose.attach_arrivals` using ``seed``, ``rate_multiplier``,
         ``order`` and ``replay_start``.
     Other parameters are passed to the loader that takes them.
+
+    Raises
+    ------
+    SpecError
+        ``rate_multiplier`` other than 1 without ``arrivals`` (it scales attached arrivals
+        only; nothing would change).
     """
+    if arrivals is None and rate_multiplier != 1.0:
+        raise SpecError(
+            "trace convert",
+            key="rate_multiplier",
+            problem=f"{rate_multiplier:g} has no effect without arrivals: it scales the arrival "
+            "process attached with --arrivals",
+            hint="add --arrivals (e.g. --arrivals replay:traces/azure_conv_2023), or keep the "
+            "source's times and scale them when replaying (simkit replay --rate-multiplier)",
+        )
     from simkit.trace.loaders import (
         load_arena_bench,
         load_azure,

@@ -156,7 +156,7 @@ def test_window_keeps_the_first_requests_with_their_outcomes_at_a_multiple_of_th
         ({"n_requests": 0}, "<window>, key 'n_requests': expected a whole number >= 1, got 0"),
         (
             {"rate_multiplier": -1.0},
-            "<window>, key 'rate_multiplier': expected a positive number, got -1.0",
+            "<window>, key 'rate_multiplier': expected a number from 0.001 to 1000 (times the trace's arrival rate), got -1.0",
         ),
     ],
 )
