@@ -223,7 +223,7 @@ def test_replay_json_of_one_request_has_null_monthly_cost_and_says_why(capsys):
 def test_route_json_is_strict(capsys):
     assert main(["route", "Prove Fermat's little theorem.", "--bundle", str(BUNDLE), "--json"]) == 0
     out = strict_loads(capsys.readouterr().out)
-    assert out["tier"] in ("cheap", "strong") and 0 <= out["p_hard"] <= 1
+    assert out["bundle_tier"] in ("cheap", "strong") and 0 <= out["p_hard"] <= 1
 
 
 def test_sweep_json_is_strict_and_an_unused_tier_has_share_0(capsys):
