@@ -109,13 +109,14 @@ THRESHOLD_LABEL = "threshold p_hard (20% frontier)"
 
 def _policies_for(trace: Trace) -> dict[str, str]:
     """The demo policies; with classifier scores, a threshold calibrated on this traffic to
-    send 20 % of requests to the frontier (RouteLLM's calibration: the 80th percentile of the
-    scores), and the share policy ranks by the score instead of drawing one."""
+    send 20 % of requests to the frontier (simkit's one share rule,
+    :func:`simkit.shares.threshold_for_share`), and the share policy ranks by the score instead
+    of drawing one."""
     policies = dict(DEMO_POLICIES)
     if "p_hard" in trace.score_names:
-        import numpy as np
+        from simkit.shares import threshold_for_share
 
-        cut = float(np.quantile(trace.scores["p_hard"].to_numpy(), 0.8))
+        cut = threshold_for_share(trace.scores["p_hard"].to_numpy(), 0.2)
         policies[THRESHOLD_LABEL] = f"threshold:p_hard={cut!r}"
         policies["share 20% frontier"] = "share:target_share=0.2,score=p_hard"
     return policies

@@ -46,6 +46,7 @@ from simkit.metrics import (
 )
 from simkit.policies import StaticPolicy, ThresholdPolicy
 from simkit.policies.base import Policy
+from simkit.shares import threshold_for_share
 from simkit.sim import simulate, tier_arrays, token_cost_matrix
 from simkit.trace.core import Trace
 
@@ -276,8 +277,11 @@ class Study:
         Returns
         -------
         dict
-            Tier -> cut-off, strongest first: the ``(1 - cumulative share)`` quantile of the
-            scores (calibrated on this trace; another trace may realise other shares).
+            Tier -> cut-off, strongest first: the threshold sending at most the cumulative
+            share of this trace's requests to that tier and the stronger ones
+            (:func:`simkit.shares.threshold_for_share`, ties kept on the cheaper side); ``inf``
+            for a tier given no share, ``-inf`` once the shares reach 1. Another trace may
+            realise other shares.
         """
         self._check_upper_tiers(shares, "shares")
         total = 0.0
@@ -298,7 +302,7 @@ class Study:
             elif total >= 1:
                 out[tier] = -math.inf
             else:
-                out[tier] = float(np.quantile(self.scores, 1 - total, method="higher"))
+                out[tier] = threshold_for_share(self.scores, total)
         return out
 
     def _cutoff_matrix(self, cutoffs: Mapping[str, float]) -> np.ndarray:

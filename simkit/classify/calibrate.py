@@ -5,7 +5,9 @@
 * :class:`BudgetCalibrator` - the threshold that keeps the mean cost per request within a
   budget, given each request's cost on the cheap and on the strong tier.
 
-A request goes to the strong tier iff ``score >= threshold_``. :func:`realised_share` tells
+A request goes to the strong tier iff ``score >= threshold_``; both cut between distinct scores
+by :mod:`simkit.shares`'s rule (at most the target; a tie across the cut stays on the cheap
+side), the rule every share calibration in simkit uses. :func:`realised_share` tells
 what share a threshold actually gives on other traffic: the number to check before trusting
 a threshold on next week's requests.
 """
@@ -20,6 +22,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from simkit.errors import ClassifierError
+from simkit.shares import count_for_share, threshold_for_count
 
 __all__ = ["BudgetCalibrator", "ShareCalibrator", "check_share", "realised_share"]
 
@@ -50,19 +53,6 @@ def _scores(scores: ArrayLike, what: str = "scores") -> np.ndarray:
     return s
 
 
-def _threshold_for_count(s: np.ndarray, k: int) -> float:
-    """Smallest threshold sending at most ``k`` requests (ties stay together) to strong."""
-    if k <= 0:
-        return float(np.nextafter(s.max(), np.inf))
-    if k >= s.size:
-        return float(s.min())
-    desc = np.sort(s)[::-1]
-    t = desc[k - 1]
-    if desc[k] == t:  # a tie straddles the cut: the whole tie would exceed k
-        return float(np.nextafter(t, np.inf))
-    return float(t)
-
-
 def realised_share(scores: ArrayLike, threshold: float) -> float:
     """Share of ``scores`` at or above ``threshold`` (the strong-tier share it gives)."""
     s = _scores(scores)
@@ -75,8 +65,9 @@ class ShareCalibrator(BaseEstimator):
     Parameters
     ----------
     target_share : float, default 0.2
-        Fraction in [0, 1] of calibration requests to send to the strong tier (at most: a
-        tie across the cut goes to the cheap side).
+        Fraction in [0, 1] of calibration requests to send to the strong tier: at most
+        ``floor(target_share * n)`` of them, a tie across the cut going to the cheap side
+        (:func:`simkit.shares.threshold_for_share`).
 
     Attributes
     ----------
@@ -93,8 +84,7 @@ class ShareCalibrator(BaseEstimator):
         """Choose the threshold on the calibration ``scores``."""
         share = check_share(self.target_share)
         s = _scores(scores, "calibration scores")
-        k = int(np.floor(share * s.size + 1e-9))
-        self.threshold_ = _threshold_for_count(s, k)
+        self.threshold_ = threshold_for_count(s, count_for_share(share, s.size))
         self.share_ = realised_share(s, self.threshold_)
         return self
 
@@ -155,7 +145,7 @@ class BudgetCalibrator(BaseEstimator):
         fits = np.flatnonzero(floor + extra <= budget + 1e-15)
         k = 0 if fits.size == 0 else int(fits[-1]) + 1
         # only cut between distinct scores
-        self.threshold_ = _threshold_for_count(s, k)
+        self.threshold_ = threshold_for_count(s, k)
         chosen = s >= self.threshold_
         self.share_ = float(chosen.mean())
         self.cost_usd_ = float(np.where(chosen, strong, cheap).mean())
