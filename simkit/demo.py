@@ -126,15 +126,20 @@ def _apgr(label: str, spec: str, trace: Trace, weak: str, strong: str) -> float:
     """APGR where it is defined: routers that rank requests by a score between the cheapest
     tier's model and the frontier's (RouteLLM's procedure on this trace's outcomes)."""
     from simkit.metrics import apgr, routellm_curve, routellm_oracle_curve, routellm_random_curve
+    from simkit.policies import parse_policy
 
     q = trace.quality_matrix([weak, strong])
     ok = q.notna().all(axis=1).to_numpy()
     w, s = q[weak].to_numpy()[ok], q[strong].to_numpy()[ok]
-    if spec == "oracle":
+    chain = [parse_policy(spec)]  # outermost first
+    while isinstance(chain[-1].get("base"), dict):
+        chain.append(chain[-1]["base"])
+    if chain[0]["policy"] == "oracle":
         return apgr(routellm_oracle_curve(w, s))
-    if spec.startswith("random") or "score=null" in spec.split(">")[-1]:
+    if chain[0]["policy"] == "random" or ("score" in chain[-1] and chain[-1]["score"] is None):
         return apgr(routellm_random_curve(w, s))
-    if "p_hard" in spec and "p_hard" in trace.score_names:
+    ranks_by_p_hard = any(p.get("score") == "p_hard" or "p_hard" in p for p in chain)
+    if ranks_by_p_hard and "p_hard" in trace.score_names:
         return apgr(routellm_curve(trace.scores["p_hard"].to_numpy()[ok], w, s))
     return float("nan")
 

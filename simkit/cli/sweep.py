@@ -121,9 +121,9 @@ def _grid_for(spec: str, grid: dict) -> dict:
     threshold, whose shorthand takes the score name)."""
     import dataclasses
 
-    from simkit.policies import POLICIES
+    from simkit.policies import POLICIES, split_policy
 
-    cls = POLICIES.get(spec.split(">")[0].partition(":")[0].strip())
+    cls = POLICIES.get(split_policy(spec)[0].name)
     if cls is None or cls.name == "threshold":
         return grid
     fields = {f.name for f in dataclasses.fields(cls)}

@@ -45,7 +45,9 @@ trace it cannot use. Keep parameters as fields and no state: history is in the `
 
 Policies from strings and YAML
 ------------------------------
-:func:`build_policy` accepts
+:func:`build_policy` accepts (the grammar is :mod:`simkit.policies.grammar`'s, the one parser
+of policy strings; parameters are checked against each policy's field types before it is
+built, so ``spillover:max_queued=abc`` is an error naming ``max_queued`` and "an integer")
 
 * ``"name"`` or ``"name:key=value,key=value"`` — values are YAML scalars; ``a.b=1`` sets a
   nested mapping (``cutoffs.frontier=0.7``); ``x/y/z`` is a list (``chain=gpu/frontier``);
@@ -74,6 +76,7 @@ from simkit.policies.baselines import (
     TaskHeuristicPolicy,
 )
 from simkit.policies.composite import CascadePolicy, FallbackPolicy, PrivacyPolicy, SpillOverPolicy
+from simkit.policies.grammar import check_params, parse_policy, split_policy
 from simkit.policies.thresholds import BudgetPolicy, TargetSharePolicy, ThresholdPolicy
 
 __all__ = [
@@ -94,8 +97,10 @@ __all__ = [
     "TaskHeuristicPolicy",
     "ThresholdPolicy",
     "build_policy",
+    "parse_policy",
     "policy_name",
     "policy_params",
+    "split_policy",
 ]
 
 
@@ -136,48 +141,6 @@ def policy_name(policy: Any) -> str:
     return (
         f"{name}>{policy_name(base)}" if base is not None and hasattr(base, "route") else str(name)
     )
-
-
-def _parse_value(text: str) -> Any:
-    import yaml
-
-    if "/" in text:
-        return [_parse_value(part) for part in text.split("/")]
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError:
-        return text
-
-
-def _parse_segment(segment: str, source: str) -> dict[str, Any]:
-    name, _, rest = segment.strip().partition(":")
-    spec: dict[str, Any] = {"policy": name.strip()}
-    for item in filter(None, (p.strip() for p in rest.split(","))):
-        key, eq, value = item.partition("=")
-        if not eq or not key:
-            raise PolicyError(
-                source, key=item, problem="expected key=value", hint="e.g. threshold:p_hard=0.7"
-            )
-        target = spec
-        *parents, leaf = key.strip().split(".")
-        for p in parents:
-            target = target.setdefault(p, {})
-            if not isinstance(target, dict):
-                raise PolicyError(source, key=key, problem="conflicting nested keys")
-        target[leaf] = _parse_value(value.strip())
-    return spec
-
-
-def _from_string(text: str) -> Mapping[str, Any]:
-    segments = text.split(">")
-    spec: dict[str, Any] | None = None
-    for segment in reversed(segments):
-        outer = _parse_segment(segment, f"policy {text!r}")
-        if spec is not None:
-            outer["base"] = spec
-        spec = outer
-    assert spec is not None
-    return spec
 
 
 def _threshold_shorthand(
@@ -253,10 +216,10 @@ def build_policy(
         except yaml.YAMLError as exc:
             raise PolicyError(source, problem=f"not valid YAML ({exc})") from None
         if isinstance(data, str):
-            data = _from_string(data)
+            data = parse_policy(data)
     elif isinstance(spec, str):
         source = f"policy {spec!r}"
-        data = _from_string(spec)
+        data = parse_policy(spec)
     else:
         data = spec
     return _build(data, fleet=fleet, trace=trace, source=source)
@@ -264,7 +227,7 @@ def build_policy(
 
 def _build(data: Any, *, fleet: Any, trace: Any, source: str) -> Policy:
     if isinstance(data, str):
-        data = _from_string(data)
+        data = parse_policy(data)
     if not isinstance(data, Mapping) or "policy" not in data:
         raise PolicyError(
             source, key="policy", problem=f"expected a mapping with 'policy: <name>', got {data!r}"
@@ -305,6 +268,7 @@ def _build(data: Any, *, fleet: Any, trace: Any, source: str) -> Policy:
             problem="unknown parameter",
             hint=f"valid parameters: {', '.join(valid)}",
         )
+    params = check_params(cls, params, where)
     try:
         return cls(**params)
     except TypeError as exc:

@@ -27,6 +27,7 @@ from joblib import Parallel, delayed
 from simkit.fleet.spec import Fleet
 from simkit.metrics import summarize_runs
 from simkit.policies import build_policy, policy_name, policy_params
+from simkit.policies.grammar import join_policy, split_policy
 from simkit.sim import simulate
 from simkit.trace.core import Trace
 
@@ -39,7 +40,9 @@ def expand_grid(
     """Policy specs for every combination of ``grid`` values applied to ``base``.
 
     ``expand_grid("threshold:p_hard=0.5", {"p_hard": [0.3, 0.5, 0.7]})`` gives three threshold
-    specs; keys may be dotted (``cutoffs.frontier``) as in policy strings.
+    specs; keys may be dotted (``cutoffs.frontier``) as in policy strings. In a ``>`` chain the
+    keys set the outermost policy's parameters (``spillover:max_wait_s=1>static:tier=gpu``
+    with ``{"max_wait_s": [0.5, 2]}`` keeps the ``static`` base).
     """
     if not grid:
         return [base]
@@ -47,13 +50,9 @@ def expand_grid(
     out = []
     for values in itertools.product(*(grid[k] for k in keys)):
         if isinstance(base, str):
-            name, _, rest = base.partition(":")
-            params = [p for p in rest.split(",") if p and p.split("=", 1)[0] not in keys]
-            params += [
-                f"{k}={'/'.join(map(str, v)) if isinstance(v, (list, tuple)) else v}"
-                for k, v in zip(keys, values, strict=True)
-            ]
-            out.append(f"{name}:{','.join(params)}")
+            outer, *inner = split_policy(base)
+            outer = outer.with_values(dict(zip(keys, values, strict=True)))
+            out.append(join_policy([outer, *inner]))
         else:
             spec = dict(base)
             for k, v in zip(keys, values, strict=True):
