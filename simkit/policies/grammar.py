@@ -23,6 +23,7 @@ the type expected, and not as a ``TypeError`` in the middle of a simulation.
 from __future__ import annotations
 
 import dataclasses
+import numbers
 import types
 import typing
 from collections.abc import Mapping, Sequence
@@ -213,10 +214,10 @@ def _matches(value: Any, tp: Any) -> bool:
         return value is None
     if tp is bool:
         return isinstance(value, bool)
-    if tp is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    if tp is float:
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if tp is int:  # numpy integers too
+        return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+    if tp is float:  # numpy numbers too
+        return isinstance(value, numbers.Real) and not isinstance(value, bool)
     if tp is str:
         return isinstance(value, str)
     if origin in (Mapping, dict) or tp in (Mapping, dict):

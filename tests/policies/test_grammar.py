@@ -113,6 +113,17 @@ def test_mappings_and_yaml_files_get_the_same_checks(fleet, tmp_path):
     assert str(err.value) == f"{f} (budget), key 'usd_per_hour': expected a number, got 'ten'"
 
 
+def test_numpy_numbers_are_numbers():
+    import numpy as np
+
+    p = build_policy({"policy": "share", "target_share": np.float32(0.25), "gain": np.int64(1)})
+    assert p.target_share == np.float32(0.25) and p.gain == 1  # stored as given
+    spill = {"policy": "spillover", "max_queued": np.int64(4), "base": "static:tier=x"}
+    assert build_policy(spill).max_queued == 4
+    with pytest.raises(PolicyError, match="key 'max_queued': expected an integer or null"):
+        build_policy({**spill, "max_queued": np.float64(4.0)})
+
+
 def test_a_single_tier_where_a_list_is_expected_is_a_one_item_list(fleet):
     assert build_policy("cascade:chain=frontier", fleet=fleet).chain == ["frontier"]
     p = build_policy("spillover:order=frontier,max_queued=8>static:tier=selfhosted", fleet=fleet)
