@@ -15,6 +15,7 @@ __all__ = [
     "MessagesError",
     "PolicyError",
     "PriceError",
+    "SeedError",
     "SimkitError",
     "SimulationError",
     "SpecError",
@@ -111,6 +112,10 @@ class SpecError(SimkitError):
 
 class PolicyError(SpecError):
     """A policy that cannot be built or that returned something the fleet cannot serve."""
+
+
+class SeedError(SpecError, ValueError):
+    """A seed that is not a whole number >= 0 (also a ``ValueError``, as numpy's would be)."""
 
 
 class PriceError(SpecError):

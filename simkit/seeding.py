@@ -12,6 +12,8 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from simkit.errors import SeedError
+
 __all__ = ["named_stream", "named_streams"]
 
 
@@ -25,9 +27,14 @@ def named_stream(seed: int, name: str) -> np.random.Generator:
 
     The stream depends only on ``(seed, name)``: ``named_stream(0, "arrivals")`` is the same
     whatever other components exist.
+
+    Raises
+    ------
+    SeedError
+        ``seed`` is not a whole number >= 0 (a :class:`~simkit.errors.SimkitError`).
     """
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+        raise SeedError(None, key="seed", problem=f"expected a whole number >= 0, got {seed!r}")
     return np.random.default_rng(np.random.SeedSequence([int(seed), *_name_key(name)]))
 
 

@@ -60,7 +60,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except SimkitError as exc:
-        print(f"simkit {args.command}: error: {exc}", file=sys.stderr)
+        # one line, whatever the message quotes (a YAML parser's report spans several)
+        message = " ".join(str(exc).split())
+        print(f"simkit {args.command}: error: {message}", file=sys.stderr)
         return 2
     except BrokenPipeError:
         # the reader went away (`simkit ... | head`): stop quietly, as cat and grep do; stdout

@@ -310,3 +310,11 @@ def test_trace_restamp_records_a_deliberate_edit(capsys, tmp_path):
     assert "edits recorded: 1" in capsys.readouterr().out
     assert main(["trace", "inspect", str(t), "--json"]) == 0
     strict_loads(capsys.readouterr().out)
+
+
+def test_a_multi_line_parser_report_is_printed_as_one_line(capsys, tmp_path):
+    fleet = tmp_path / "fleet.yaml"
+    fleet.write_text("tiers:\n  frontier: {kind: api\n  hosted: [\n", "utf-8")
+    assert main([*REPLAY, "--policy", "static:tier=frontier", "--fleet", str(fleet)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(f"simkit replay: error: {fleet}: not valid YAML")
