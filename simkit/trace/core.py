@@ -242,6 +242,18 @@ def _normalise_scores(scores: pd.DataFrame, ids: pd.Series, where: str) -> pd.Da
                 column=column,
                 problem=f"score is missing or not finite in {int(bad.sum())} rows",
             )
+        if column.startswith("p_"):  # a probability, such as the classifier's p_hard
+            arr = vals.to_numpy()
+            outside = (arr < 0) | (arr > 1)
+            if outside.any():
+                i = _first_true(outside)
+                raise TraceError(
+                    where,
+                    row=i + 1,
+                    column=column,
+                    problem=f"{float(arr[i])!r} is outside [0, 1] ({int(outside.sum())} such "
+                    "rows); a score named p_* is a probability",
+                )
         out[column] = vals
     return pd.DataFrame(out)
 
@@ -263,7 +275,8 @@ class Trace:
         ``model`` and ``quality`` in [0, 1]. A request without a row for a model has *no*
         outcome for it (reported as missing, never as 0).
     scores : DataFrame, optional
-        Classifier scores: ``request_id`` plus one float column per score, in request order.
+        Classifier scores: ``request_id`` plus one finite float column per score, in request
+        order; a score whose name starts with ``p_`` (``p_hard``) is a probability in [0, 1].
     meta : mapping, optional
         Provenance: name, sources, licences, how it was built. Stored with the trace.
     where : str
