@@ -73,7 +73,9 @@ def test_torch_comes_from_requirements_cpu_and_satisfies_the_classify_extra():
     torch = pins["torch"]
     (spec,) = torch.specifier
     assert spec.operator == "=="
-    classify = [Requirement(r) for r in _pyproject()["project"]["optional-dependencies"]["classify"]]
+    classify = [
+        Requirement(r) for r in _pyproject()["project"]["optional-dependencies"]["classify"]
+    ]
     wanted = next(r for r in classify if r.name == "torch")
     assert wanted.specifier.contains(spec.version), (wanted, spec)
     # every extra named in the pip line exists in pyproject.toml

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import argparse
 
-from simkit.cli.options import dumps, parse_numbers, seed_arg
+from simkit.cli.options import (
+    check_output_dir,
+    dumps,
+    parse_numbers,
+    read_json_file,
+    read_text_file,
+    seed_arg,
+)
 
 
 def _add_estimator_args(p: argparse.ArgumentParser) -> None:
@@ -188,6 +195,7 @@ def _run_classifier_train(args: argparse.Namespace) -> int:
     from simkit.classify.train import train_bundle
     from simkit.trace import load_trace
 
+    check_output_dir(args.out, "--out")
     trace = load_trace(args.trace)
     result = train_bundle(
         trace,
@@ -344,13 +352,13 @@ def _run_classifier_learning_curve(args: argparse.Namespace) -> int:
 
 
 def _run_classifier_export(args: argparse.Namespace) -> int:
-    import json
-    from pathlib import Path
-
     from simkit.classify.bundle import load_bundle, rebundle
     from simkit.classify.calibrate import BudgetCalibrator, ShareCalibrator
     from simkit.errors import ClassifierError
 
+    check_output_dir(args.out, "--out")
+    metrics = read_json_file(args.metrics, "--metrics") if args.metrics else None
+    card = read_text_file(args.card, "--card") if args.card else None
     bundle = load_bundle(args.bundle)
     thresholds = None
     default = None
@@ -385,8 +393,6 @@ def _run_classifier_export(args: argparse.Namespace) -> int:
                 "calibration_cost_usd": cal.cost_usd_,
                 "calibrated_on": str(args.calibrate_on),
             }
-    metrics = json.loads(Path(args.metrics).read_text("utf-8")) if args.metrics else None
-    card = Path(args.card).read_text("utf-8") if args.card else None
     out = rebundle(
         bundle, args.out, thresholds=thresholds, default_threshold=default, metrics=metrics,
         card=card,
@@ -411,6 +417,7 @@ def _run_classifier_score(args: argparse.Namespace) -> int:
             else "give --out DIR (a new trace directory) or --in-place (rewrite TRACE with the "
             "scores); TRACE is not rewritten unless you ask"
         )
+    check_output_dir(args.out, "--out")
     trace = load_trace(args.trace)
     scored = score_trace(trace, args.bundle, cache_dir=args.cache_dir)
     out = save_trace(scored, args.out or args.trace)

@@ -203,3 +203,42 @@ def dumps(value: object, **kwargs: object) -> str:
     import json
 
     return json.dumps(strict_json(value), allow_nan=False, **kwargs)
+
+
+def read_text_file(path: str, option: str) -> str:
+    """The UTF-8 text of the file an option names, or a :class:`SpecError` saying why not."""
+    from pathlib import Path
+
+    from simkit.errors import SpecError
+
+    try:
+        return Path(path).read_text("utf-8")
+    except FileNotFoundError:
+        raise SpecError(option, problem=f"{path}: file not found") from None
+    except IsADirectoryError:
+        raise SpecError(option, problem=f"{path}: is a directory, not a file") from None
+    except UnicodeDecodeError as exc:
+        raise SpecError(option, problem=f"{path}: not UTF-8 text (byte {exc.start})") from None
+    except OSError as exc:
+        raise SpecError(option, problem=f"{path}: cannot read ({exc.strerror or exc})") from None
+
+
+def read_json_file(path: str, option: str) -> object:
+    """The strict JSON (no NaN) in the file an option names, or a :class:`SpecError`."""
+    import json
+
+    from simkit.errors import SpecError
+
+    def refuse(constant: str) -> object:
+        raise ValueError(f"{constant} is not JSON")
+
+    text = read_text_file(path, option)
+    try:
+        return json.loads(text, parse_constant=refuse)
+    except json.JSONDecodeError as exc:
+        raise SpecError(
+            option,
+            problem=f"{path}, line {exc.lineno}, column {exc.colno}: not valid JSON ({exc.msg})",
+        ) from None
+    except ValueError as exc:
+        raise SpecError(option, problem=f"{path}: not valid JSON ({exc})") from None

@@ -6,7 +6,13 @@ import argparse
 import sys
 
 from simkit import __version__
-from simkit.cli.options import add_slo_arg, parse_numbers
+from simkit.cli.options import (
+    add_slo_arg,
+    check_output_dir,
+    check_output_file,
+    parse_numbers,
+    parse_seeds,
+)
 
 _REPORT_EXAMPLES = """examples:
   simkit report --trace scored/routellm_azure --out report.html --png-dir report-png
@@ -80,8 +86,10 @@ def _run_report(args: argparse.Namespace) -> int:
             raise SpecError("--cutoff", key=item, problem="expected TIER=SCORE") from None
         if not eq or not tier.strip():
             raise SpecError("--cutoff", key=item, problem="expected TIER=SCORE")
-    seeds = parse_numbers(args.seeds, "--seeds", int)
+    seeds = parse_seeds(args.seeds)
     shares = parse_numbers(args.frontier_shares, "--frontier-shares", float)
+    check_output_file(args.out, "--out")
+    check_output_dir(args.png_dir, "--png-dir")
     trace = load_trace(args.trace)
     trace = window(trace, n_requests=args.n_requests)
     fleet = load_fleet(args.fleet)

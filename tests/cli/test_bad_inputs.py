@@ -98,8 +98,8 @@ def test_zero_sweep_workers_is_a_clear_error(capsys):
     [
         (
             "spillover:max_queued=abc>static:tier=selfhosted",
-            "policy 'spillover', key 'max_queued': expected a whole number of waiting requests "
-            ">= 0, got 'abc'",
+            "policy 'spillover:max_queued=abc>static:tier=selfhosted' (spillover), key "
+            "'max_queued': expected an integer or null, got 'abc'",
         ),
         (
             "spillover:max_queued=-1>static:tier=selfhosted",
@@ -318,3 +318,39 @@ def test_a_multi_line_parser_report_is_printed_as_one_line(capsys, tmp_path):
     assert main([*REPLAY, "--policy", "static:tier=frontier", "--fleet", str(fleet)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith(f"simkit replay: error: {fleet}: not valid YAML")
+
+
+def test_export_metrics_and_card_files_are_read_with_clear_errors(capsys, tmp_path):
+    bad = tmp_path / "m.json"
+    bad.write_text("{", "utf-8")
+    argv = ["classifier", "export", str(BUNDLE), "--out", str(tmp_path / "b")]
+    line = run_error(capsys, [*argv, "--metrics", str(bad)])
+    assert line == (
+        f"simkit classifier: error: --metrics: {bad}, line 1, column 2: not valid JSON "
+        "(Expecting property name enclosed in double quotes)"
+    )
+    line = run_error(capsys, [*argv, "--card", str(tmp_path / "none.md")])
+    assert line == f"simkit classifier: error: --card: {tmp_path / 'none.md'}: file not found"
+    assert not (tmp_path / "b").exists()
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["report", "--trace", str(SLICE), "--out", "{missing}/r.html"],
+        ["report", "--trace", str(SLICE), "--out", "{tmp}/r.html", "--png-dir", "{file}"],
+        ["classifier", "train", str(SLICE), "--out", "{file}"],
+        ["classifier", "score", str(SLICE), "--bundle", str(BUNDLE), "--out", "{file}"],
+    ],
+)
+def test_output_paths_are_checked_before_any_work(capsys, tmp_path, argv):
+    taken = tmp_path / "taken.txt"
+    taken.write_text("keep")
+    subs = {"{missing}": str(tmp_path / "missing"), "{tmp}": str(tmp_path), "{file}": str(taken)}
+    for old, new in subs.items():
+        argv = [a.replace(old, new) for a in argv]
+    line = run_error(capsys, argv)
+    assert (
+        f"{taken} exists and is not a directory" in line
+        or f"its directory {tmp_path / 'missing'} does not exist" in line
+    ), line
