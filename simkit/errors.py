@@ -12,6 +12,7 @@ from os import PathLike
 __all__ = [
     "BundleError",
     "ClassifierError",
+    "LiveError",
     "MessagesError",
     "PolicyError",
     "PriceError",
@@ -141,3 +142,9 @@ class MessagesError(TraceError, ClassifierError):
     given to the router (a classifier input) alike, so it is both a :class:`TraceError` and a
     :class:`ClassifierError`; ``column`` is the key path (``request.messages[2].content``).
     """
+
+
+class LiveError(SimkitError):
+    """A live recording that cannot go on: an endpoint that is unreachable, refuses the key or
+    does not serve the model (named), a budget too small for one request, a resume that does
+    not match the recording it continues."""

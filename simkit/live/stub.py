@@ -76,6 +76,7 @@ import numpy as np
 from simkit.errors import SimkitError, SpecError
 from simkit.fleet.spec import Jitter
 from simkit.live.answers import AnswerKey, Reference, load_answer_key, shipped_answer_key
+from simkit.live.graders import JUDGE_TEMPLATE
 from simkit.live.text import messages_to_text, prompt_sha256, question_text
 from simkit.seeding import named_stream
 
@@ -90,6 +91,7 @@ __all__ = [
 ]
 
 _LETTERS = "ABCD"
+_JUDGE_PREFIX = JUDGE_TEMPLATE.split("{question}")[0][:60]
 _FILLER = (
     " Let", " me", " think", " step", " by", " step", " about", " the", " question", " and",
     " check", " each", " part", " carefully", " before", " I", " give", " a", " final", " reply",
@@ -330,11 +332,16 @@ def load_stub_config(path: str | PathLike[str]) -> StubConfig:
 
 
 def _answer_tokens(
-    ref: Reference | None, correct: bool, n: int, rng: np.random.Generator
+    ref: Reference | None, correct: bool, n: int, rng: np.random.Generator, *, judge: bool = False
 ) -> list[str]:
-    """``n`` chunk texts: filler reasoning, then ``The answer is X.`` (one token each)."""
-    if ref is None:
-        tail: list[str] = []
+    """``n`` chunk texts: filler reasoning, then ``The answer is X.`` (one token each); asked to
+    judge (MT-Bench's prompt), the tail is ``Rating: [[k]]`` with k seeded in 1..10."""
+    if judge:
+        tail: list[str] = [" Rating", ":", " [[", str(int(rng.integers(1, 11))), "]]"]
+        if n < len(tail):
+            tail = [f"[[{tail[3]}]]"]
+    elif ref is None:
+        tail = []
     else:
         if ref.kind == "letter":
             value = ref.answer if correct else rng.choice([c for c in _LETTERS if c != ref.answer])
@@ -542,7 +549,8 @@ class _ChatCompletions:
         ref = self.key.lookup(text=question)
         answer_rng = named_stream(self.config.seed, f"answer/{model.name}/{sha}")
         correct = bool(answer_rng.random() < model.p_correct)
-        tokens = _answer_tokens(ref, correct, model.output_tokens, answer_rng)
+        judge = question.startswith(_JUDGE_PREFIX)
+        tokens = _answer_tokens(ref, correct, model.output_tokens, answer_rng, judge=judge)
         finish = "stop"
         if max_tokens is not None and len(tokens) > max_tokens:
             tokens, finish = tokens[:max_tokens], "length"
