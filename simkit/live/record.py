@@ -55,7 +55,7 @@ from simkit.live.answers import AnswerKey, Reference, shipped_answer_key
 from simkit.live.budget import Budget
 from simkit.live.endpoints import Endpoint, resolve_api_key
 from simkit.live.graders import Grade, JudgeGrader, grade_with_key
-from simkit.live.text import messages_to_text, prompt_messages
+from simkit.live.text import conversation_text, prompt_messages
 from simkit.seeding import named_stream
 from simkit.trace import Trace, save_trace
 from simkit.trace.tokens import count_tokens
@@ -547,7 +547,7 @@ class _Run:
             return g, 0.0
         assert self.judge_caller is not None
         messages = self.judge.messages(job.prompt, answer)
-        local = int(count_tokens([messages_to_text(messages)]).iloc[0])
+        local = int(count_tokens([conversation_text(messages)]).iloc[0])
         a, cost, _, _, _ = await self.call(
             self.judge_caller, messages, local, self.judge.max_output_tokens
         )
@@ -817,7 +817,7 @@ async def record_async(
     key = shipped_answer_key() if answers is None else shipped_answer_key().merged(answers)
     prompts = trace.requests.set_index("request_id").loc[ids, "prompt"].astype(str).tolist()
     messages = [prompt_messages(p) for p in prompts]
-    local = count_tokens([messages_to_text(m) for m in messages]).astype("int64").tolist()
+    local = count_tokens([conversation_text(m) for m in messages]).astype("int64").tolist()
     finished = {(r["request_id"], r["model"]) for r in done}
     jobs = [
         _Job(rid, ep, p, m, int(n), key.lookup(request_id=rid, text=p))

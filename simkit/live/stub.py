@@ -77,7 +77,7 @@ from simkit.errors import SimkitError, SpecError
 from simkit.fleet.spec import Jitter
 from simkit.live.answers import AnswerKey, Reference, load_answer_key, shipped_answer_key
 from simkit.live.graders import JUDGE_TEMPLATE
-from simkit.live.text import messages_to_text, prompt_sha256, question_text
+from simkit.live.text import conversation_text, messages_to_text, prompt_sha256
 from simkit.seeding import named_stream
 
 __all__ = [
@@ -461,13 +461,13 @@ class _ChatCompletions:
             )
             return
         try:
-            text = messages_to_text(req["messages"])
+            text = conversation_text(req["messages"])
+            question = messages_to_text(req["messages"])
         except SimkitError as exc:
             await self._reply(
                 send, 400, _error_body(str(exc), "invalid_request_error", None, "messages")
             )
             return
-        question = question_text(req["messages"]) or ""
         sha = prompt_sha256(question)
         prompt_tokens = self.count(text)
         max_tokens = req.get("max_completion_tokens", req.get("max_tokens"))

@@ -3,6 +3,7 @@ from the catalog or overridden) and the graders (missing, never zero)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import subprocess
@@ -231,6 +232,11 @@ def test_cli_record_with_duplicate_request_ids_is_refused_naming_the_row(small_t
     req = pq.read_table(d / "requests.parquet").to_pandas()
     req.loc[5, "request_id"] = req.loc[4, "request_id"]
     pq.write_table(pa.Table.from_pandas(req, preserve_index=False), d / "requests.parquet")
+    # a trace written by another tool: checksums that match its (bad) tables
+    manifest = json.loads((d / "trace.json").read_text())
+    digest = hashlib.sha256((d / "requests.parquet").read_bytes()).hexdigest()
+    manifest["tables"]["requests.parquet"] = digest
+    (d / "trace.json").write_text(json.dumps(manifest))
     (tmp_path / "e.yaml").write_text(GOOD)
     cmd = [
         sys.executable,
