@@ -45,7 +45,7 @@ from simkit.metrics import (
     tiered_curve,
 )
 from simkit.policies import StaticPolicy, ThresholdPolicy
-from simkit.policies.base import Policy
+from simkit.policies.base import Policy, check_score_column
 from simkit.shares import threshold_for_share
 from simkit.sim import simulate, tier_arrays, token_cost_matrix
 from simkit.trace.core import Trace
@@ -115,21 +115,14 @@ class Study:
         Raises
         ------
         SpecError
-            ``score`` is not a score column of the trace (the error lists those it has), or
-            a tier's quality model has no outcomes in the trace.
+            ``score`` is not a score column of the trace (a ``PolicyError``, from
+            :func:`simkit.policies.base.check_score_column`, listing those it has), or a tier's
+            quality model has no outcomes in the trace.
         SimulationError
             A request lacks a prompt token count, or an output length for some tier
             (:func:`simkit.sim.tier_arrays`).
         """
-        if score not in trace.score_names:
-            raise SpecError(
-                "study",
-                key="score",
-                problem=f"the trace has no score column {score!r}; score columns: "
-                f"{', '.join(trace.score_names) or 'none'}",
-                hint="score the trace first: simkit classifier score TRACE --bundle "
-                "classifiers/routellm-static-minilm --out SCORED (or Trace.with_scores)",
-            )
+        check_score_column(score, trace.score_names, source="study")
         # the simulator's own per-tier arrays: lengths, prices and quality agree by construction
         arrays = tier_arrays(trace, fleet)
         tiers = fleet.tier_names

@@ -23,7 +23,7 @@ Two optional hooks:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Mapping, MutableMapping, Sequence
 from types import MappingProxyType
 from typing import Any, NamedTuple, Protocol, runtime_checkable
 
@@ -37,6 +37,7 @@ __all__ = [
     "Policy",
     "RequestView",
     "StaticFleetState",
+    "check_score_column",
 ]
 
 _EMPTY: Mapping[str, float] = MappingProxyType({})
@@ -310,12 +311,36 @@ def need_tier(policy: str, key: str, tier: str | None, tiers: tuple[str, ...]) -
 
 
 def need_score(policy: str, score: str, score_names: tuple[str, ...]) -> None:
-    """Raise :class:`PolicyError` if the trace has no score column ``score``."""
+    """Raise :class:`PolicyError` if the trace has no score column ``score``
+    (:func:`check_score_column` for policy ``policy``)."""
+    check_score_column(score, score_names, source=f"policy '{policy}'")
+
+
+def check_score_column(score: str, score_names: Sequence[str], *, source: str) -> None:
+    """The one check that a trace has the score column a policy, a curve or a study reads.
+
+    Parameters
+    ----------
+    score : str
+        The score column wanted (``p_hard``).
+    score_names : sequence of str
+        The trace's score columns (``Trace.score_names``).
+    source : str
+        Who needs it, for the message: ``"policy 'threshold'"``, ``"study"``...
+
+    Raises
+    ------
+    PolicyError
+        ``<source>, key 'score': the trace has no score column 'p_hard'; score columns: none``,
+        with how to score a trace.
+    """
     if score not in score_names:
         raise PolicyError(
-            f"policy '{policy}'",
+            source,
             key="score",
-            problem=f"the trace has no score column {score!r}; available scores: "
+            problem=f"the trace has no score column {score!r}; score columns: "
             f"{', '.join(score_names) or 'none'}",
-            hint="score the trace with a classifier first (Trace.with_scores)",
+            hint="score the trace first: simkit classifier score TRACE --bundle "
+            "classifiers/routellm-static-minilm --out SCORED (or simkit.classify.score_trace, "
+            "Trace.with_scores)",
         )

@@ -18,6 +18,7 @@ from numpy.typing import ArrayLike
 from simkit.errors import PolicyError
 from simkit.fleet.spec import Fleet
 from simkit.metrics import HOURS_PER_MONTH, tiered_curve
+from simkit.policies.base import check_score_column
 from simkit.sim import tier_arrays, token_cost_matrix
 from simkit.trace.core import Trace
 
@@ -77,14 +78,7 @@ def threshold_curves(
         ``cost_per_1k_usd`` and ``monthly_cost_usd`` (at the trace's arrival rate; month =
         30 days; NaN when the trace has no time span).
     """
-    if score not in trace.score_names:
-        raise PolicyError(
-            "threshold_curves",
-            key="score",
-            problem=f"the trace has no score {score!r}; scores: "
-            f"{', '.join(trace.score_names) or 'none'}",
-            hint="score the trace first (simkit classifier score / simkit.classify.score_trace)",
-        )
+    check_score_column(score, trace.score_names, source="threshold_curves")
     order = tuple(reversed(fleet.tier_names)) if tiers is None else tuple(tiers)
     for t in order:
         fleet.tier(t)  # raises with the valid names

@@ -73,7 +73,7 @@ def test_threshold_checks_order_tiers_and_the_score_column():
     ):
         ThresholdPolicy({"frontier": 0.7, "hosted": 0.8}).check(TIERS, ("p_hard",))
     with pytest.raises(
-        PolicyError, match=r"the trace has no score column 'p_hard'; available scores: p_weak"
+        PolicyError, match=r"the trace has no score column 'p_hard'; score columns: p_weak"
     ):
         ThresholdPolicy({"frontier": 0.7}).check(TIERS, ("p_weak",))
     with pytest.raises(

@@ -42,7 +42,7 @@ def test_replay_with_a_missing_score_exits_2_naming_the_available_scores(capsys)
     err = capsys.readouterr().err
     assert rc == 2
     assert (
-        "simkit replay: error: policy 'threshold', key 'score': the trace has no score column 'p_hard'; available scores: none"
+        "simkit replay: error: policy 'threshold', key 'score': the trace has no score column 'p_hard'; score columns: none"
         in err
     )
 

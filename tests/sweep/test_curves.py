@@ -75,5 +75,8 @@ def test_per_request_cost_prices_prompt_and_tier_output_tokens(scored):
 
 def test_missing_score_names_the_scores_the_trace_has():
     trace = load_trace(FIXTURE)
-    with pytest.raises(PolicyError, match="the trace has no score 'p_hard'; scores: none"):
+    with pytest.raises(
+        PolicyError,
+        match="threshold_curves, key 'score': the trace has no score column 'p_hard'; score columns: none",
+    ):
         threshold_curves(trace, load_fleet(), [0.5])
