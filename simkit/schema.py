@@ -10,8 +10,9 @@ pandas' ``Int64`` so that "unknown" is ``<NA>``, never a silent 0.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from os import PathLike
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -26,7 +27,7 @@ __all__ = [
     "REQUEST_COLUMNS",
     "REQUEST_REQUIRED",
     "TAG_SEPARATOR",
-    "check_finite_non_negative",
+    "check_rows",
     "require_columns",
 ]
 
@@ -119,20 +120,42 @@ def require_columns(
         )
 
 
-def check_finite_non_negative(
-    values: pd.Series | np.ndarray, *, column: str, where: str | PathLike[str]
+def check_rows(
+    bad: np.ndarray | pd.Series,
+    *,
+    where: str | PathLike[str] | None,
+    column: str | None,
+    problem: str | Callable[[int, int], str],
+    rows: np.ndarray | None = None,
+    hint: str | None = None,
+    unit: Literal["row", "line"] = "row",
 ) -> None:
-    """Raise on the first missing, non-finite or negative value; never repair it."""
-    arr = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(
-        dtype="float64", na_value=np.nan
-    )
-    bad = np.flatnonzero(~np.isfinite(arr) | (arr < 0))
-    if bad.size:
-        first = float(arr[bad[0]])
-        raise TraceError(
-            where,
-            row=int(bad[0]) + 1,
-            column=column,
-            problem=f"missing, non-finite or negative in {bad.size} rows "
-            f"(first: {first!r}); expected a finite number >= 0",
-        )
+    """The one "first bad row" check: raise a :class:`TraceError` on the first flagged row.
+
+    Every validator of a table column in simkit reports the same way: the file (or table),
+    the 1-based row of the *first* offender, the column, what is wrong with it and how many
+    rows share the problem; it never repairs or drops a row.
+
+    Parameters
+    ----------
+    bad : boolean array
+        One flag per row, True where the row is wrong.
+    where, column, hint
+        As :class:`~simkit.errors.TraceError`.
+    problem : str or callable
+        A text, to which `` ({n} such rows)`` is appended, or ``problem(i, n)`` building the
+        text from the 0-based position ``i`` of the first offender and the count ``n``.
+    rows : array of int, optional
+        The 1-based row (or line) number of each position (default: position + 1), for tables
+        whose rows are not the file's (a filtered CSV, JSON lines).
+    unit : {"row", "line"}
+        Whether ``rows`` are data rows or physical lines (JSON lines).
+    """
+    flags = np.asarray(bad, dtype=bool)
+    if not flags.any():
+        return
+    i = int(np.flatnonzero(flags)[0])
+    n = int(flags.sum())
+    text = problem(i, n) if callable(problem) else f"{problem} ({n} such {unit}s)"
+    at = {unit: int(rows[i]) if rows is not None else i + 1}
+    raise TraceError(where, column=column, problem=text, hint=hint, **at)

@@ -17,9 +17,10 @@ from simkit.schema import (
     REQUEST_COLUMNS,
     REQUEST_REQUIRED,
     TAG_SEPARATOR,
-    check_finite_non_negative,
+    check_rows,
     require_columns,
 )
+from simkit.trace.readers import check_arrivals
 
 __all__ = ["Trace"]
 
@@ -29,38 +30,28 @@ def _coerce(df: pd.DataFrame, column: str, dtype: str, where: str) -> pd.Series:
     s = df[column]
     if str(s.dtype) == dtype:
         return s
+    at = {"where": where, "column": column}
     if dtype == "string":
         bad = s.map(lambda v: not (v is None or v is pd.NA or isinstance(v, str) or _isnan(v)))
-        if bad.any():
-            i = int(np.flatnonzero(bad.to_numpy())[0])
-            raise TraceError(
-                where,
-                row=i + 1,
-                column=column,
-                problem=f"expected text, got {type(s.iloc[i]).__name__} {s.iloc[i]!r}",
-            )
+        check_rows(
+            bad.to_numpy(dtype=bool),
+            problem=lambda i, n: f"expected text, got {type(s.iloc[i]).__name__} {s.iloc[i]!r}",
+            **at,
+        )
         return s.astype("string")
     numeric = pd.to_numeric(s, errors="coerce")
-    bad = numeric.isna() & s.notna()
-    if bad.any():
-        i = int(np.flatnonzero(bad.to_numpy())[0])
-        raise TraceError(
-            where,
-            row=i + 1,
-            column=column,
-            problem=f"expected a number, got {s.iloc[i]!r} ({int(bad.sum())} such rows)",
-        )
+    check_rows(
+        (numeric.isna() & s.notna()).to_numpy(dtype=bool),
+        problem=lambda i, n: f"expected a number, got {s.iloc[i]!r} ({n} such rows)",
+        **at,
+    )
     if dtype == "Int64":
         arr = numeric.to_numpy(dtype="float64", na_value=np.nan)
-        frac = np.isfinite(arr) & (arr != np.round(arr))
-        if frac.any():
-            i = int(np.flatnonzero(frac)[0])
-            raise TraceError(
-                where,
-                row=i + 1,
-                column=column,
-                problem=f"expected a whole number, got {float(arr[i])!r} ({int(frac.sum())} such rows)",
-            )
+        check_rows(
+            np.isfinite(arr) & (arr != np.round(arr)),
+            problem=lambda i, n: f"expected a whole number, got {float(arr[i])!r} ({n} such rows)",
+            **at,
+        )
         return numeric.astype("Int64")
     return numeric.astype(dtype)
 
@@ -88,133 +79,103 @@ def _normalise(
     return pd.DataFrame(out, index=pd.RangeIndex(len(df)))
 
 
-def _first_true(mask: np.ndarray) -> int:
-    return int(np.flatnonzero(mask)[0])
-
-
 def _validate_requests(req: pd.DataFrame, where: str) -> None:
     ids = req["request_id"]
-    empty = (ids.isna() | (ids.fillna("").str.len() == 0)).to_numpy()
-    if empty.any():
-        raise TraceError(
-            where,
-            row=_first_true(empty) + 1,
-            column="request_id",
-            problem=f"missing or empty in {int(empty.sum())} rows; every request needs an id",
-        )
-    dup = ids.duplicated().to_numpy()
-    if dup.any():
-        i = _first_true(dup)
-        first = int(np.flatnonzero((ids == ids.iloc[i]).to_numpy())[0])
-        raise TraceError(
-            where,
-            row=i + 1,
-            column="request_id",
-            problem=f"duplicate id {ids.iloc[i]!r} (first seen in row {first + 1}); "
-            f"{int(dup.sum())} duplicate rows in all",
-        )
-    check_finite_non_negative(req["arrival_s"], column="arrival_s", where=where)
-    arr = req["arrival_s"].to_numpy(dtype="float64")
-    if arr.size > 1:
-        back = np.diff(arr) < 0
-        if back.any():
-            i = _first_true(back) + 1
-            raise TraceError(
-                where,
-                row=i + 1,
-                column="arrival_s",
-                problem=f"arrival times must be non-decreasing: {float(arr[i])!r} comes after "
-                f"{float(arr[i - 1])!r} ({int(back.sum())} such rows)",
-                hint="Sort the requests by arrival time before building the trace",
-            )
+    at = {"where": where, "column": "request_id"}
+    check_rows(
+        (ids.isna() | (ids.fillna("").str.len() == 0)).to_numpy(dtype=bool),
+        problem=lambda i, n: f"missing or empty in {n} rows; every request needs an id",
+        **at,
+    )
+    check_rows(
+        ids.duplicated().to_numpy(),
+        problem=lambda i, n: (
+            f"duplicate id {ids.iloc[i]!r} (first seen in row "
+            f"{int(np.flatnonzero((ids == ids.iloc[i]).to_numpy())[0]) + 1}); {n} duplicate rows in all"
+        ),
+        **at,
+    )
+    check_arrivals(
+        req["arrival_s"].to_numpy(dtype="float64", na_value=np.nan),
+        column="arrival_s",
+        where=where,
+        hint="Sort the requests by arrival time before building the trace",
+    )
     for column in ("prompt_tokens", "output_tokens", "max_tokens"):
         vals = req[column].to_numpy(dtype="float64", na_value=np.nan)
-        neg = vals < 0
-        if neg.any():
-            raise TraceError(
-                where,
-                row=_first_true(neg) + 1,
-                column=column,
-                problem=f"negative in {int(neg.sum())} rows (first: {vals[_first_true(neg)]:g}); "
-                "expected a count >= 0",
-            )
+        check_rows(
+            vals < 0,
+            where=where,
+            column=column,
+            problem=lambda i, n, vals=vals: (
+                f"negative in {n} rows (first: {vals[i]:g}); expected a count >= 0"
+            ),
+        )
 
 
 def _validate_outcomes(out: pd.DataFrame, ids: pd.Series, where: str) -> None:
     for column in ("request_id", "model"):
-        miss = (out[column].isna() | (out[column].fillna("").str.len() == 0)).to_numpy()
-        if miss.any():
-            raise TraceError(
-                where,
-                row=_first_true(miss) + 1,
-                column=column,
-                problem=f"missing or empty in {int(miss.sum())} rows",
-            )
-    known = out["request_id"].isin(ids).to_numpy()
-    if not known.all():
-        i = _first_true(~known)
-        raise TraceError(
-            where,
-            row=i + 1,
-            column="request_id",
-            problem=f"outcome for unknown request {out['request_id'].iloc[i]!r} "
-            f"({int((~known).sum())} such rows); every outcome must match a request",
+        check_rows(
+            (out[column].isna() | (out[column].fillna("").str.len() == 0)).to_numpy(dtype=bool),
+            where=where,
+            column=column,
+            problem=lambda i, n: f"missing or empty in {n} rows",
         )
-    dup = out.duplicated(["request_id", "model"]).to_numpy()
-    if dup.any():
-        i = _first_true(dup)
-        raise TraceError(
-            where,
-            row=i + 1,
-            column="model",
-            problem=f"second outcome for request {out['request_id'].iloc[i]!r} and model "
-            f"{out['model'].iloc[i]!r} ({int(dup.sum())} duplicate rows)",
-        )
+    check_rows(
+        ~out["request_id"].isin(ids).to_numpy(),
+        where=where,
+        column="request_id",
+        problem=lambda i, n: (
+            f"outcome for unknown request {out['request_id'].iloc[i]!r} "
+            f"({n} such rows); every outcome must match a request"
+        ),
+    )
+    check_rows(
+        out.duplicated(["request_id", "model"]).to_numpy(),
+        where=where,
+        column="model",
+        problem=lambda i, n: (
+            f"second outcome for request {out['request_id'].iloc[i]!r} and model "
+            f"{out['model'].iloc[i]!r} ({n} duplicate rows)"
+        ),
+    )
     q = out["quality"].to_numpy(dtype="float64", na_value=np.nan)
-    bad = np.isinf(q) | (q < 0) | (q > 1)
-    if bad.any():
-        i = _first_true(bad)
-        raise TraceError(
-            where,
-            row=i + 1,
-            column="quality",
-            problem=f"{float(q[i])!r} is outside [0, 1] ({int(bad.sum())} such rows); quality is the "
-            "score mapped onto [0, 1], the raw score goes in 'raw_score'",
-        )
+    check_rows(
+        np.isinf(q) | (q < 0) | (q > 1),
+        where=where,
+        column="quality",
+        problem=lambda i, n: (
+            f"{float(q[i])!r} is outside [0, 1] ({n} such rows); quality is the "
+            "score mapped onto [0, 1], the raw score goes in 'raw_score'"
+        ),
+    )
     raw = out["raw_score"].to_numpy(dtype="float64", na_value=np.nan)
     lo = out["scale_min"].to_numpy(dtype="float64", na_value=np.nan)
     hi = out["scale_max"].to_numpy(dtype="float64", na_value=np.nan)
-    scale_bad = np.isfinite(lo) & np.isfinite(hi) & (lo >= hi)
-    if scale_bad.any():
-        i = _first_true(scale_bad)
-        raise TraceError(
-            where,
-            row=i + 1,
-            column="scale_max",
-            problem=f"scale [{lo[i]:g}, {hi[i]:g}] is empty; expected scale_min < scale_max",
-        )
-    out_of_scale = np.isfinite(raw) & (
-        (np.isfinite(lo) & (raw < lo)) | (np.isfinite(hi) & (raw > hi))
+    check_rows(
+        np.isfinite(lo) & np.isfinite(hi) & (lo >= hi),
+        where=where,
+        column="scale_max",
+        problem=lambda i, n: (
+            f"scale [{lo[i]:g}, {hi[i]:g}] is empty; expected scale_min < scale_max"
+        ),
     )
-    if out_of_scale.any():
-        i = _first_true(out_of_scale)
-        raise TraceError(
-            where,
-            row=i + 1,
-            column="raw_score",
-            problem=f"{raw[i]:g} is outside its declared scale [{lo[i]:g}, {hi[i]:g}] "
-            f"({int(out_of_scale.sum())} such rows)",
-        )
+    check_rows(
+        np.isfinite(raw) & ((np.isfinite(lo) & (raw < lo)) | (np.isfinite(hi) & (raw > hi))),
+        where=where,
+        column="raw_score",
+        problem=lambda i, n: (
+            f"{raw[i]:g} is outside its declared scale [{lo[i]:g}, {hi[i]:g}] ({n} such rows)"
+        ),
+    )
     for column in ("output_tokens", "latency_s", "ttft_s", "cost_usd"):
         vals = out[column].to_numpy(dtype="float64", na_value=np.nan)
-        neg = np.isinf(vals) | (vals < 0)
-        if neg.any():
-            raise TraceError(
-                where,
-                row=_first_true(neg) + 1,
-                column=column,
-                problem=f"negative or infinite in {int(neg.sum())} rows; expected a value >= 0",
-            )
+        check_rows(
+            np.isinf(vals) | (vals < 0),
+            where=where,
+            column=column,
+            problem=lambda i, n: f"negative or infinite in {n} rows; expected a value >= 0",
+        )
 
 
 def _normalise_scores(scores: pd.DataFrame, ids: pd.Series, where: str) -> pd.DataFrame:
@@ -234,26 +195,23 @@ def _normalise_scores(scores: pd.DataFrame, ids: pd.Series, where: str) -> pd.Da
         if column == "request_id":
             continue
         vals = _coerce(scores, column, "float64", where).reset_index(drop=True)
-        bad = ~np.isfinite(vals.to_numpy())
-        if bad.any():
-            raise TraceError(
-                where,
-                row=_first_true(bad) + 1,
-                column=column,
-                problem=f"score is missing or not finite in {int(bad.sum())} rows",
-            )
+        arr = vals.to_numpy()
+        check_rows(
+            ~np.isfinite(arr),
+            where=where,
+            column=column,
+            problem=lambda i, n: f"score is missing or not finite in {n} rows",
+        )
         if column.startswith("p_"):  # a probability, such as the classifier's p_hard
-            arr = vals.to_numpy()
-            outside = (arr < 0) | (arr > 1)
-            if outside.any():
-                i = _first_true(outside)
-                raise TraceError(
-                    where,
-                    row=i + 1,
-                    column=column,
-                    problem=f"{float(arr[i])!r} is outside [0, 1] ({int(outside.sum())} such "
-                    "rows); a score named p_* is a probability",
-                )
+            check_rows(
+                (arr < 0) | (arr > 1),
+                where=where,
+                column=column,
+                problem=lambda i, n, arr=arr: (
+                    f"{float(arr[i])!r} is outside [0, 1] ({n} such "
+                    "rows); a score named p_* is a probability"
+                ),
+            )
         out[column] = vals
     return pd.DataFrame(out)
 
@@ -396,16 +354,15 @@ class Trace:
         if "request_id" in df.columns:
             df["request_id"] = df["request_id"].astype("string")
             indexed = df.set_index("request_id")
-            missing = ~self.requests["request_id"].isin(indexed.index)
-            if missing.any():
-                i = _first_true(missing.to_numpy())
-                raise TraceError(
-                    f"{self.where} (scores)",
-                    row=i + 1,
-                    column="request_id",
-                    problem=f"no score for request {self.requests['request_id'].iloc[i]!r} "
-                    f"({int(missing.sum())} requests without scores)",
-                )
+            check_rows(
+                ~self.requests["request_id"].isin(indexed.index).to_numpy(),
+                where=f"{self.where} (scores)",
+                column="request_id",
+                problem=lambda i, n: (
+                    f"no score for request "
+                    f"{self.requests['request_id'].iloc[i]!r} ({n} requests without scores)"
+                ),
+            )
             df = indexed.loc[self.requests["request_id"]].reset_index()
         else:
             df.insert(0, "request_id", self.requests["request_id"].to_numpy())

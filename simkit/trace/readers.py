@@ -12,12 +12,13 @@ import io
 import json
 from os import PathLike
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
 from simkit.errors import TraceError
+from simkit.schema import check_rows
 
 __all__ = [
     "check_arrivals",
@@ -129,10 +130,6 @@ def read_jsonl(path: str | PathLike[str]) -> list[tuple[int, dict[str, Any]]]:
     return records
 
 
-def _first(mask: np.ndarray) -> int:
-    return int(np.flatnonzero(mask)[0])
-
-
 def _clean(v: Any) -> Any:
     if isinstance(v, bool):
         return "not-a-number"  # JSON true/false is not a number
@@ -171,22 +168,13 @@ def parse_numbers(
     """
     orig = values.reset_index(drop=True)
     numeric, bad, missing = to_numbers(orig)
-    row_of = (lambda i: int(rows[i])) if rows is not None else (lambda i: i + 1)
-    if bad.any():
-        i = _first(bad)
-        raise TraceError(
-            where,
-            row=row_of(i),
-            column=column,
-            problem=f"expected a number, got {orig.iloc[i]!r} ({int(bad.sum())} such rows)",
-        )
-    if missing.any() and not allow_missing:
-        i = _first(missing)
-        raise TraceError(
-            where,
-            row=row_of(i),
-            column=column,
-            problem=f"missing value ({int(missing.sum())} such rows); expected a number",
+    at = {"where": where, "column": column, "rows": rows}
+    check_rows(
+        bad, problem=lambda i, n: f"expected a number, got {orig.iloc[i]!r} ({n} such rows)", **at
+    )
+    if not allow_missing:
+        check_rows(
+            missing, problem=lambda i, n: f"missing value ({n} such rows); expected a number", **at
         )
     return numeric
 
@@ -201,16 +189,13 @@ def parse_counts(
 ) -> pd.Series:
     """Convert a column of token counts to ``Int64``: whole numbers >= 0 (``<NA>`` if missing)."""
     arr = parse_numbers(values, column=column, where=where, rows=rows, allow_missing=allow_missing)
-    bad = np.isfinite(arr) & ((arr < 0) | (arr != np.round(arr))) | np.isinf(arr)
-    if bad.any():
-        i = _first(bad)
-        row = int(rows[i]) if rows is not None else i + 1
-        raise TraceError(
-            where,
-            row=row,
-            column=column,
-            problem=f"expected a whole number >= 0, got {arr[i]:g} ({int(bad.sum())} such rows)",
-        )
+    check_rows(
+        np.isfinite(arr) & ((arr < 0) | (arr != np.round(arr))) | np.isinf(arr),
+        where=where,
+        column=column,
+        rows=rows,
+        problem=lambda i, n: f"expected a whole number >= 0, got {arr[i]:g} ({n} such rows)",
+    )
     return pd.Series(arr, dtype="float64").astype("Int64")
 
 
@@ -221,30 +206,30 @@ def check_arrivals(
     where: str | PathLike[str],
     rows: np.ndarray | None = None,
     hint: str | None = None,
+    unit: Literal["row", "line"] = "row",
 ) -> None:
     """Raise on the first missing, non-finite, negative or out-of-order arrival time.
 
-    ``column`` is the column's name *in the file*, so the message points where the user looks.
+    The one arrival-time check of traces and loaders. ``column`` is the column's name *in the
+    file*, so the message points where the user looks; ``rows`` and ``unit`` as
+    :func:`simkit.schema.check_rows`.
     """
-    row_of = (lambda i: int(rows[i])) if rows is not None else (lambda i: i + 1)
-    bad = ~np.isfinite(arrival_s) | (arrival_s < 0)
-    if bad.any():
-        i = _first(bad)
-        raise TraceError(
-            where,
-            row=row_of(i),
-            column=column,
-            problem=f"missing, non-finite or negative arrival time {float(arrival_s[i])!r} "
-            f"({int(bad.sum())} such rows); expected a finite time >= 0",
-        )
-    back = np.diff(arrival_s) < 0
-    if back.any():
-        i = _first(back) + 1
-        raise TraceError(
-            where,
-            row=row_of(i),
-            column=column,
-            problem=f"arrival times must be non-decreasing: {float(arrival_s[i])!r} comes after "
-            f"{float(arrival_s[i - 1])!r} ({int(back.sum())} such rows)",
-            hint=hint,
-        )
+    at = {"where": where, "column": column, "rows": rows, "unit": unit}
+    check_rows(
+        ~np.isfinite(arrival_s) | (arrival_s < 0),
+        problem=lambda i, n: (
+            f"missing, non-finite or negative arrival time "
+            f"{float(arrival_s[i])!r} ({n} such rows); expected a finite time >= 0"
+        ),
+        **at,
+    )
+    # flag the later row of each backwards pair
+    check_rows(
+        np.concatenate([[False], np.diff(arrival_s) < 0]),
+        problem=lambda i, n: (
+            f"arrival times must be non-decreasing: {float(arrival_s[i])!r} "
+            f"comes after {float(arrival_s[i - 1])!r} ({n} such rows)"
+        ),
+        hint=hint,
+        **at,
+    )

@@ -127,12 +127,12 @@ BASIC = {
         ("a,0,5,1\nb,,5,1\n", "row 2, column 't': missing arrival time (1 such rows)"),
         (
             "a,0,5,1\nb,-1,5,1\n",
-            "row 2, column 't': arrival times must be non-decreasing: 0.0 s comes after 1.0 s",
+            "row 2, column 't': arrival times must be non-decreasing: 0.0 comes after 1.0",
         ),
         (
             "a,0,5,1\nb,2,5,1\nc,1,5,1\n",
             "row 3, column 't': arrival times must be non-decreasing:"
-            " 1.0 s comes after 2.0 s (1 such rows). Pass sort=True",
+            " 1.0 comes after 2.0 (1 such rows). Pass sort=True",
         ),
         ("a,0,5,1\na,1,5,1\n", "row 2, column 'id': duplicate request id (1 such rows)"),
         ("a,0,5,1\n,1,5,1\n", "row 2, column 'id': missing request id (1 such rows)"),

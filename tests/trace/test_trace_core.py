@@ -48,7 +48,7 @@ def test_optional_columns_are_added_as_na_and_extras_are_kept():
         ),
         (
             _requests(arrival_s=[0.0, np.nan, 1.0]),
-            "row 2, column 'arrival_s': missing, non-finite or negative in 1 rows",
+            "row 2, column 'arrival_s': missing, non-finite or negative arrival time nan (1 such rows)",
         ),
         (
             _requests(arrival_s=[-1.0, 0.0, 1.0]),

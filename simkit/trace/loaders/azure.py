@@ -26,8 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from simkit.errors import TraceError
-from simkit.schema import require_columns
+from simkit.schema import check_rows, require_columns
 from simkit.trace.core import Trace
 from simkit.trace.readers import check_arrivals, parse_counts, parse_numbers, read_csv_strings
 
@@ -64,28 +63,25 @@ def _parse_timestamps(values: pd.Series, path: Path) -> np.ndarray:
     """Naive ``YYYY-MM-DD HH:MM:SS.fffffff`` timestamps -> int64 nanoseconds, exactly."""
     text = values.fillna("").str.strip()
     ok = text.str.fullmatch(_TIMESTAMP).fillna(False).to_numpy(dtype=bool)
-    if not ok.all():
-        i = int(np.flatnonzero(~ok)[0])
-        raise TraceError(
-            path,
-            row=i + 1,
-            column="TIMESTAMP",
-            problem=f"expected a time like '2023-11-16 18:15:46.6805900', got {values.iloc[i]!r} "
-            f"({int((~ok).sum())} such rows)",
-        )
+    check_rows(
+        ~ok,
+        where=path,
+        column="TIMESTAMP",
+        problem=lambda i, n: (
+            f"expected a time like '2023-11-16 18:15:46.6805900', got "
+            f"{values.iloc[i]!r} ({n} such rows)"
+        ),
+    )
     parsed = pd.to_datetime(text, format="%Y-%m-%d %H:%M:%S.%f", errors="coerce")
     no_frac = parsed.isna() & ~text.str.contains(".", regex=False)
     if no_frac.any():  # whole seconds without a fraction
         parsed[no_frac] = pd.to_datetime(text[no_frac], format="%Y-%m-%d %H:%M:%S", errors="coerce")
-    bad = parsed.isna().to_numpy()
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise TraceError(
-            path,
-            row=i + 1,
-            column="TIMESTAMP",
-            problem=f"not a valid date/time: {values.iloc[i]!r}",
-        )
+    check_rows(
+        parsed.isna().to_numpy(),
+        where=path,
+        column="TIMESTAMP",
+        problem=lambda i, n: f"not a valid date/time: {values.iloc[i]!r}",
+    )
     return parsed.to_numpy(dtype="datetime64[ns]").astype(np.int64)
 
 
@@ -121,16 +117,15 @@ def load_azure(path: str | PathLike[str]) -> Trace:
     df = read_csv_strings(p)
     require_columns(df, ["TIMESTAMP", "ContextTokens", "GeneratedTokens"], where=p)
     ns = _parse_timestamps(df["TIMESTAMP"], p)
-    back = np.flatnonzero(np.diff(ns) < 0)
-    if back.size:
-        i = int(back[0]) + 1
-        raise TraceError(
-            p,
-            row=i + 1,
-            column="TIMESTAMP",
-            problem=f"arrival times must be non-decreasing: {df['TIMESTAMP'].iloc[i]} comes after "
-            f"{df['TIMESTAMP'].iloc[i - 1]} ({back.size} such rows)",
-        )
+    check_rows(  # the later row of each backwards pair, timestamps as written
+        np.concatenate([[False], np.diff(ns) < 0]),
+        where=p,
+        column="TIMESTAMP",
+        problem=lambda i, n: (
+            f"arrival times must be non-decreasing: {df['TIMESTAMP'].iloc[i]} "
+            f"comes after {df['TIMESTAMP'].iloc[i - 1]} ({n} such rows)"
+        ),
+    )
     arrival_s = (ns - ns[0]) / 1e9
     meta = {
         "name": f"azure2023-{_category(p.stem) or p.stem}",

@@ -49,8 +49,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from simkit.errors import SpecError, TraceError
+from simkit.schema import check_rows
 from simkit.trace.core import Trace
-from simkit.trace.readers import read_csv_strings, read_jsonl, to_numbers
+from simkit.trace.readers import check_arrivals, read_csv_strings, read_jsonl, to_numbers
 from simkit.trace.tokens import count_tokens, tokenizer_info
 
 __all__ = [
@@ -271,17 +272,19 @@ class _Checker:
 
     def check(self, mask: np.ndarray, column: str, problem: str, hint: str | None = None) -> None:
         mask = np.asarray(mask, dtype=bool)
+        if not self.drop:
+            check_rows(
+                mask,
+                where=self.path,
+                column=column,
+                problem=problem,
+                rows=self.numbers,
+                unit=self.unit,
+                hint=hint,
+            )
         if not mask.any():
             return
         i = int(np.flatnonzero(mask)[0])
-        if not self.drop:
-            raise TraceError(
-                self.path,
-                column=column,
-                problem=f"{problem} ({int(mask.sum())} such {self.unit}s)",
-                hint=hint,
-                **self.where(i),
-            )
         key = f"column '{column}': {problem}"
         entry = self.reasons.setdefault(
             key, {"rows": 0, f"first_{self.unit}": int(self.numbers[i])}
@@ -634,15 +637,13 @@ def _order(requests, numbers, unit, column, path, sort, meta):
     if not back.any():
         return requests, meta
     if not sort:
-        i = int(np.flatnonzero(back)[0]) + 1
-        row = int(numbers[int(requests["_row"].iloc[i])])
-        raise TraceError(
-            path,
+        check_arrivals(
+            arr,
             column=column,
-            problem=f"arrival times must be non-decreasing: {float(arr[i])!r} s comes after "
-            f"{float(arr[i - 1])!r} s ({int(back.sum())} such {unit}s)",
+            where=path,
+            rows=numbers[requests["_row"].to_numpy(dtype=np.int64)],
+            unit=unit,
             hint="Pass sort=True (simkit trace convert --sort) to sort the rows by arrival",
-            **{unit: row},
         )
     order = np.argsort(arr, kind="stable")
     meta["sorted"] = f"rows sorted by arrival; {int(back.sum())} were out of order"

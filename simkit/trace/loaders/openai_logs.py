@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from simkit.errors import TraceError
+from simkit.schema import check_rows
 from simkit.trace.core import Trace
 from simkit.trace.messages import conversation_text, messages_to_text
 from simkit.trace.readers import read_jsonl
@@ -259,14 +260,16 @@ def load_openai_log(
         meta["non_text_parts"] = non_text
     if back.any():
         if not sort:
-            i = int(np.flatnonzero(back)[0]) + 1
-            raise TraceError(
-                p,
-                line=int(req["_line"].iloc[i]),
+            check_rows(  # the later call of each backwards pair
+                np.concatenate([[False], back]),
+                where=p,
                 column="timestamp",
-                problem=f"calls must be in start-time order: this call started "
-                f"{(ns[i - 1] - ns[i]) / 1e9:g} s before the previous line's "
-                f"({int(back.sum())} such lines)",
+                rows=req["_line"].to_numpy(dtype=np.int64),
+                unit="line",
+                problem=lambda i, n: (
+                    f"calls must be in start-time order: this call started "
+                    f"{(ns[i - 1] - ns[i]) / 1e9:g} s before the previous line's ({n} such lines)"
+                ),
                 hint="Pass sort=True (simkit trace convert --sort) to sort calls by start time",
             )
         order = np.argsort(ns, kind="stable")

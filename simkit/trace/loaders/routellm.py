@@ -22,7 +22,7 @@ from pathlib import Path
 import pandas as pd
 
 from simkit.errors import TraceError
-from simkit.schema import require_columns
+from simkit.schema import check_rows, require_columns
 from simkit.trace.core import Trace
 from simkit.trace.readers import read_csv_strings, read_text
 from simkit.trace.tokens import DEFAULT_TOKENIZER, count_tokens, tokenizer_info
@@ -124,15 +124,12 @@ def _contaminated_prompts(path: Path) -> set[str]:
 
 def _correctness(df: pd.DataFrame, column: str, path: Path) -> pd.Series:
     values = df[column]
-    bad = ~values.isin(["True", "False"])
-    if bad.any():
-        i = int(bad.to_numpy().nonzero()[0][0])
-        raise TraceError(
-            path,
-            row=i + 1,
-            column=column,
-            problem=f"expected 'True' or 'False', got {values.iloc[i]!r} ({int(bad.sum())} such rows)",
-        )
+    check_rows(
+        ~values.isin(["True", "False"]).to_numpy(),
+        where=path,
+        column=column,
+        problem=lambda i, n: f"expected 'True' or 'False', got {values.iloc[i]!r} ({n} such rows)",
+    )
     return (values == "True").astype("float64")
 
 
