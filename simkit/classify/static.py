@@ -21,6 +21,13 @@ from typing import Any
 
 import numpy as np
 
+from simkit.classify.model_folder import (
+    load_tokenizer,
+    model_name,
+    model_options,
+    resolve_model_path,
+    weights_sha256,
+)
 from simkit.errors import ClassifierError
 
 __all__ = ["DISTILL_VERSION", "StaticEmbedding", "distill_static_embedding"]
@@ -128,13 +135,6 @@ def distill_static_embedding(
     StaticEmbedding
         Deterministic for given weights (CPU, float32 forward passes).
     """
-    from simkit.classify.embed import (
-        _model_options,
-        load_tokenizer,
-        resolve_model_path,
-        weights_sha256,
-    )
-
     if dtype not in ("float16", "float32"):
         raise ClassifierError(f"dtype must be 'float16' or 'float32', got {dtype!r}")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -143,7 +143,7 @@ def distill_static_embedding(
     from transformers import AutoModel
 
     path = resolve_model_path(model)
-    options = _model_options(path)
+    options = model_options(path)
     tok = load_tokenizer(path, None)
     # canonical JSON: to_str() orders keys differently from one process to the next
     tok_json = json.dumps(json.loads(tok.to_str()), sort_keys=True, ensure_ascii=False)
@@ -166,7 +166,7 @@ def distill_static_embedding(
     table -= table.mean(axis=0, keepdims=True)
     identity = {
         "kind": "static",
-        "teacher": _teacher_name(model, path),
+        "teacher": model_name(model, path),
         "teacher_weights_sha256": weights_sha256(path),
         "method": "token-through-encoder mean pooling, centred",
         "distill_version": DISTILL_VERSION,
@@ -179,9 +179,3 @@ def distill_static_embedding(
     tok_obj["truncation"] = None
     tok_obj["padding"] = None
     return StaticEmbedding(table.astype(dtype), json.dumps(tok_obj, ensure_ascii=False), identity)
-
-
-def _teacher_name(model: Any, path: Path) -> str:
-    from simkit.classify.embed import _DEFAULT_NAMES, DEFAULT_MODEL
-
-    return DEFAULT_MODEL if model is None or str(model) in _DEFAULT_NAMES else path.name
