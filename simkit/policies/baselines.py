@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
-import pandas as pd
 
 from simkit.errors import PolicyError
 from simkit.policies.base import FleetView, RequestView, need_tier
+
+if TYPE_CHECKING:  # pandas is imported where the oracle needs it: the router loads policies
+    import pandas as pd
 
 __all__ = ["OraclePolicy", "RandomMixPolicy", "StaticPolicy", "TaskHeuristicPolicy"]
 
@@ -220,6 +222,8 @@ class OraclePolicy:
     @classmethod
     def from_trace(cls, trace: Any, fleet: Any) -> OraclePolicy:
         """The quality matrix of ``trace`` with one column per tier of ``fleet``."""
+        import pandas as pd
+
         models = [t.quality_model for t in fleet.tiers]
         have = [m for m in dict.fromkeys(models) if m in set(trace.models)]
         q = trace.quality_matrix(have)
@@ -241,6 +245,8 @@ class OraclePolicy:
         return self._best
 
     def check(self, tiers: tuple[str, ...], score_names: tuple[str, ...]) -> None:
+        import pandas as pd
+
         if not isinstance(self.quality, pd.DataFrame):
             raise PolicyError(
                 f"policy '{self.name}'", key="quality", problem="expected a DataFrame"

@@ -4,10 +4,12 @@
 from __future__ import annotations
 
 from os import PathLike
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from simkit.errors import SpecError
-from simkit.trace.core import Trace
+
+if TYPE_CHECKING:  # the loaders (pandas, pyarrow) are imported when convert() runs
+    from simkit.trace.core import Trace
 
 __all__ = ["FORMATS", "convert"]
 
