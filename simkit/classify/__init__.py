@@ -9,7 +9,24 @@ scikit-learn: a router can load a static-embedding bundle with numpy and ``token
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # what static analysis and IDEs see; at run time __getattr__ loads them
+    from simkit.classify.bundle import Bundle, export_bundle, load_bundle
+    from simkit.classify.cache import EmbeddingCache
+    from simkit.classify.calibrate import BudgetCalibrator, ShareCalibrator, realised_share
+    from simkit.classify.embed import PromptFeatures, SentenceEmbedder, StaticEmbedder
+    from simkit.classify.evaluate import ScoredFolds, out_of_fold_scores, transfer_scores
+    from simkit.classify.labels import (
+        Labels,
+        gain_labels,
+        ordinal_labels,
+        quality_targets,
+        weak_good_enough,
+    )
+    from simkit.classify.model import ComplexityClassifier
+    from simkit.classify.scoring import score_trace
+    from simkit.classify.static import StaticEmbedding, distill_static_embedding
 
 __all__ = [
     "Bundle",
