@@ -9,7 +9,9 @@ A request goes to the strong tier iff ``score >= threshold_``; both cut between 
 by :mod:`simkit.shares`'s rule (at most the target; a tie across the cut stays on the cheap
 side), the rule every share calibration in simkit uses. :func:`realised_share` tells
 what share a threshold actually gives on other traffic: the number to check before trusting
-a threshold on next week's requests.
+a threshold on next week's requests. :func:`share_threshold` and :func:`budget_threshold` turn
+a fit into the entry a bundle stores, under the names :func:`share_threshold_name` and
+:func:`budget_threshold_name` give it.
 """
 
 from __future__ import annotations
@@ -24,7 +26,16 @@ from sklearn.utils.validation import check_is_fitted
 from simkit.errors import ClassifierError
 from simkit.shares import count_for_share, threshold_for_count
 
-__all__ = ["BudgetCalibrator", "ShareCalibrator", "check_share", "realised_share"]
+__all__ = [
+    "BudgetCalibrator",
+    "ShareCalibrator",
+    "budget_threshold",
+    "budget_threshold_name",
+    "check_share",
+    "realised_share",
+    "share_threshold",
+    "share_threshold_name",
+]
 
 
 def check_share(share: float) -> float:
@@ -155,3 +166,80 @@ class BudgetCalibrator(BaseEstimator):
         """1 = strong tier, 0 = cheap tier."""
         check_is_fitted(self, "threshold_")
         return (_scores(scores) >= self.threshold_).astype(int)
+
+
+def share_threshold_name(share: float) -> str:
+    """Name of the threshold calibrated for a strong share, e.g. ``'share_0.20'``.
+
+    Training (:func:`~simkit.classify.train.train_bundle`) and re-calibration
+    (:func:`~simkit.classify.recalibrate.recalibrate`, ``simkit classifier export``) name it
+    alike. Bundles exported before both did may hold ``'calibrated_share_0.20'``: a threshold
+    name is a key of the bundle's manifest, so such bundles load and route by their own names.
+    """
+    return f"share_{share:.2f}"
+
+
+def budget_threshold_name(budget_usd: float) -> str:
+    """Name of the threshold calibrated for a mean cost per request, e.g. ``'budget_0.002_usd'``."""
+    return f"budget_{budget_usd:g}_usd"
+
+
+def share_threshold(scores: ArrayLike, share: float, **about: Any) -> dict[str, Any]:
+    """A bundle threshold entry that sends ``share`` of ``scores`` to the strong tier.
+
+    Parameters
+    ----------
+    scores : array-like of float
+        Calibration ``p_hard`` scores.
+    share : float
+        Target strong share in [0, 1] (see :class:`ShareCalibrator`).
+    **about
+        Stored in the entry as given (e.g. ``calibrated_on``).
+
+    Returns
+    -------
+    dict
+        ``{"p_hard": threshold, "target_share": share, "calibration_share": realised, **about}``.
+    """
+    cal = ShareCalibrator(share).fit(scores)
+    return {
+        "p_hard": cal.threshold_,
+        "target_share": float(share),
+        "calibration_share": cal.share_,
+        **about,
+    }
+
+
+def budget_threshold(
+    scores: ArrayLike,
+    budget_usd: float,
+    cheap_cost_usd: ArrayLike,
+    strong_cost_usd: ArrayLike,
+    **about: Any,
+) -> dict[str, Any]:
+    """A bundle threshold entry that keeps the mean cost per request within ``budget_usd``.
+
+    Parameters
+    ----------
+    scores : array-like of float
+        Calibration ``p_hard`` scores.
+    budget_usd : float
+        Allowed mean cost per request (see :class:`BudgetCalibrator`).
+    cheap_cost_usd, strong_cost_usd : float or array-like
+        Cost of one request on each tier (one value, or one per score).
+    **about
+        Stored in the entry as given (e.g. ``calibrated_on``).
+
+    Returns
+    -------
+    dict
+        ``{"p_hard", "budget_usd", "calibration_share", "calibration_cost_usd", **about}``.
+    """
+    cal = BudgetCalibrator(budget_usd).fit(scores, cheap_cost_usd, strong_cost_usd)
+    return {
+        "p_hard": cal.threshold_,
+        "budget_usd": float(budget_usd),
+        "calibration_share": cal.share_,
+        "calibration_cost_usd": cal.cost_usd_,
+        **about,
+    }

@@ -16,17 +16,12 @@ from typing import Any
 import numpy as np
 
 from simkit.classify.bundle import export_bundle, training_data_hash
-from simkit.classify.calibrate import ShareCalibrator
+from simkit.classify.calibrate import share_threshold, share_threshold_name
 from simkit.classify.model import ComplexityClassifier
 from simkit.errors import ClassifierError
 from simkit.trace import Trace
 
 __all__ = ["TrainedBundle", "share_threshold_name", "train_bundle", "two_models"]
-
-
-def share_threshold_name(share: float) -> str:
-    """Name of the threshold calibrated for a strong share, e.g. ``'share_0.20'``."""
-    return f"share_{share:.2f}"
 
 
 def two_models(trace: Trace, weak: str | None, strong: str | None) -> tuple[str, str]:
@@ -110,14 +105,7 @@ def train_bundle(
     clf = est.fit(prompts, q)
     usable = np.isfinite(q).all(axis=1)
     cal_scores = clf.p_hard_from_gain(clf.oof_gain_)
-    thresholds = {}
-    for share in shares:
-        cal = ShareCalibrator(share).fit(cal_scores)
-        thresholds[share_threshold_name(share)] = {
-            "p_hard": cal.threshold_,
-            "target_share": float(share),
-            "calibration_share": cal.share_,
-        }
+    thresholds = {share_threshold_name(s): share_threshold(cal_scores, s) for s in shares}
     ids = trace.requests["request_id"].astype(str).tolist()
     training = {
         "trace": str(trace.where),

@@ -353,54 +353,45 @@ def _run_classifier_learning_curve(args: argparse.Namespace) -> int:
 
 def _run_classifier_export(args: argparse.Namespace) -> int:
     from simkit.classify.bundle import load_bundle, rebundle
-    from simkit.classify.calibrate import BudgetCalibrator, ShareCalibrator
+    from simkit.classify.recalibrate import recalibrate
     from simkit.errors import ClassifierError
+    from simkit.trace import load_trace
 
     check_output_dir(args.out, "--out")
     metrics = read_json_file(args.metrics, "--metrics") if args.metrics else None
     card = read_text_file(args.card, "--card") if args.card else None
     bundle = load_bundle(args.bundle)
-    thresholds = None
-    default = None
+    recal = None
     if args.share is not None or args.budget_usd is not None:
         if args.calibrate_on is None:
             raise ClassifierError("--share/--budget-usd need --calibrate-on TRACE")
-        from simkit.classify.scoring import score_trace
-        from simkit.trace import load_trace
-
-        scores = score_trace(load_trace(args.calibrate_on), bundle).scores["p_hard"].to_numpy()
-        thresholds = dict(bundle.manifest["thresholds"])
-        if args.share is not None:
-            cal = ShareCalibrator(args.share).fit(scores)
-            default = f"calibrated_share_{args.share:.2f}"
-            thresholds[default] = {
-                "p_hard": cal.threshold_,
-                "target_share": args.share,
-                "calibration_share": cal.share_,
-                "calibrated_on": str(args.calibrate_on),
-            }
-        else:
-            if args.cheap_cost_usd is None or args.strong_cost_usd is None:
-                raise ClassifierError("--budget-usd needs --cheap-cost-usd and --strong-cost-usd")
-            cal = BudgetCalibrator(args.budget_usd).fit(
-                scores, args.cheap_cost_usd, args.strong_cost_usd
-            )
-            default = f"budget_{args.budget_usd:g}_usd"
-            thresholds[default] = {
-                "p_hard": cal.threshold_,
-                "budget_usd": args.budget_usd,
-                "calibration_share": cal.share_,
-                "calibration_cost_usd": cal.cost_usd_,
-                "calibrated_on": str(args.calibrate_on),
-            }
+        if args.share is not None and args.budget_usd is not None:
+            raise ClassifierError("give --share or --budget-usd, not both")
+        if args.budget_usd is not None and (
+            args.cheap_cost_usd is None or args.strong_cost_usd is None
+        ):
+            raise ClassifierError("--budget-usd needs --cheap-cost-usd and --strong-cost-usd")
+        recal = recalibrate(
+            bundle,
+            load_trace(args.calibrate_on),
+            share=args.share,
+            budget_usd=args.budget_usd,
+            cheap_cost_usd=args.cheap_cost_usd,
+            strong_cost_usd=args.strong_cost_usd,
+            calibrated_on=args.calibrate_on,
+        )
     out = rebundle(
-        bundle, args.out, thresholds=thresholds, default_threshold=default, metrics=metrics,
+        bundle,
+        args.out,
+        thresholds=None if recal is None else recal.thresholds,
+        default_threshold=None if recal is None else recal.name,
+        metrics=metrics,
         card=card,
-    )  # fmt: skip
+    )
     print(f"wrote {out}")
-    if default:
-        th = thresholds[default]
-        print(f"  {default}: p_hard >= {th['p_hard']:.6f} (share {th['calibration_share']:.3f})")
+    if recal is not None:
+        th = recal.entry
+        print(f"  {recal.name}: p_hard >= {th['p_hard']:.6f} (share {th['calibration_share']:.3f})")
     return 0
 
 

@@ -71,3 +71,29 @@ def test_non_finite_calibration_scores_name_the_row():
         ClassifierError, match=r"calibration scores, row 2: score is not finite \(1 such rows\)"
     ):
         ShareCalibrator(0.5).fit([0.1, np.nan, 0.3])
+
+
+def test_threshold_entries_hold_what_the_calibrators_fit_under_the_training_names():
+    """share 0.25 of 8 scores: 2 strong; a $0.003 budget at $0.001/$0.009 per call: 2 of 8."""
+    from simkit.classify.calibrate import (
+        budget_threshold,
+        budget_threshold_name,
+        share_threshold,
+        share_threshold_name,
+    )
+
+    scores = np.array([0.1, 0.9, 0.3, 0.7, 0.5, 0.2, 0.8, 0.4])
+    assert share_threshold(scores, 0.25, calibrated_on="x") == {
+        "p_hard": 0.8,
+        "target_share": 0.25,
+        "calibration_share": 0.25,
+        "calibrated_on": "x",
+    }
+    assert budget_threshold(scores, 0.003, 0.001, 0.009) == {
+        "p_hard": 0.8,
+        "budget_usd": 0.003,
+        "calibration_share": 0.25,
+        "calibration_cost_usd": pytest.approx(0.003),
+    }
+    assert share_threshold_name(0.2) == "share_0.20"
+    assert budget_threshold_name(0.0025) == "budget_0.0025_usd"

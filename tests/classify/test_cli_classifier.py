@@ -78,8 +78,30 @@ def test_export_calibrates_a_share_on_another_trace_and_keeps_checksums_valid(
     assert code == 0
     b = load_bundle(out)
     th = b.manifest["thresholds"][b.manifest["default_threshold"]]
-    assert b.manifest["default_threshold"] == "calibrated_share_0.30"
+    assert b.manifest["default_threshold"] == "share_0.30"  # as training names it
     assert abs(th["calibration_share"] - 0.3) < 0.01
+    assert th["calibrated_on"] == str(FIXTURES / "routellm_small")
+    assert sorted(b.manifest["thresholds"]) == ["share_0.20", "share_0.30", "share_0.50"]
+    assert f"share_0.30: p_hard >= {th['p_hard']:.6f} (share" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--share", "0.2"], "--share/--budget-usd need --calibrate-on TRACE"),
+        (["--share", "0.2", "--budget-usd", "0.01", "--calibrate-on", "t"],
+         "give --share or --budget-usd, not both"),
+        (["--budget-usd", "0.01", "--calibrate-on", "t"],
+         "--budget-usd needs --cheap-cost-usd and --strong-cost-usd"),
+    ],
+)  # fmt: skip
+def test_export_refuses_incomplete_calibration_requests(
+    cli_bundle, tmp_path, capsys, flags, message
+):
+    code = main(["classifier", "export", str(cli_bundle), "--out", str(tmp_path / "o"), *flags])
+    assert code == 2
+    assert f"simkit classifier: error: {message}" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
 
 
 def test_route_names_the_tiers_of_the_fleet_given(cli_bundle, capsys, tmp_path):
