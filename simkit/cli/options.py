@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 POLICY_HELP = (
     "policy spec: NAME or NAME:key=value,...; OUTER>INNER wraps (e.g. "
@@ -70,15 +74,75 @@ def load_window(args: argparse.Namespace):  # noqa: ANN202
     )
 
 
-def parse_numbers(text: str, option: str, kind: type, what: str | None = None) -> list:
-    """Comma-separated numbers of ``kind``; a clear error naming ``option`` otherwise."""
+def parse_list(
+    text: str, option: str, convert: Callable[[str], T], what: str = "values"
+) -> list[T]:
+    """The comma-separated items of ``text`` (blanks between commas skipped), each converted.
+
+    Parameters
+    ----------
+    text : str
+        What the user gave, e.g. ``"0,1,2"``.
+    option : str
+        The option's name for the error, e.g. ``"--seeds"``.
+    convert : callable
+        Turns one item into a value; raises ``ValueError`` on a bad one.
+    what : str
+        What the items should be, for the error (``"integers"``, ``"shares in (0, 1]"``).
+
+    Raises
+    ------
+    SpecError
+        ``--seeds: expected comma-separated integers, got 'a,b'`` when an item does not
+        convert or there is none.
+    """
     from simkit.errors import SpecError
 
     try:
-        return [kind(v) for v in text.split(",") if v.strip()]
+        values = [convert(v.strip()) for v in text.split(",") if v.strip()]
     except ValueError:
-        what = what or f"{kind.__name__}s"
-        raise SpecError(option, problem=f"expected comma-separated {what}, got {text!r}") from None
+        values = []
+    if not values:
+        raise SpecError(option, problem=f"expected comma-separated {what}, got {text!r}")
+    return values
+
+
+def parse_numbers(text: str, option: str, kind: type, what: str | None = None) -> list:
+    """Comma-separated numbers of ``kind`` (``int`` or ``float``): :func:`parse_list`."""
+    return parse_list(text, option, kind, what or ("integers" if kind is int else "floats"))
+
+
+def parse_assignment(
+    item: str, option: str, expected: str, convert: Callable[[str], T]
+) -> tuple[str, T]:
+    """``KEY=VALUE`` as ``(KEY, convert(VALUE))``.
+
+    Raises
+    ------
+    SpecError
+        ``--cutoff, key 'frontier': expected TIER=SCORE`` when the ``=``, the key or the value
+        is missing or the value does not convert (``expected`` is what the user should write).
+    """
+    from simkit.errors import SpecError
+
+    key, eq, value = item.partition("=")
+    key = key.strip()
+    try:
+        if eq and key and value.strip():
+            return key, convert(value)
+    except ValueError:
+        pass
+    raise SpecError(option, key=item, problem=f"expected {expected}")
+
+
+def yaml_scalar(text: str) -> Any:
+    """One YAML value (``0.5``, ``null``, ``frontier``); ``ValueError`` if it does not parse."""
+    import yaml
+
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        raise ValueError(f"not a YAML value: {text!r}") from None
 
 
 def seed_arg(text: str) -> int:

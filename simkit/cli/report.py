@@ -10,6 +10,7 @@ from simkit.cli.options import (
     add_slo_arg,
     check_output_dir,
     check_output_file,
+    parse_assignment,
     parse_numbers,
     parse_seeds,
 )
@@ -71,21 +72,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def _run_report(args: argparse.Namespace) -> int:
     import shlex
 
-    from simkit.errors import SpecError
     from simkit.fleet import load_fleet
     from simkit.study import Study
     from simkit.trace import load_trace, window
     from simkit.viz import study_report_sections, write_report
 
-    cutoffs = {}
-    for item in args.cutoff:
-        tier, eq, value = item.partition("=")
-        try:
-            cutoffs[tier.strip()] = float(value)
-        except ValueError:
-            raise SpecError("--cutoff", key=item, problem="expected TIER=SCORE") from None
-        if not eq or not tier.strip():
-            raise SpecError("--cutoff", key=item, problem="expected TIER=SCORE")
+    cutoffs = dict(parse_assignment(item, "--cutoff", "TIER=SCORE", float) for item in args.cutoff)
     seeds = parse_seeds(args.seeds)
     shares = parse_numbers(args.frontier_shares, "--frontier-shares", float)
     check_output_file(args.out, "--out")

@@ -12,8 +12,11 @@ from simkit.cli.options import (
     dumps,
     load_window,
     n_jobs_arg,
+    parse_assignment,
+    parse_list,
     parse_seeds,
     readable,
+    yaml_scalar,
 )
 
 
@@ -46,20 +49,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_sweep(args: argparse.Namespace) -> int:
-    import yaml
-
     from simkit.errors import PolicyError
     from simkit.fleet import load_fleet
     from simkit.sweep import expand_grid, sweep
 
     grid = {}
     for item in args.grid:
-        key, eq, values = item.partition("=")
-        if not eq or not key or not values:
-            raise PolicyError("--grid", key=item, problem="expected KEY=V1,V2,...")
+        key, values = parse_assignment(item, "--grid", "KEY=V1,V2,...", str)
         if key in grid:
             raise PolicyError("--grid", key=key, problem="given twice; list all values once")
-        grid[key] = [yaml.safe_load(v) for v in values.split(",")]
+        grid[key] = parse_list(values, f"--grid {key}", yaml_scalar, "YAML values")
     seeds = parse_seeds(args.seeds)
     check_output_file(args.out, "--out", (".csv", ".parquet"))
     per_policy = {p: _grid_for(p, grid) for p in args.policy}
