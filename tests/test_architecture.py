@@ -35,8 +35,9 @@ import simkit
 PACKAGE = Path(simkit.__file__).resolve().parent
 
 # --- the layering of STYLE.md §3 ----------------------------------------------------------------
-#: errors, schema and seeding import nothing from simkit but errors; everyone may import them
-BASE = frozenset({"errors", "schema", "seeding"})
+#: errors, schema, seeding and shares (the one share-threshold rule, numpy only) import nothing
+#: from simkit but errors; everyone may import them
+BASE = frozenset({"errors", "schema", "seeding", "shares"})
 #: part -> the parts it may import directly (besides BASE); a part may also import whatever its
 #: targets may ("a module may also import what its targets may"). A part is a top-level module
 #: or sub-package of simkit; "simkit" is the package's own __init__ (the public facade).
@@ -44,6 +45,7 @@ LAYERS: dict[str, frozenset[str]] = {
     "errors": frozenset(),
     "schema": frozenset({"errors"}),
     "seeding": frozenset({"errors"}),
+    "shares": frozenset({"errors"}),
     "trace": BASE,
     "fleet": BASE,
     "policies": BASE,
