@@ -1,7 +1,7 @@
 """The ``simkit`` command line: argument parsing and printing; the work is done by library functions.
 
 One module per command group (``demo``, ``trace``, ``replay``, ``sweep``, ``prices``,
-``classifier``, ``route``, ``report``, ``live``), each with ``add_parser(sub)``; shared argument helpers
+``classifier``, ``route``, ``report``, ``live``, ``gateway``), each with ``add_parser(sub)``; shared argument helpers
 live in :mod:`simkit.cli.options`. A failing command prints the
 :class:`~simkit.errors.SimkitError` message (which says where and what to do) and exits 2.
 """
@@ -13,7 +13,18 @@ import sys
 from collections.abc import Sequence
 
 from simkit import __version__
-from simkit.cli import classifier, demo, live, prices, replay, report, route, sweep, trace
+from simkit.cli import (
+    classifier,
+    demo,
+    gateway,
+    live,
+    prices,
+    replay,
+    report,
+    route,
+    sweep,
+    trace,
+)
 from simkit.errors import SimkitError
 
 __all__ = ["build_parser", "main"]
@@ -36,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"simkit {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    for group in (demo, trace, replay, sweep, prices, classifier, route, report, live):
+    for group in (demo, trace, replay, sweep, prices, classifier, route, report, live, gateway):
         group.add_parser(sub)
     return parser
 

@@ -20,6 +20,7 @@ _CONVERT_EXAMPLES = """examples:
   simkit trace convert prod.csv out/prod --format csv --mapping mapping.yaml \\
       --time-unit datetime --sort --drop-invalid
   simkit trace convert gateway.jsonl out/gw --format openai-log --sort
+  simkit trace convert decisions.jsonl out/gw --format gateway-log   # simkit gateway's log
 
 a mapping file (csv, jsonl, parquet) maps trace fields to your columns, e.g.:
   request_id: id

