@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import logging
 import time
@@ -45,7 +46,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from simkit.errors import ClassifierError
+from simkit.errors import MessagesError
 from simkit.gateway.auth import KeyChecker
 from simkit.gateway.config import GatewayConfig
 from simkit.gateway.decisions import LOG_VERSION, DecisionLog
@@ -60,33 +61,23 @@ from simkit.policies import (
     PrivacyPolicy,
     RequestView,
     SpillOverPolicy,
-    ThresholdPolicy,
 )
-from simkit.router import Router, prompt_from_messages
+from simkit.router import Router
+from simkit.trace.messages import conversation_text, messages_to_text
 from simkit.trace.tokens import token_counter
-
-try:  # TODO(gateway): plain import once simkit.trace.messages lands (rules)
-    from simkit.trace.messages import messages_to_text
-except ImportError:  # pragma: no cover
-    from simkit.trace.loaders.openai_logs import render_messages as messages_to_text
 
 __all__ = ["create_app", "routing_policy"]
 
 _log = logging.getLogger("simkit.gateway")
 
 
-def _threshold_policy(router: Router) -> ThresholdPolicy:
-    # TODO(gateway): router.policy once the router decides through policies (rules)
-    found = getattr(router, "policy", None)
-    return found if found is not None else ThresholdPolicy(cutoffs=dict(router._cutoffs))
-
-
 def routing_policy(config: GatewayConfig, router: Router) -> Policy:
     """The policy the gateway decides with: privacy > fallback > [spillover >] threshold.
 
-    The threshold's cut-offs are the router's (the bundle's named threshold, or a number).
+    The threshold is the router's own :class:`~simkit.policies.ThresholdPolicy` (the bundle's
+    named threshold, or a number), the object ``simulate`` would use.
     """
-    policy: Policy = _threshold_policy(router)
+    policy: Policy = router.policy
     if config.spillover is not None:
         s = config.spillover
         policy = SpillOverPolicy(
@@ -214,7 +205,7 @@ class Gateway:
         self.config = config
         self.router = router
         self.policy = routing_policy(config, router)
-        cutoffs = _threshold_policy(router).cutoffs
+        cutoffs = router.policy.cutoffs
         self.threshold = cutoffs.get(config.tiers[-1], min(cutoffs.values()))
         self.keys = KeyChecker(config.key_hashes)
         self.metrics = GatewayMetrics()
@@ -316,14 +307,20 @@ class Gateway:
             return _error(
                 400, "'stream' must be true or false.", kind="invalid_request_error", param="stream"
             )
-        try:
-            full_text = messages_to_text(messages)
-            text = prompt_from_messages(messages)
-        except Exception as exc:  # TraceError/ClassifierError: the messages are malformed
-            return _error(
-                400, f"Invalid 'messages': {exc}", kind="invalid_request_error", param="messages"
-            )
         routed = model == self.config.alias
+        try:
+            full_text = conversation_text(messages)  # the tokens the answering model reads
+            text: str | None = messages_to_text(messages)  # the text the bundle scores
+        except MessagesError as exc:
+            if routed or "no user message with text" not in str(exc):
+                return _error(
+                    400,
+                    f"Invalid 'messages': {exc}",
+                    kind="invalid_request_error",
+                    param="messages",
+                    code="invalid_messages",
+                )
+            text = None  # a pass-through request without user text is not scored
         tier = None
         if not routed:
             tier = (
@@ -344,8 +341,8 @@ class Gateway:
 
     # -- the decision and the attempts -------------------------------------------------------
     async def _serve(
-        self, request: Request, body: dict[str, Any], messages: list, full_text: str, text: str,
-        stream: bool, routed: bool, tier: str | None,
+        self, request: Request, body: dict[str, Any], messages: list, full_text: str,
+        text: str | None, stream: bool, routed: bool, tier: str | None,
     ) -> Response:  # fmt: skip
         fleet = self.fleet
         assert fleet is not None
@@ -357,17 +354,7 @@ class Gateway:
         max_tokens = (
             max_tokens if isinstance(max_tokens, int) and not isinstance(max_tokens, bool) else -1
         )
-        try:
-            p_hard: float | None = await self.scorer.score(text)
-        except ClassifierError as exc:
-            if routed:
-                return _error(
-                    400,
-                    f"Invalid 'messages': {exc}",
-                    kind="invalid_request_error",
-                    param="messages",
-                )
-            p_hard = None  # a pass-through request without user text is not scored
+        p_hard = None if text is None else await self.scorer.score(text)
         view = RequestView(
             rid, fleet.now_s(), self.count_tokens(full_text), max_tokens, "", "gateway", tags,
             {"p_hard": p_hard if p_hard is not None else float("nan")},
@@ -415,12 +402,10 @@ class Gateway:
             "attempts": [],
         }
         mode = self.config.decision_log.prompt
-        if mode != "none":
-            import hashlib
-
-            rec["prompt_sha256"] = hashlib.sha256(full_text.encode("utf-8")).hexdigest()
-        if mode == "text":
-            rec["prompt"] = full_text
+        if mode != "none" and text is not None:
+            rec["prompt_sha256"] = hashlib.sha256(text.encode("utf-8")).hexdigest()
+        if mode == "text" and text is not None:
+            rec["prompt"] = text
 
         send_body = body
         hide_usage = False

@@ -277,7 +277,7 @@ def test_the_openai_client_streams_through_the_gateway(bundle3, prompts):
 def test_a_client_that_disconnects_mid_stream_cancels_the_upstream_request_and_is_logged(
     bundle3, prompts, tmp_path
 ):
-    slow = {"output_tokens_per_s": Jitter(5.0), "output_tokens": 20}  # a 4-second answer
+    slow = {"output_tokens_per_s": Jitter(5.0), "output_tokens": 40}  # an 8-second answer
     with StubServer(stub_models(small=slow, mid=slow, frontier=slow)) as stub:
         connections = stub._server.server_state.connections  # the stub's open connections
         log_path = tmp_path / "l.jsonl"
@@ -287,16 +287,16 @@ def test_a_client_that_disconnects_mid_stream_cancels_the_upstream_request_and_i
             with httpx.Client(base_url=gw.base_url, headers=AUTH, timeout=30) as c:
                 with c.stream("POST", "/chat/completions", json=body) as r:
                     next(r.iter_lines())  # one event, then hang up
-                    assert len(connections) == 1  # the gateway's request to the upstream
+                    assert connections  # the gateway's request to the upstream is open
             (record,) = wait_for_lines(log_path, 1)
-            deadline = time.monotonic() + 2.0
+            deadline = time.monotonic() + 5.0
             while connections and time.monotonic() < deadline:
                 time.sleep(0.01)
             closed_ns = time.time_ns()
             assert not connections  # the gateway closed its upstream connection
         upstream = stub_log(stub)
     assert (record["status"], record["fail_reason"]) == ("cancelled", "client_disconnected")
-    assert closed_ns < upstream[0]["received_ns"] + 3_000_000_000  # long before the answer's end
+    assert closed_ns < upstream[0]["received_ns"] + 6_000_000_000  # long before the answer's end
 
 
 def test_an_invalid_event_from_the_upstream_ends_the_stream_with_an_error_event(
