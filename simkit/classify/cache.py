@@ -5,7 +5,7 @@
     <cache_dir>/embeddings/<identity key>/
         identity.json              the embedder identity the key was derived from
         shard-<content hash>.keys.npy     (n, 32) uint8: sha256 of each text
-        shard-<content hash>.vectors.npy  (n, dim) float32: the embeddings, same order
+        shard-<content hash>.vectors.npy  (n, dim) float32 (the cache's dtype): the vectors
 
 A shard is written once (to a temporary name, then renamed), never modified; a second run
 reads the shards and embeds only texts it has not seen. No pickle anywhere: ``np.load`` is
@@ -85,11 +85,17 @@ class EmbeddingCache:
         The cache directory (created on first write).
     identity : mapping
         The embedder's identity; a different identity gets a different folder.
+    dtype : str, default "float32"
+        How vectors are stored and returned (embeddings: float32; routing scores: float64,
+        so a cached score is the score the router computes).
     """
 
-    def __init__(self, root: str | PathLike[str], identity: Mapping[str, Any]) -> None:
+    def __init__(
+        self, root: str | PathLike[str], identity: Mapping[str, Any], dtype: str = "float32"
+    ) -> None:
         self.root = Path(root)
         self.identity = dict(identity)
+        self.dtype = np.dtype(dtype)
         self.folder = self.root / "embeddings" / identity_key(self.identity)
 
     def lookup(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
@@ -98,7 +104,7 @@ class EmbeddingCache:
         Returns
         -------
         found : ndarray of bool, shape (n,)
-        vectors : ndarray of float32, shape (n, dim), or None when nothing is cached
+        vectors : ndarray of ``dtype``, shape (n, dim), or None when nothing is cached
             Rows where ``found`` is False are zero.
         """
         found = np.zeros(len(keys), dtype=bool)
@@ -136,7 +142,7 @@ class EmbeddingCache:
             if not rows:
                 continue
             if vectors is None:
-                vectors = np.zeros((len(keys), shard_vecs.shape[1]), dtype=np.float32)
+                vectors = np.zeros((len(keys), shard_vecs.shape[1]), dtype=self.dtype)
             vectors[rows] = shard_vecs[src]
             found[rows] = True
             if found.all():
@@ -150,7 +156,7 @@ class EmbeddingCache:
         keys = np.ascontiguousarray(keys, dtype=np.uint8)
         _, first = np.unique(keys, axis=0, return_index=True)
         first.sort()
-        keys, vectors = keys[first], np.ascontiguousarray(vectors[first], dtype=np.float32)
+        keys, vectors = keys[first], np.ascontiguousarray(vectors[first], dtype=self.dtype)
         self.folder.mkdir(parents=True, exist_ok=True)
         ident = self.folder / "identity.json"
         if not ident.exists():

@@ -67,18 +67,22 @@ def score_trace(
     cache = None
     if cache_dir is not False:
         root = default_cache_dir() if cache_dir in (None, True) else cache_dir
-        cache = EmbeddingCache(root, {"kind": "bundle-scores-v2", "bundle": _bundle_key(b)})
+        # float64, as the router computes them: a score rounded to float32 could land on the
+        # other side of a threshold than the router's (v2 entries were float32)
+        cache = EmbeddingCache(
+            root, {"kind": "bundle-scores-v3", "bundle": _bundle_key(b)}, dtype="float64"
+        )
     found, values = cache.lookup(keys) if cache is not None else (np.zeros(len(texts), bool), None)
     names = [*SCORE_COLUMNS, *(f"q_{t}" for t in b.tiers)]
     if values is None:
-        values = np.zeros((len(texts), len(names)), dtype=np.float32)
+        values = np.zeros((len(texts), len(names)), dtype=np.float64)
     todo = np.flatnonzero(~found)
     if todo.size:
         todo_texts = [texts[i] for i in todo]
         q = b.predict_quality(todo_texts)
         gain = q[:, -1] - q[:, 0]
         p = b.p_hard_from_gain(gain)
-        computed = np.column_stack([p, gain, q]).astype(np.float32)
+        computed = np.column_stack([p, gain, q]).astype(np.float64)
         values[todo] = computed
         if cache is not None:
             cache.store(keys[todo], computed)
