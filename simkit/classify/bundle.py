@@ -29,7 +29,6 @@ import hashlib
 import json
 import platform
 from collections.abc import Mapping, Sequence
-from importlib import metadata
 from os import PathLike
 from pathlib import Path
 from typing import Any
@@ -83,6 +82,8 @@ def training_data_hash(
 
 
 def _versions(extra: Sequence[str] = ()) -> dict[str, str]:
+    from importlib import metadata  # only when exporting: the router never pays for it
+
     out = {"python": platform.python_version()}
     for pkg in ("simkit", "numpy", "scikit-learn", "tokenizers", *extra):
         try:
