@@ -84,7 +84,8 @@ def test_rate_multiplier_and_keep_order(labelled):
 
 
 def test_scores_follow_their_requests_when_shuffled(labelled):
-    scored = labelled.with_scores({"p_hard": np.arange(labelled.n_requests, dtype=float)})
+    n = labelled.n_requests
+    scored = labelled.with_scores({"p_hard": np.arange(n, dtype=float) / n})  # distinct, in [0, 1]
     t = attach_arrivals(scored, Poisson(1.0), seed=5)
     lookup = dict(zip(scored.requests["request_id"], scored.scores["p_hard"], strict=True))
     assert t.scores["p_hard"].tolist() == [lookup[r] for r in t.requests["request_id"]]
@@ -138,14 +139,14 @@ def test_random_replay_start_samples_a_seeded_window(labelled, conv):
 
 def test_window_keeps_the_first_requests_with_their_outcomes_at_a_multiple_of_the_rate(labelled):
     timed = attach_arrivals(labelled, Poisson(2.0), seed=0, order="keep")
-    timed = timed.with_scores({"p_hard": np.arange(timed.n_requests, dtype=float)})
+    timed = timed.with_scores({"p_hard": np.arange(timed.n_requests, dtype=float) / 1000})
     w = window(timed, n_requests=50, rate_multiplier=2.5)
     assert w.requests["request_id"].tolist() == timed.requests["request_id"][:50].tolist()
     assert np.array_equal(
         w.requests["arrival_s"].to_numpy(), timed.requests["arrival_s"][:50].to_numpy() / 2.5
     )
     assert set(w.outcomes["request_id"]) == set(w.requests["request_id"])
-    assert w.scores["p_hard"].tolist() == list(range(50))
+    assert w.scores["p_hard"].tolist() == [i / 1000 for i in range(50)]
     assert w.meta["window"] == {"n_requests": 50, "rate_multiplier": 2.5}
     assert window(timed) is timed
 
