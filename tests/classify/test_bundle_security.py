@@ -262,3 +262,23 @@ def test_a_numeric_threshold_outside_0_1_is_refused_instead_of_routing_everythin
         r"thresholds \(share_0.10, share_0.20",
     ):
         Router.load(SHIPPED, threshold=threshold)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("head", ["mlp", "knn", "hgb"])
+def test_bundles_of_every_head_kind_pass_the_checks_and_score_as_fitted(
+    head, tmp_path, tiny_model, static_cache, small_trace
+):
+    """The shape checks match what export writes for each head kind (not only logistic)."""
+    from simkit.classify.embed import StaticEmbedder
+    from simkit.classify.model import ComplexityClassifier
+    from simkit.classify.train import train_bundle
+
+    grid = {"mlp": (1.0,), "knn": (15,), "hgb": None}[head]
+    est = ComplexityClassifier(
+        StaticEmbedder(str(tiny_model), cache_dir=static_cache), head=head, grid=grid, cv=2
+    )
+    trained = train_bundle(small_trace, tmp_path / head, estimator=est)
+    prompts = [str(p) for p in small_trace.requests["prompt"][:40]]
+    b = load_bundle(trained.path)
+    np.testing.assert_allclose(b.p_hard(prompts), trained.classifier.p_hard(prompts), rtol=1e-9)
