@@ -38,6 +38,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     s.add_argument("--bundle", required=True, help="a classifier bundle directory")
+    s.add_argument(
+        "--bundle-sha256",
+        default=None,
+        metavar="HEX",
+        help="refuse to start unless the bundle's digest (sha256 of its SHA256SUMS) is HEX",
+    )
     s.add_argument("--config", required=True, help="gateway.yaml (upstreams, keys, log)")
     s.add_argument("--host", default="127.0.0.1", help="address to listen on (default loopback)")
     s.add_argument("--port", type=int, default=8080, help="port (default 8080)")
@@ -67,6 +73,7 @@ def _run_serve(args: argparse.Namespace) -> int:
         port=args.port,
         workers=args.workers,
         log_level=args.log_level,
+        bundle_sha256=args.bundle_sha256,
     )
     return 0
 

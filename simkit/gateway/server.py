@@ -20,24 +20,32 @@ __all__ = ["GatewayServer", "app_from_env", "build", "serve"]
 
 _ENV_BUNDLE = "SIMKIT_GATEWAY_BUNDLE"
 _ENV_CONFIG = "SIMKIT_GATEWAY_CONFIG"
+_ENV_SHA256 = "SIMKIT_GATEWAY_BUNDLE_SHA256"
 
 
 def build(
-    bundle: str | PathLike[str], config: str | PathLike[str]
+    bundle: str | PathLike[str],
+    config: str | PathLike[str],
+    *,
+    bundle_sha256: str | None = None,
 ) -> tuple[Any, GatewayConfig, Any]:
     """Load and check the bundle and the config; the ASGI app, the config and the router.
+
+    ``bundle_sha256`` pins the exact bundle (its digest, the sha256 of its ``SHA256SUMS``):
+    the checksums prove the files are intact, the pin that they are the bundle you deployed.
 
     Raises
     ------
     BundleError
-        The bundle is missing, corrupt, tampered with or of another format version.
+        The bundle is missing, corrupt, tampered with, of another format version, or has
+        another digest than ``bundle_sha256``.
     SpecError
         The config is unreadable or wrong (naming the key), or names a tier the bundle lacks.
     """
     from simkit.gateway.app import create_app
     from simkit.router import Router
 
-    router = Router.load(bundle)
+    router = Router.load(bundle, sha256=bundle_sha256)
     cfg = load_gateway_config(config, bundle_tiers=router.bundle.tiers)
     if cfg.threshold is not None:
         router = Router(router.bundle, cfg.threshold)
@@ -49,7 +57,11 @@ def build(
 
 def app_from_env() -> Any:
     """The app for a uvicorn worker process (``--workers N``): paths from the environment."""
-    app, _, _ = build(os.environ[_ENV_BUNDLE], os.environ[_ENV_CONFIG])
+    app, _, _ = build(
+        os.environ[_ENV_BUNDLE],
+        os.environ[_ENV_CONFIG],
+        bundle_sha256=os.environ.get(_ENV_SHA256) or None,
+    )
     return app
 
 
@@ -61,6 +73,7 @@ def serve(
     port: int = 8080,
     workers: int = 1,
     log_level: str = "info",
+    bundle_sha256: str | None = None,
 ) -> None:
     """Check everything, then serve until interrupted.
 
@@ -75,10 +88,14 @@ def serve(
         (one ``write`` per line with ``O_APPEND``, so lines never interleave).
     log_level : str
         uvicorn's log level.
+    bundle_sha256 : str, optional
+        The bundle's expected digest (see :func:`build`).
     """
     import uvicorn
 
-    app, cfg, router = build(bundle, config)  # fails here, before listening, if anything is wrong
+    app, cfg, router = build(
+        bundle, config, bundle_sha256=bundle_sha256
+    )  # fails here, before listening, if anything is wrong
     common = dict(
         host=host, port=port, log_level=log_level, loop="uvloop", http="httptools", lifespan="on"
     )
@@ -87,6 +104,8 @@ def serve(
         return
     os.environ[_ENV_BUNDLE] = str(bundle)
     os.environ[_ENV_CONFIG] = str(config)
+    if bundle_sha256:
+        os.environ[_ENV_SHA256] = str(bundle_sha256)
     uvicorn.run("simkit.gateway.server:app_from_env", factory=True, workers=workers, **common)
 
 
