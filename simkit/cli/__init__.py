@@ -1,7 +1,7 @@
 """The ``simkit`` command line: argument parsing and printing; the work is done by library functions.
 
 One module per command group (``demo``, ``trace``, ``replay``, ``sweep``, ``prices``,
-``classifier``, ``route``, ``report``, ``live``, ``gateway``), each with ``add_parser(sub)``; shared argument helpers
+``classifier``, ``route``, ``report``, ``live``, ``gateway``, ``fleet``), each with ``add_parser(sub)``; shared argument helpers
 live in :mod:`simkit.cli.options`. A failing command prints the
 :class:`~simkit.errors.SimkitError` message (which says where and what to do) and exits 2.
 """
@@ -16,6 +16,7 @@ from simkit import __version__
 from simkit.cli import (
     classifier,
     demo,
+    fleet,
     gateway,
     live,
     prices,
@@ -47,7 +48,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"simkit {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    for group in (demo, trace, replay, sweep, prices, classifier, route, report, live, gateway):
+    for group in (
+        demo,
+        trace,
+        replay,
+        sweep,
+        prices,
+        classifier,
+        route,
+        report,
+        live,
+        gateway,
+        fleet,
+    ):
         group.add_parser(sub)
     return parser
 
