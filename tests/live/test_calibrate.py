@@ -114,7 +114,9 @@ def test_calibrate_refuses_a_directory_that_is_no_recording(small_trace, tmp_pat
         calibrate(d)
 
 
-def test_replay_takes_the_recording_with_its_calibrated_fleet(small_trace, stub, tmp_path, capsys):
+def test_replay_takes_the_recording_with_its_calibrated_fleet(
+    small_trace, stub, mmlu_key, tmp_path, capsys
+):
     """The recorded directory is a trace: `simkit replay` routes over the live models' tiers
     with an oracle policy (which reads the live quality), and over the shipped fleet (whose
     quality models are the trace's own outcomes, kept next to the live ones)."""
@@ -124,7 +126,14 @@ def test_replay_takes_the_recording_with_its_calibrated_fleet(small_trace, stub,
 
     eps = endpoints_from_dict(stub_endpoints(stub.base_url))
     out = tmp_path / "rec"
-    record(small_trace, [eps["dunce"], eps["oracle"]], out=out, budget_usd=1, progress=False)
+    record(
+        small_trace,
+        [eps["dunce"], eps["oracle"]],
+        out=out,
+        budget_usd=1,
+        progress=False,
+        answers=mmlu_key,
+    )
     assert main(["fleet", "calibrate", str(out), "--out", str(tmp_path / "f.yaml"), "--json"]) == 0
     capsys.readouterr()
     args = [
