@@ -45,7 +45,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         default=[],
         metavar="TIER=SCORE",
         help="the 'chosen' threshold policy: minimum score per tier above the cheapest "
-        "(repeatable, e.g. --cutoff frontier=0.8 --cutoff hosted=0.6)",
+        "(repeatable, e.g. --cutoff frontier=0.8 --cutoff hosted=0.6; default: the cut-offs "
+        "that send 20%% of this trace's requests to the frontier and 20%% to each tier "
+        "between it and the cheapest, so every tier gets traffic)",
     )
     p.add_argument(
         "--frontier-shares",
@@ -69,6 +71,19 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_run_report)
 
 
+#: Share of the trace's requests the default 'chosen' policy sends to each tier above the
+#: cheapest (the frontier and every tier between): all tiers get traffic.
+DEFAULT_TIER_SHARE = 0.2
+
+
+def default_cutoffs(study) -> dict[str, float]:  # noqa: ANN001
+    """Cut-offs sending :data:`DEFAULT_TIER_SHARE` of the trace to each tier above the
+    cheapest (as many as fit: with more than four such tiers the shares shrink to fit)."""
+    upper = study.tiers[1:]
+    share = min(DEFAULT_TIER_SHARE, 0.8 / len(upper))
+    return study.cutoffs_for_shares(dict.fromkeys(upper, share))
+
+
 def _run_report(args: argparse.Namespace) -> int:
     import shlex
 
@@ -86,6 +101,8 @@ def _run_report(args: argparse.Namespace) -> int:
     trace = window(trace, n_requests=args.n_requests)
     fleet = load_fleet(args.fleet)
     study = Study.prepare(trace, fleet, score=args.score)
+    if not cutoffs:
+        cutoffs = default_cutoffs(study)
 
     def progress(done: int, total: int) -> None:
         print(f"\rsimulating: {done}/{total} runs", end="", file=sys.stderr, flush=True)

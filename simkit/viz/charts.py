@@ -20,18 +20,24 @@ import pandas as pd
 
 from simkit.errors import SpecError
 from simkit.schema import require_columns
-from simkit.viz.palette import colour_scale
+from simkit.viz.palette import NAMED_COLOURS, colour_scale
 
 __all__ = [
+    "CAPACITY_COLUMNS",
     "CROSSOVER_COLUMNS",
     "LATENCY_CDF_COLUMNS",
+    "LATENCY_COST_COLUMNS",
+    "TIER_COST_COLUMNS",
     "MONTHLY_COST_COLUMNS",
     "ROUTING_CURVE_COLUMNS",
     "TIER_SHARE_COLUMNS",
     "TRADEOFF_COLUMNS",
+    "capacity_chart",
     "latency_cdf_chart",
+    "latency_cost_chart",
     "monthly_cost_chart",
     "routing_curve_chart",
+    "tier_cost_chart",
     "tier_share_chart",
     "tradeoff_chart",
 ]
@@ -98,10 +104,44 @@ CROSSOVER_COLUMNS: Mapping[str, str] = MappingProxyType(
         "label": "what crosses, e.g. 'self-hosted = all frontier API'",
     }
 )
+#: :func:`latency_cost_chart` input: one row per policy, mean and interval over seeds.
+LATENCY_COST_COLUMNS: Mapping[str, str] = MappingProxyType(
+    {
+        "policy": "policy label; one point per policy",
+        "n_runs": "runs (seeds) behind the point",
+        "cost_per_1k_usd": "mean cost per 1,000 requests over the runs, USD",
+        "cost_per_1k_usd_lo": "lower end of its interval over the seeds (NaN: one run)",
+        "cost_per_1k_usd_hi": "upper end",
+        "p95_ttft_s": "mean 95th percentile time to first token over the runs, s",
+        "p95_ttft_s_lo": "lower end of its interval over the seeds (NaN: one run)",
+        "p95_ttft_s_hi": "upper end",
+    }
+)
+
+#: :func:`tier_cost_chart` input: one row per (policy, tier).
+TIER_COST_COLUMNS: Mapping[str, str] = MappingProxyType(
+    {
+        "policy": "policy label; one bar per policy",
+        "tier": "tier name",
+        "cost_per_1k_usd": "the tier's part of the cost per 1,000 requests (tokens + GPU), USD",
+    }
+)
+
+#: :func:`capacity_chart` input: the self-hosted load curve, one row per offered rate.
+CAPACITY_COLUMNS: Mapping[str, str] = MappingProxyType(
+    {
+        "rate_per_s": "offered arrival rate, requests per second",
+        "p50_ttft_s": "median time to first token at that rate, s",
+        "p95_ttft_s": "95th percentile time to first token, s",
+        "p99_ttft_s": "99th percentile time to first token, s",
+    }
+)
+
 # optional: ``tag``, a short mark written next to each crossover (e.g. "1") and listed with
 # its label in the plot's top-left corner (without it the labels are written in full)
 
 _WIDTH = 420
+_GPU_COLOUR = NAMED_COLOURS["selfhosted"]  # the capacity chart is the self-hosted tier's
 _HEIGHT = 300
 
 
@@ -194,7 +234,7 @@ def tradeoff_chart(
     reference_labels = (
         base.transform_filter("datum.reference")
         .transform_calculate(reference_label="datum.policy + ' (reference, not reachable)'")
-        .mark_text(align="right", dx=-10, dy=-10, fontSize=11, fontStyle="italic")
+        .mark_text(align="left", dx=10, dy=4, fontSize=11, fontStyle="italic")
         .encode(x=x, y=y, text="reference_label:N")
         .properties(name="reference_labels")
     )
@@ -491,12 +531,18 @@ def monthly_cost_chart(
             )
             .properties(name="crossovers")
         )
-        layers.append(
-            alt.Chart(cross)
-            .mark_text(align="left", dx=8, dy=-8, fontSize=11, fontWeight="bold", color="black")
-            .encode(x=x, y=y, text="tag:N" if tagged else "label:N")
-            .properties(name="crossover_labels")
-        )
+        # crossovers close in volume (e.g. two strategies crossing a third near one point)
+        # would print their labels over each other: in volume order, labels alternate
+        # above-right and below-left of their circles
+        cross = cross.sort_values("requests_per_month", kind="stable").reset_index(drop=True)
+        cross["label_side"] = [i % 2 for i in range(len(cross))]
+        for side, (align, dx, dy) in enumerate([("left", 8, -9), ("right", -8, 15)]):
+            layers.append(
+                alt.Chart(cross[cross["label_side"] == side])
+                .mark_text(align=align, dx=dx, dy=dy, fontSize=11, fontWeight="bold", color="black")
+                .encode(x=x, y=y, text="tag:N" if tagged else "label:N")
+                .properties(name=f"crossover_labels_{side}")
+            )
         if tagged:
             key = cross.assign(
                 key=cross["tag"] + ": " + cross["label"],
@@ -519,4 +565,211 @@ def monthly_cost_chart(
         )
     return alt.layer(*layers).properties(
         width=_WIDTH * 1.2, height=_HEIGHT, title=_title(title, subtitle)
+    )
+
+
+def latency_cost_chart(
+    points: pd.DataFrame,
+    *,
+    slo_ttft_s: float | None = None,
+    title: str = "Latency vs cost per policy",
+    subtitle: str | None = None,
+) -> alt.LayerChart:
+    """p95 time to first token against cost per 1k requests, one point per policy, with the
+    interval over seeds as error bars in both directions and the TTFT SLO as a rule.
+
+    Parameters
+    ----------
+    points : DataFrame
+        The columns of :data:`LATENCY_COST_COLUMNS` (e.g. from
+        :func:`simkit.viz.frames.seed_interval_points`); p95 TTFT > 0 (log axis).
+    slo_ttft_s : float, optional
+        The TTFT budget, drawn as a red rule.
+    title, subtitle : str
+        Chart title and subtitle.
+
+    Returns
+    -------
+    altair.LayerChart
+    """
+    points = _checked(points, LATENCY_COST_COLUMNS, "latency_cost_chart points")
+    data = points[list(LATENCY_COST_COLUMNS)].copy()
+    if (data["p95_ttft_s"] <= 0).any():
+        raise SpecError(
+            "latency_cost_chart points",
+            key="p95_ttft_s",
+            problem="p95 TTFT must be > 0 on the log axis",
+        )
+    x = alt.X("cost_per_1k_usd:Q").title("cost per 1k requests (USD)").scale(zero=False)
+    y = alt.Y("p95_ttft_s:Q").title("p95 time to first token (s)").scale(type="log")
+    color = alt.Color("policy:N").title("policy").scale(colour_scale(data["policy"]))
+    tooltip = [
+        alt.Tooltip("policy:N"),
+        alt.Tooltip("n_runs:Q", title="seeds"),
+        alt.Tooltip("cost_per_1k_usd:Q", title="cost / 1k (USD)", format="$,.3f"),
+        alt.Tooltip("p95_ttft_s:Q", title="p95 TTFT (s)", format=".3f"),
+    ]
+    band = alt.Chart().transform_filter("datum.n_runs > 1 && isValid(datum.p95_ttft_s_lo)")
+    layers = [
+        band.mark_rule(strokeWidth=2)
+        .encode(x=x, y=alt.Y("p95_ttft_s_lo:Q").scale(type="log"), y2="p95_ttft_s_hi:Q",
+                color=color)
+        .properties(name="ttft_interval"),
+        band.mark_rule(strokeWidth=2)
+        .encode(x=alt.X("cost_per_1k_usd_lo:Q"), x2="cost_per_1k_usd_hi:Q", y=y, color=color)
+        .properties(name="cost_interval"),
+        alt.Chart()
+        .mark_point(size=90, filled=True)
+        .encode(x=x, y=y, color=color, tooltip=tooltip)
+        .properties(name="policies"),
+    ]  # fmt: skip
+    if slo_ttft_s is not None:
+        layers.append(
+            alt.Chart(
+                pd.DataFrame({"slo_s": [float(slo_ttft_s)], "what": [f"SLO {slo_ttft_s:g} s"]})
+            )
+            .mark_rule(color="#c0392b", strokeDash=[4, 4], strokeWidth=2)
+            .encode(y="slo_s:Q", tooltip=[alt.Tooltip("what:N", title="budget")])
+            .properties(name="slo")
+        )
+    return alt.layer(*layers, data=data).properties(
+        width=_WIDTH,
+        height=_HEIGHT,
+        title=_title(title, subtitle or "points: mean over seeds; bars: 95% interval of that mean"),
+    )
+
+
+def tier_cost_chart(
+    costs: pd.DataFrame,
+    *,
+    tiers: Sequence[str] | None = None,
+    title: str = "Cost per 1k requests, by tier",
+    subtitle: str | None = None,
+) -> alt.Chart:
+    """One horizontal stacked bar per policy: what each tier costs per 1k requests (its
+    tokens plus its GPU rental).
+
+    Parameters
+    ----------
+    costs : DataFrame
+        The columns of :data:`TIER_COST_COLUMNS` (e.g. from
+        :func:`simkit.viz.frames.tier_cost_points`).
+    tiers : sequence of str, optional
+        Stacking and legend order (default the order of first appearance).
+    title, subtitle : str
+        Chart title and subtitle.
+
+    Returns
+    -------
+    altair.Chart
+    """
+    costs = _checked(costs, TIER_COST_COLUMNS, "tier_cost_chart costs")
+    data = costs[list(TIER_COST_COLUMNS)].copy()
+    order = list(tiers) if tiers is not None else list(dict.fromkeys(data["tier"].astype(str)))
+    missing = sorted(set(data["tier"].astype(str)) - set(order))
+    if missing:
+        raise SpecError(
+            "tier_cost_chart",
+            key="tiers",
+            problem=f"tier {missing[0]!r} is in the frame but not in tiers {order}",
+        )
+    data["tier_rank"] = data["tier"].astype(str).map({t: i for i, t in enumerate(order)})
+    return (
+        alt.Chart(data)
+        .mark_bar()
+        .encode(
+            y=alt.Y("policy:N").title(None).sort(None),
+            x=alt.X("cost_per_1k_usd:Q").title("cost per 1k requests (USD)").stack("zero"),
+            color=alt.Color("tier:N").title("tier").scale(colour_scale(order)),
+            order=alt.Order("tier_rank:Q"),
+            tooltip=[
+                alt.Tooltip("policy:N"),
+                alt.Tooltip("tier:N"),
+                alt.Tooltip("cost_per_1k_usd:Q", title="cost / 1k (USD)", format="$,.3f"),
+            ],
+        )
+        .properties(name="bars", width=_WIDTH, title=_title(title, subtitle))
+    )
+
+
+def capacity_chart(
+    load: pd.DataFrame,
+    *,
+    slo_ttft_s: float | None = None,
+    capacity_rps: float | None = None,
+    title: str = "Self-hosted capacity",
+    subtitle: str | None = None,
+) -> alt.LayerChart:
+    """TTFT percentiles of one self-hosted replica against the offered rate (log latency
+    axis), with the SLO and the capacity it gives as rules.
+
+    Parameters
+    ----------
+    load : DataFrame
+        The columns of :data:`CAPACITY_COLUMNS` (e.g.
+        :meth:`simkit.study.Study.gpu_load_curve`); latencies > 0.
+    slo_ttft_s : float, optional
+        The TTFT budget (a horizontal red rule).
+    capacity_rps : float, optional
+        The highest rate within the SLO (a vertical rule; 0 or None: not drawn).
+    title, subtitle : str
+        Chart title and subtitle.
+
+    Returns
+    -------
+    altair.LayerChart
+    """
+    load = _checked(load, CAPACITY_COLUMNS, "capacity_chart load")
+    wide = load[list(CAPACITY_COLUMNS)].copy()
+    long = wide.melt(id_vars="rate_per_s", var_name="percentile", value_name="ttft_s")
+    long["percentile"] = long["percentile"].str.removesuffix("_ttft_s")
+    if (long["ttft_s"] <= 0).any():
+        raise SpecError(
+            "capacity_chart load", key="p50_ttft_s", problem="latencies must be > 0 (log axis)"
+        )
+    x = alt.X("rate_per_s:Q").title("offered rate (requests/s)")
+    y = alt.Y("ttft_s:Q").title("time to first token (s)").scale(type="log")
+    layers: list[alt.Chart] = [
+        alt.Chart(long)
+        .mark_line(point=True)
+        .encode(
+            x=x,
+            y=y,
+            strokeDash=alt.StrokeDash("percentile:N")
+            .title("percentile")
+            .scale(domain=["p50", "p95", "p99"], range=[[2, 2], [1, 0], [6, 3]]),
+            color=alt.value(_GPU_COLOUR),
+            tooltip=[
+                alt.Tooltip("percentile:N"),
+                alt.Tooltip("rate_per_s:Q", title="rate (req/s)", format=".2f"),
+                alt.Tooltip("ttft_s:Q", title="TTFT (s)", format=".3f"),
+            ],
+        )
+        .properties(name="ttft_lines")
+    ]
+    if slo_ttft_s is not None:
+        layers.append(
+            alt.Chart(
+                pd.DataFrame({"slo_s": [float(slo_ttft_s)], "what": [f"SLO {slo_ttft_s:g} s"]})
+            )
+            .mark_rule(color="#c0392b", strokeDash=[4, 4], strokeWidth=2)
+            .encode(y="slo_s:Q", tooltip=[alt.Tooltip("what:N", title="budget")])
+            .properties(name="slo")
+        )
+    if capacity_rps:
+        layers.append(
+            alt.Chart(
+                pd.DataFrame(
+                    {
+                        "rate_per_s": [float(capacity_rps)],
+                        "what": [f"capacity {capacity_rps:.2f}/s"],
+                    }
+                )
+            )
+            .mark_rule(color="#333", strokeWidth=1.5)
+            .encode(x="rate_per_s:Q", tooltip=[alt.Tooltip("what:N", title="capacity")])
+            .properties(name="capacity")
+        )
+    return alt.layer(*layers).properties(
+        width=_WIDTH, height=_HEIGHT * 0.8, title=_title(title, subtitle)
     )

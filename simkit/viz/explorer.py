@@ -116,8 +116,12 @@ class Explorer:
         Starting replica count.
     slo_ttft_s : float
         Starting TTFT budget, s.
-    score_range : (float, float)
-        Range of the cut-off sliders.
+    scores : array-like, optional
+        The routing scores of the trace (e.g. ``study.scores``): the cut-off sliders then span
+        their actual range, lowest to highest score (a cut-off at the lowest sends every
+        request up, one above the highest sends none).
+    score_range : (float, float), optional
+        Range of the cut-off sliders when ``scores`` is not given (default 0 to 1).
     volume_range : (float, float)
         Range of the volume slider (requests per month).
 
@@ -148,7 +152,8 @@ class Explorer:
         gpu_usd_per_hour: float = 2.0,
         gpu_replicas: int = 1,
         slo_ttft_s: float = 1.0,
-        score_range: tuple[float, float] = (0.0, 1.0),
+        scores: Sequence[float] | None = None,
+        score_range: tuple[float, float] | None = None,
         volume_range: tuple[float, float] = (1e4, 1e9),
     ) -> None:
         self.tiers = tuple(tiers)
@@ -168,7 +173,7 @@ class Explorer:
         self._simulated_for: ExplorerSettings | None = None
         upper = self.tiers[:0:-1]  # strongest first, the cheapest takes the rest
         shares = dict(shares or {self.tiers[-1]: 0.2})
-        style = {"description_width": "150px"}
+        style = {"description_width": "140px"}
         c: dict[str, w.Widget] = {}
         c["mode"] = w.ToggleButtons(
             options=[("score cut-offs", "thresholds"), ("target shares", "shares")],
@@ -176,7 +181,7 @@ class Explorer:
             description="route by",
             style=style,
         )
-        lo, hi = score_range
+        lo, hi = _score_range(scores, score_range)
         for t in upper:
             c[f"cutoff_{t}"] = w.FloatSlider(
                 value=float(cutoffs.get(t, hi)),
@@ -186,7 +191,7 @@ class Explorer:
                 readout_format=".3f",
                 description=f"{t}: score ≥",
                 style=style,
-                layout=w.Layout(width="430px"),
+                layout=_wide(),
                 continuous_update=False,
             )
             c[f"share_{t}"] = w.FloatSlider(
@@ -197,7 +202,7 @@ class Explorer:
                 readout_format=".0%",
                 description=f"{t}: share",
                 style=style,
-                layout=w.Layout(width="430px"),
+                layout=_wide(),
                 continuous_update=False,
             )
         for t, (p_in, p_out) in prices.items():
@@ -209,7 +214,7 @@ class Explorer:
                     step=0.01,
                     description=f"{t} $/M {part}put",
                     style=style,
-                    layout=w.Layout(width="430px"),
+                    layout=_wide(),
                 )
         vmin, vmax = (math.log10(v) for v in volume_range)
         c["requests_per_month"] = w.FloatLogSlider(
@@ -221,7 +226,7 @@ class Explorer:
             readout_format=".3g",
             description="requests / month",
             style=style,
-            layout=w.Layout(width="430px"),
+            layout=_wide(),
             continuous_update=False,
         )
         c["gpu_usd_per_hour"] = w.BoundedFloatText(
@@ -231,7 +236,7 @@ class Explorer:
             step=0.05,
             description="GPU $ / hour",
             style=style,
-            layout=w.Layout(width="430px"),
+            layout=_wide(),
         )
         c["gpu_replicas"] = w.IntSlider(
             value=int(gpu_replicas),
@@ -239,7 +244,7 @@ class Explorer:
             max=32,
             description="GPU replicas",
             style=style,
-            layout=w.Layout(width="430px"),
+            layout=_wide(),
             continuous_update=False,
         )
         c["slo_ttft_s"] = w.FloatLogSlider(
@@ -251,19 +256,21 @@ class Explorer:
             readout_format=".3g",
             description="TTFT SLO (s)",
             style=style,
-            layout=w.Layout(width="430px"),
+            layout=_wide(),
             continuous_update=False,
         )
         self.controls = c
         self.status = w.HTML()
         self.point_info = w.HTML()
-        self.progress = w.IntProgress(value=0, min=0, max=1, description="simulation")
+        self.progress = w.IntProgress(
+            value=0, min=0, max=1, layout=w.Layout(width="auto", flex="1 1 auto")
+        )
         self.button = w.Button(
             description="Simulate this point",
             button_style="primary",
             icon="play",
             disabled=simulate is None,
-            layout=w.Layout(width="220px"),
+            layout=w.Layout(width="190px", min_width="190px", flex="0 0 auto"),
         )
         self.button.on_click(lambda _: self.run_simulation())
         self.sim_info = w.HTML()
@@ -330,8 +337,15 @@ class Explorer:
         self.frames = frames
         tradeoff = frames["tradeoff"]
         if self.simulated and self._simulated_for == settings:
+            summary = self.simulated["summary"]
             simulated = summary_points(
-                self.simulated["summary"].assign(policy="simulated"),
+                # per 1k requests as the vectorised point counts it: the month over its volume
+                summary.assign(
+                    policy="simulated",
+                    cost_per_1k_usd=summary["monthly_cost_usd"]
+                    / settings.requests_per_month
+                    * 1000.0,
+                ),
                 frontier_tier=self.tiers[-1],
                 operating=["simulated"],
             )
@@ -343,7 +357,10 @@ class Explorer:
                 tradeoff_points(tradeoff),
                 subtitle=f"at {settings.requests_per_month:,.0f} requests/month; "
                 "diamonds: your point (and its simulation)",
-            ),
+            )
+            # beside the 440 px controls in a notebook with the file browser open
+            .properties(width=380)
+            .configure_legend(orient="bottom", columns=3, symbolLimit=0),
         )
         self._show("shares", tier_share_chart(frames["shares"], tiers=self.tiers))
         self._show(
@@ -406,11 +423,20 @@ class Explorer:
         fleet = [c["requests_per_month"], c["gpu_usd_per_hour"], c["gpu_replicas"], c["slo_ttft_s"]]
         tabs = w.Tab(
             children=[w.VBox(routing), w.VBox(prices), w.VBox(fleet)],
-            titles=("routing", "prices", "volume, GPUs, SLO"),
+            titles=("routing", "prices", "volume & SLO"),
+            layout=w.Layout(width="100%"),
         )
-        run = w.HBox([self.button, self.progress])
-        left = w.VBox([tabs, self.status, self.point_info, run, self.sim_info])
-        top = w.HBox([left, self.charts["tradeoff"]])
+        run = w.HBox([self.button, self.progress], layout=w.Layout(width="100%"))
+        # the controls keep their width; the charts beside them wrap below when the notebook
+        # is narrow (JupyterLab with its file browser open), instead of squeezing the controls
+        left = w.VBox(
+            [tabs, self.status, self.point_info, run, self.sim_info],
+            layout=w.Layout(width="440px", min_width="440px", flex="0 0 440px"),
+        )
+        top = w.HBox(
+            [left, self.charts["tradeoff"]],
+            layout=w.Layout(flex_flow="row wrap", align_items="flex-start", width="100%"),
+        )
         box = w.VBox(
             [top, self.charts["monthly_costs"], self.charts["shares"], self._latency_box],
             layout=w.Layout(width="100%"),
@@ -422,6 +448,31 @@ class Explorer:
         from IPython.display import display
 
         display(self.widget())
+
+
+def _wide() -> w.Layout:
+    """A control as wide as the controls column (one Layout each: hiding one hides only it)."""
+    return w.Layout(width="98%")
+
+
+def _score_range(
+    scores: Sequence[float] | None, score_range: tuple[float, float] | None
+) -> tuple[float, float]:
+    if scores is not None:
+        values = pd.Series(scores, dtype="float64").dropna()
+        if values.empty:
+            raise SpecError("Explorer", key="scores", problem="no scores; nothing to cut")
+        lo, hi = float(values.min()), float(values.max())
+    else:
+        lo, hi = score_range if score_range is not None else (0.0, 1.0)
+        lo, hi = float(lo), float(hi)
+    if not (math.isfinite(lo) and math.isfinite(hi)) or hi < lo:
+        raise SpecError(
+            "Explorer", key="score_range", problem=f"got ({lo!r}, {hi!r}); expected lo <= hi"
+        )
+    if hi == lo:  # one distinct score: a slider still needs some travel
+        hi = lo + 1e-9
+    return lo, hi
 
 
 def _error_html(exc: Exception) -> str:
@@ -445,13 +496,28 @@ def _point_html(row: pd.Series, tiers: Sequence[str]) -> str:
 
 
 def _summary_html(summary: pd.DataFrame, tiers: Sequence[str], settings: ExplorerSettings) -> str:
+    """The simulated point in the units of the vectorised one above it.
+
+    Per 1k requests is the monthly cost over the monthly volume, as for the vectorised point
+    (the run's own cost per request also pays the GPUs while a backlog drains, which a month
+    at this volume does not repeat). The p95 TTFT range is over the runs, one per seed.
+    """
     mean = summary.mean(numeric_only=True)
-    spread = summary["p95_ttft_s"].agg(["min", "max"])
+    volume = float(settings.requests_per_month)
+    per_1k = mean["monthly_cost_usd"] / volume * 1000.0
+    p95 = summary["p95_ttft_s"].to_numpy(dtype="float64")
+    n = len(summary)
+    if n == 1:
+        spread = "one seed"
+    elif float(p95.max() - p95.min()) < 5e-4:
+        spread = f"the same in all {n} seeds"
+    else:
+        spread = f"{n} seeds: {p95.min():.3f}–{p95.max():.3f} s"
     shares = ", ".join(f"{t} {mean.get(f'share_{t}', 0.0):.1%}" for t in tiers)
     return (
-        f"<b>Simulated</b> ({len(summary)} seed(s)): quality {mean['mean_quality']:.4f}, "
-        f"${mean['cost_per_1k_usd']:.3f} per 1k, ${mean['monthly_cost_usd']:,.0f} per month, "
-        f"p95 TTFT {mean['p95_ttft_s']:.3f} s (seeds {spread['min']:.3f}–{spread['max']:.3f}), "
+        f"<b>Simulated</b> ({n} seed(s)): quality {mean['mean_quality']:.4f}, "
+        f"${per_1k:.3f} per 1k requests, ${mean['monthly_cost_usd']:,.0f} per month, "
+        f"p95 TTFT {mean['p95_ttft_s']:.3f} s ({spread}), "
         f"TTFT ≤ {settings.slo_ttft_s:g} s for {mean['slo_attainment']:.1%} of requests, "
-        f"failed {mean['failure_rate']:.2%}<br>shares: {shares}"
+        f"failed {mean['failure_rate']:.1%}<br>shares: {shares}"
     )

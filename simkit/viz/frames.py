@@ -20,7 +20,9 @@ __all__ = [
     "first_crossings",
     "latency_cdf_points",
     "routing_curve_points",
+    "seed_interval_points",
     "summary_points",
+    "tier_cost_points",
     "tier_share_points",
     "tradeoff_points",
 ]
@@ -288,3 +290,89 @@ def first_crossings(crossovers: pd.DataFrame) -> pd.DataFrame:
     )
     out["tag"] = [str(i + 1) for i in range(len(out))]
     return out
+
+
+def seed_interval_points(
+    summary: pd.DataFrame,
+    *,
+    label: str = "policy",
+    columns: Sequence[str] = ("cost_per_1k_usd", "p95_ttft_s"),
+    level: float = 0.95,
+) -> pd.DataFrame:
+    """Mean over seeds of each policy, with a confidence interval of that mean.
+
+    The interval is Student's t interval over the runs of a label (one run per seed):
+    ``mean +- t(level, n - 1) * sd / sqrt(n)``. It says how far another set of seeds could
+    move the mean; with one run there is no interval (NaN).
+
+    Parameters
+    ----------
+    summary : DataFrame
+        One row per run (e.g. :func:`simkit.metrics.summarize_runs` with a ``label`` column).
+    label : str
+        Column naming the policy of each run.
+    columns : sequence of str
+        The numbers to average.
+    level : float
+        Coverage of the interval, in (0, 1).
+
+    Returns
+    -------
+    DataFrame
+        ``policy``, ``n_runs`` and, per column ``c``, ``c``, ``c_lo``, ``c_hi``; one row per
+        label in first-seen order.
+    """
+    from scipy import stats
+
+    if not 0.0 < float(level) < 1.0:
+        raise SpecError(
+            "seed_interval_points", key="level", problem=f"got {level!r}; expected in (0, 1)"
+        )
+    require_columns(summary, [label, *columns], where="seed_interval_points summary")
+    grouped = summary.groupby(label, sort=False)
+    n = grouped.size()
+    out = pd.DataFrame({"policy": n.index.astype(str), "n_runs": n.to_numpy()})
+    t = np.where(
+        n.to_numpy() > 1, stats.t.ppf(0.5 + level / 2, np.maximum(n.to_numpy() - 1, 1)), np.nan
+    )
+    for c in columns:
+        mean = grouped[c].mean().to_numpy(dtype="float64")
+        sem = (grouped[c].std(ddof=1) / np.sqrt(n)).to_numpy(dtype="float64")
+        out[c] = mean
+        out[f"{c}_lo"] = mean - t * sem
+        out[f"{c}_hi"] = mean + t * sem
+    return out
+
+
+def tier_cost_points(
+    summary: pd.DataFrame, *, tiers: Sequence[str], label: str = "policy"
+) -> pd.DataFrame:
+    """Each tier's part of the cost per 1k requests, per policy (mean over seeds).
+
+    Parameters
+    ----------
+    summary : DataFrame
+        One row per run with ``label``, ``n_requests`` and ``cost_usd_<tier>`` for every tier
+        (:func:`simkit.metrics.summarize_runs`: a tier's tokens plus its GPU rental).
+    tiers : sequence of str
+        Tier names, in stacking order.
+    label : str
+        Column naming the policy.
+
+    Returns
+    -------
+    DataFrame
+        ``policy``, ``tier``, ``cost_per_1k_usd``; the tiers of a policy add up to its
+        ``total_cost_usd / n_requests * 1000`` when every request reached a tier.
+    """
+    columns = [f"cost_usd_{t}" for t in tiers]
+    require_columns(summary, [label, "n_requests", *columns], where="tier_cost_points summary")
+    per_1k = summary[columns].div(summary["n_requests"].astype("float64"), axis=0) * 1000.0
+    per_1k[label] = summary[label].astype(str).to_numpy()
+    mean = per_1k.groupby(label, sort=False)[columns].mean()
+    long = mean.reset_index().melt(id_vars=label, var_name="tier", value_name="cost_per_1k_usd")
+    long["tier"] = long["tier"].str.removeprefix("cost_usd_")
+    long = long.rename(columns={label: "policy"})
+    long["_p"] = long["policy"].map({p: i for i, p in enumerate(mean.index)})
+    long["_t"] = long["tier"].map({t: i for i, t in enumerate(tiers)})
+    return long.sort_values(["_p", "_t"]).drop(columns=["_p", "_t"]).reset_index(drop=True)

@@ -43,7 +43,10 @@ class ReportSection:
         File stem of the chart's PNG; default a slug of the title.
     float_format : callable, optional
         Formats each float of ``table``; default :func:`readable_number` (4 significant
-        digits, thousands separators from 10,000 on).
+        digits, thousands separators from 1,000 on).
+    data : DataFrame, optional
+        The numbers behind ``chart``, offered as a CSV download under it; default the
+        data sets embedded in the chart's spec (one download each).
     """
 
     title: str
@@ -52,6 +55,7 @@ class ReportSection:
     table: pd.DataFrame | None = None
     name: str | None = None
     float_format: Callable[[float], str] | None = None
+    data: pd.DataFrame | None = None
 
     @property
     def slug(self) -> str:
@@ -84,12 +88,34 @@ def _paragraphs(text: str) -> str:
 
 
 def readable_number(value: float) -> str:
-    """4 significant digits; from 10,000 on, whole numbers with thousands separators."""
+    """4 significant digits; from 1,000 on, whole numbers with thousands separators (so a
+    column never mixes ``4587`` and ``37,535``)."""
     if value != value:
         return "–"
-    if abs(value) >= 10_000:
+    if abs(value) >= 1_000:
         return f"{value:,.0f}"
     return f"{value:.4g}"
+
+
+def _csv_links(section: ReportSection, spec: dict[str, Any]) -> str:
+    """Download links (``data:`` URIs, no server needed) for the data behind a chart."""
+    from urllib.parse import quote
+
+    if section.data is not None:
+        frames = {section.slug: section.data}
+    else:
+        sets = list(spec.get("datasets", {}).values())
+        frames = {
+            (section.slug if len(sets) == 1 else f"{section.slug}-{i + 1}"): pd.DataFrame(rows)
+            for i, rows in enumerate(sets)
+        }
+    links = [
+        f'<a class="csv" download="{html.escape(name)}.csv" '
+        f'href="data:text/csv;charset=utf-8,{quote(frame.to_csv(index=False))}">'
+        f"{html.escape(name)}.csv</a>"
+        for name, frame in frames.items()
+    ]
+    return f'<p class="meta">Data behind this chart: {", ".join(links)}</p>' if links else ""
 
 
 def _table_html(table: pd.DataFrame, float_format: Callable[[float], str] | None) -> str:
@@ -140,6 +166,8 @@ table.numbers th { background: #f6f6f6; }
 .chart { margin: 0.8rem 0; }
 .table { overflow-x: auto; }
 table.numbers td:first-child, table.numbers th:first-child { text-align: left; }
+table.numbers td { max-width: 22rem; overflow-wrap: anywhere; }
+a.csv { margin-right: 0.6rem; }
 """
 
 
@@ -172,6 +200,7 @@ def report_html(
         if s.chart is not None:
             specs[f"chart-{s.slug}"] = s.chart.to_dict()
             body.append(f'<div class="chart" id="chart-{s.slug}"></div>')
+            body.append(_csv_links(s, specs[f"chart-{s.slug}"]))
         if s.table is not None:
             body.append(_table_html(s.table, s.float_format))
         body.append("</section>")

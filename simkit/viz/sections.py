@@ -16,9 +16,12 @@ import pandas as pd
 from simkit.errors import SpecError
 from simkit.metrics import NonMonotoneCurveWarning, apgr, cpt
 from simkit.viz.charts import (
+    capacity_chart,
     latency_cdf_chart,
+    latency_cost_chart,
     monthly_cost_chart,
     routing_curve_chart,
+    tier_cost_chart,
     tier_share_chart,
     tradeoff_chart,
 )
@@ -26,11 +29,14 @@ from simkit.viz.frames import (
     first_crossings,
     latency_cdf_points,
     routing_curve_points,
+    seed_interval_points,
     summary_points,
+    tier_cost_points,
     tier_share_points,
     tradeoff_points,
 )
 from simkit.viz.report import ReportSection
+from simkit.viz.report import readable_number as readable
 
 __all__ = ["REPORT_KEYS", "study_report_sections"]
 
@@ -55,7 +61,12 @@ REPORT_KEYS = (
 )
 
 
+def _percent(value: float) -> str:
+    return "–" if value != value else f"{value:.1%}"
+
+
 def _policy_table(runs: pd.DataFrame, tiers: list[str]) -> pd.DataFrame:
+    """Mean over seeds per policy; fractions as percentages (as in every simkit table)."""
     columns = {
         "cost_per_1k_usd": "$ / 1k requests",
         "monthly_cost_usd": "$ / month",
@@ -67,7 +78,77 @@ def _policy_table(runs: pd.DataFrame, tiers: list[str]) -> pd.DataFrame:
     shares = {f"share_{t}": f"{t} share" for t in tiers if f"share_{t}" in runs}
     mean = runs.groupby("policy", sort=False)[list(columns) + list(shares)].mean()
     mean = mean.rename(columns={**columns, **shares}).reset_index()
+    for column in ["TTFT within SLO", "failed", *shares.values()]:
+        mean[column] = mean[column].map(_percent)
     return mean
+
+
+#: Human headers of the capacity (load curve) table.
+_LOAD_HEADERS = {
+    "rate_per_s": "offered rate (requests/s)",
+    "requests_per_month": "requests / month",
+    "p50_ttft_s": "p50 TTFT (s)",
+    "p95_ttft_s": "p95 TTFT (s)",
+    "p99_ttft_s": "p99 TTFT (s)",
+    "p95_e2e_s": "p95 end-to-end (s)",
+    "completed_per_s": "completed (requests/s)",
+}
+
+#: Human headers of the crossover table.
+_CROSSOVER_HEADERS = {
+    "label": "strategies that cost the same",
+    "cheaper_below": "cheaper below this volume",
+    "requests_per_month": "requests / month",
+    "monthly_cost_usd": "$ / month",
+}
+
+#: Rows of the fleet table (Fleet.describe keys) and how they read.
+_FLEET_ROWS = {
+    "kind": "kind",
+    "model": "model",
+    "quality_model": "answers recorded for",
+    "private": "keeps data in-house",
+    "replicas": "replicas",
+    "usd_per_gpu_hour": "$ / GPU-hour",
+    "gpus_per_replica": "GPUs per replica",
+    "marginal_usd_per_mtok": "marginal $ / 1M tokens",
+    "preset": "serving preset",
+    "input_usd_per_mtok": "$ / 1M input tokens",
+    "output_usd_per_mtok": "$ / 1M output tokens",
+    "price_source": "price from",
+}
+
+
+def _blank(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def _fleet_cell(value: Any) -> str:
+    if _blank(value):
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return readable(value) if isinstance(value, float) else str(value)
+
+
+def _fleet_table(fleet: pd.DataFrame) -> pd.DataFrame:
+    """One column per tier, one row per property (rows no tier has are left out), so the
+    table stays narrow however long the model names are."""
+    rows = []
+    for key, label in _FLEET_ROWS.items():
+        if key not in fleet:
+            continue
+        values = fleet[key].tolist()
+        if all(_blank(v) for v in values):
+            continue
+        cells = [_fleet_cell(v) for v in values]
+        rows.append([label, *cells])
+    extra = [c for c in fleet.columns if c not in _FLEET_ROWS and c != "tier"]
+    for key in extra:
+        values = fleet[key].tolist()
+        if not all(_blank(v) for v in values):
+            rows.append([key.replace("_", " "), *["" if _blank(v) else str(v) for v in values]])
+    return pd.DataFrame(rows, columns=["", *fleet["tier"].astype(str)])
 
 
 def study_report_sections(results: Mapping[str, Any]) -> list[ReportSection]:
@@ -104,6 +185,7 @@ def study_report_sections(results: Mapping[str, Any]) -> list[ReportSection]:
     sections = []
 
     table = _policy_table(runs, tiers)
+    shares = tier_share_points(runs, tiers=tiers)
     sections.append(
         ReportSection(
             "Policies simulated",
@@ -112,9 +194,45 @@ def study_report_sections(results: Mapping[str, Any]) -> list[ReportSection]:
                 f"per month ({per_run}). Cost includes the GPU rental of the whole fleet over "
                 f"the simulated horizon (idle GPUs still cost); the SLO is TTFT <= {slo:g} s."
             ),
-            chart=tier_share_chart(tier_share_points(runs, tiers=tiers), tiers=tiers),
+            chart=tier_share_chart(shares, tiers=tiers),
             table=table,
             name="policies",
+            data=shares,
+        )
+    )
+
+    intervals = seed_interval_points(runs)
+    sections.append(
+        ReportSection(
+            "Latency vs cost",
+            text=(
+                "p95 time to first token against cost per 1k requests, one point per policy "
+                + (
+                    f"(the mean over {len(seeds)} seeds; bars: the 95% t-interval of that mean, "
+                    "how far other seeds could move it)."
+                    if len(seeds) > 1
+                    else "(one seed: run the report with --seeds 0,1,2 for intervals)."
+                )
+                + f" The red rule is the {slo:g} s TTFT SLO."
+            ),
+            chart=latency_cost_chart(intervals, slo_ttft_s=slo),
+            name="latency-cost",
+            data=intervals,
+        )
+    )
+
+    tier_costs = tier_cost_points(runs, tiers=tiers)
+    sections.append(
+        ReportSection(
+            "Cost per tier",
+            text=(
+                "What each tier costs per 1k requests under each policy: its tokens plus, for "
+                "a self-hosted tier, its GPU rental over the simulated horizon (paid even by "
+                "policies that send it nothing)."
+            ),
+            chart=tier_cost_chart(tier_costs, tiers=tiers),
+            name="tier-cost",
+            data=tier_costs,
         )
     )
 
@@ -134,6 +252,7 @@ def study_report_sections(results: Mapping[str, Any]) -> list[ReportSection]:
             ),
             chart=tradeoff_chart(points, subtitle=f"at {volume:,.0f} requests per month"),
             name="tradeoff",
+            data=points,
         )
     )
 
@@ -170,18 +289,29 @@ def study_report_sections(results: Mapping[str, Any]) -> list[ReportSection]:
             chart=routing_curve_chart(curve),
             table=pd.DataFrame(metrics_rows),
             name="routing",
+            data=curve,
         )
     )
 
+    cdf = latency_cdf_points(results["records_chosen"])
+    answered = sorted(set(cdf["tier"]), key=tiers.index) if set(cdf["tier"]) <= set(tiers) else []
+    idle = [t for t in tiers if t not in answered]
     sections.append(
         ReportSection(
             "Latency per tier",
             text=(
                 f"Time to first token and end-to-end latency of '{chosen}' per answering tier, "
                 f"all seeds pooled; the red rule is the {slo:g} s TTFT SLO."
+                + (
+                    f" '{chosen}' sent nothing to {', '.join(repr(t) for t in idle)}, so "
+                    "there is no curve for it."
+                    if idle
+                    else ""
+                )
             ),
-            chart=latency_cdf_chart(latency_cdf_points(results["records_chosen"]), slo_ttft_s=slo),
+            chart=latency_cdf_chart(cdf, slo_ttft_s=slo),
             name="latency",
+            data=cdf,
         )
     )
 
@@ -201,8 +331,10 @@ def study_report_sections(results: Mapping[str, Any]) -> list[ReportSection]:
                     "of this trace compressed or stretched to each rate. Capacity = the "
                     f"highest rate whose p95 TTFT stays within {slo:g} s: {cap_text}."
                 ),
-                table=load,
+                chart=capacity_chart(load, slo_ttft_s=slo, capacity_rps=capacity),
+                table=load.rename(columns=_LOAD_HEADERS),
                 name="capacity",
+                data=load,
             )
         )
 
@@ -224,10 +356,9 @@ def study_report_sections(results: Mapping[str, Any]) -> list[ReportSection]:
                 first_crossings(cross) if len(cross) else None,
                 volume=volume,
             ),
-            table=cross.rename(columns={"requests_per_month": "requests / month"})
-            if len(cross)
-            else None,
+            table=cross.rename(columns=_CROSSOVER_HEADERS) if len(cross) else None,
             name="monthly-cost",
+            data=results["monthly_costs"],
         )
     )
 
@@ -235,9 +366,7 @@ def study_report_sections(results: Mapping[str, Any]) -> list[ReportSection]:
         ReportSection(
             "Fleet",
             text=f"Tiers cheapest first; '{cheapest}' is the cheapest, '{frontier}' the frontier.",
-            table=fleet.map(
-                lambda v: "" if v is None or (isinstance(v, float) and math.isnan(v)) else v
-            ),
+            table=_fleet_table(fleet),
             name="fleet",
         )
     )

@@ -5,6 +5,7 @@ render; a screenshot is saved to ``artifacts/``."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import time
 from pathlib import Path
@@ -86,6 +87,10 @@ def test_quickstart_runs_in_jupyterlab_and_renders_charts_and_widgets(jupyter_la
         explorer = page.locator(".jp-OutputArea-output .simkit-explorer")
         assert explorer.count() == 1
         assert explorer.locator(".vega-embed").count() == 3
+        # the notebook's starting cut-offs give every tier traffic (the hosted one included)
+        point = re.search(r"shares: selfhosted ([\d.]+)%, hosted ([\d.]+)%, frontier ([\d.]+)%",
+                          explorer.inner_text())  # fmt: skip
+        assert point and all(float(v) > 0 for v in point.groups()), explorer.inner_text()
         button = explorer.locator(".widget-button", has_text="Simulate this point")
         button.scroll_into_view_if_needed()
         button.click()

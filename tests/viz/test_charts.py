@@ -21,6 +21,7 @@ from simkit.viz import (
     tier_share_chart,
     tradeoff_chart,
 )
+from simkit.viz.palette import colour_of
 
 
 @pytest.fixture()
@@ -339,3 +340,88 @@ def test_monthly_cost_chart_marks_crossovers_and_your_volume(drawn):
     assert drawn(monthly_cost_chart(costs)) == {"cost_lines": 18}
     with pytest.raises(SpecError, match="key 'monthly_cost_usd': values must be > 0"):
         monthly_cost_chart(costs.assign(monthly_cost_usd=0.0))
+
+
+def test_crossover_labels_close_together_do_not_print_over_each_other():
+    volume = np.geomspace(1e5, 1e8, 7)
+    costs = pd.DataFrame(
+        {
+            "strategy": ["all frontier"] * 7 + ["all selfhosted"] * 7 + ["tiered"] * 7,
+            "requests_per_month": np.tile(volume, 3),
+            "monthly_cost_usd": np.concatenate([volume * 3e-3, [4000.0] * 7, 3500 + volume * 1e-3]),
+        }
+    )
+    cross = pd.DataFrame(
+        {
+            "requests_per_month": [1.33e6, 1.40e6],
+            "monthly_cost_usd": [4000.0, 4150.0],
+            "label": ["all selfhosted = all frontier", "all frontier = tiered"],
+            "tag": ["1", "2"],
+        }
+    )
+    items = _text_items(monthly_cost_chart(costs, cross), "crossover_labels")
+    assert sorted(i["text"] for i in items) == ["1", "2"]
+    one, two = sorted(items, key=lambda i: i["text"])
+    assert abs((one["y"] + one.get("dy", 0)) - (two["y"] + two.get("dy", 0))) >= 11
+    assert one.get("align", "left") != two.get("align", "left")  # one right, one left
+
+
+def test_latency_cost_chart_draws_a_point_per_policy_and_intervals_only_for_several_seeds(
+    drawn,
+):
+    from simkit.viz import latency_cost_chart
+
+    points = pd.DataFrame(
+        {
+            "policy": ["all frontier", "chosen", "oracle"],
+            "n_runs": [3, 3, 1],
+            "cost_per_1k_usd": [3.0, 1.0, 0.9],
+            "cost_per_1k_usd_lo": [2.9, 0.95, math.nan],
+            "cost_per_1k_usd_hi": [3.1, 1.05, math.nan],
+            "p95_ttft_s": [0.77, 0.57, 0.56],
+            "p95_ttft_s_lo": [0.70, 0.50, math.nan],
+            "p95_ttft_s_hi": [0.84, 0.64, math.nan],
+        }
+    )
+    chart = latency_cost_chart(points, slo_ttft_s=1.0)
+    assert drawn(chart) == {"ttft_interval": 2, "cost_interval": 2, "policies": 3, "slo": 1}
+    assert _colours(chart)["all frontier"] == colour_of("frontier")
+    with pytest.raises(SpecError, match="key 'p95_ttft_s': p95 TTFT must be > 0"):
+        latency_cost_chart(points.assign(p95_ttft_s=0.0))
+
+
+def test_tier_cost_chart_stacks_each_tier_in_its_colour(drawn):
+    from simkit.viz import tier_cost_chart
+
+    costs = pd.DataFrame(
+        {
+            "policy": ["chosen"] * 3 + ["all frontier"] * 3,
+            "tier": ["selfhosted", "hosted", "frontier"] * 2,
+            "cost_per_1k_usd": [0.3, 0.1, 0.6, 0.3, 0.0, 2.7],
+        }
+    )
+    chart = tier_cost_chart(costs, tiers=["selfhosted", "hosted", "frontier"])
+    assert drawn(chart) == {"bars": 6}
+    assert _colours(chart) == {t: colour_of(t) for t in ("selfhosted", "hosted", "frontier")}
+    with pytest.raises(SpecError, match="key 'tiers': tier 'hosted' is in the frame but not"):
+        tier_cost_chart(costs, tiers=["selfhosted", "frontier"])
+
+
+def test_capacity_chart_draws_three_percentiles_the_slo_and_the_capacity(drawn):
+    from simkit.viz import capacity_chart
+
+    load = pd.DataFrame(
+        {
+            "rate_per_s": [2.0, 4.0, 8.0, 16.0],
+            "p50_ttft_s": [0.05, 0.06, 0.08, 2.0],
+            "p95_ttft_s": [0.08, 0.09, 0.2, 7.0],
+            "p99_ttft_s": [0.1, 0.12, 0.5, 9.0],
+            "requests_per_month": [5e6, 1e7, 2e7, 4e7],
+        }
+    )
+    counts = drawn(capacity_chart(load, slo_ttft_s=1.0, capacity_rps=8.0))
+    assert counts["slo"] == 1 and counts["capacity"] == 1
+    assert counts["ttft_lines"] == 12  # a point per rate and percentile, on its line
+    assert "capacity" not in drawn(capacity_chart(load, slo_ttft_s=1.0, capacity_rps=0.0))
+    with pytest.raises(SpecError, match="latencies must be > 0"):
+        capacity_chart(load.assign(p50_ttft_s=0.0))

@@ -8,6 +8,7 @@ from functools import partial
 import pandas as pd
 import pytest
 
+from simkit.errors import SpecError
 from simkit.study import capacity_rps
 from simkit.viz import Explorer, ExplorerSettings
 
@@ -144,3 +145,54 @@ def test_settings_collect_every_control(explorer):
         slo_ttft_s=pytest.approx(1.0),
     )
     assert explorer.widget() is not None
+
+
+def test_cutoff_sliders_span_the_scores_actual_range(study, load_curve):
+    scores = 0.03 + 0.46 * study.scores  # a classifier whose scores run from 0.03 to 0.49
+    explorer = Explorer(
+        partial(study.explore, load_curve=load_curve),
+        tiers=study.tiers,
+        prices={"hosted": (0.59, 0.79), "frontier": (2.5, 10.0)},
+        cutoffs={"frontier": 0.4, "hosted": 0.3},
+        scores=scores,
+    )
+    for tier in ("frontier", "hosted"):
+        slider = explorer.controls[f"cutoff_{tier}"]
+        assert (slider.min, slider.max) == pytest.approx((scores.min(), scores.max()))
+    assert explorer.controls["cutoff_frontier"].value == pytest.approx(0.4, abs=1e-3)
+    with pytest.raises(SpecError, match="key 'score_range': got \\(0.5, 0.2\\); expected lo"):
+        Explorer(
+            partial(study.explore, load_curve=load_curve),
+            tiers=study.tiers,
+            prices={},
+            cutoffs={},
+            score_range=(0.5, 0.2),
+        )
+
+
+def test_simulated_cost_per_1k_is_the_month_over_the_volume_and_seeds_are_named(study):
+    """At 1e9 requests a month the GPU backlog drains for minutes: the run's own cost per
+    request pays those GPU minutes, a month at this volume does not. The summary shows the
+    per-1k figure that matches its monthly figure, and says when all seeds agree."""
+    from simkit.viz.explorer import _summary_html
+
+    settings = ExplorerSettings(
+        mode="thresholds",
+        cutoffs={"frontier": 0.8, "hosted": 0.6},
+        prices={"hosted": (0.59, 0.79), "frontier": (2.5, 10.0)},
+        requests_per_month=1e9,
+        gpu_usd_per_hour=1.37,
+        slo_ttft_s=1.0,
+    )
+    summary = study.simulate_settings(settings, seeds=(0, 1, 2))["summary"]
+    html = _summary_html(summary, study.tiers, settings)
+    monthly = summary["monthly_cost_usd"].mean()
+    assert f"${monthly / 1e9 * 1000:.3f} per 1k requests, ${monthly:,.0f} per month" in html
+    assert summary["cost_per_1k_usd"].mean() > monthly / 1e9 * 1000 * 1.05  # the drain
+    p95 = summary["p95_ttft_s"]
+    if p95.max() - p95.min() < 5e-4:
+        assert "(the same in all 3 seeds)" in html
+    else:
+        assert f"(3 seeds: {p95.min():.3f}–{p95.max():.3f} s)" in html
+    one = _summary_html(summary.iloc[:1], study.tiers, settings)
+    assert "(one seed)" in one

@@ -128,3 +128,40 @@ def test_first_crossings_keep_the_lowest_volume_of_each_pair():
         }
     )
     assert first_crossings(cross)["label"].tolist() == ["a = b", "a = c"]
+
+
+def test_seed_interval_points_give_the_t_interval_of_the_mean_over_seeds():
+    from scipy import stats
+
+    from simkit.viz import seed_interval_points
+
+    runs = pd.DataFrame(
+        {
+            "policy": ["a", "a", "a", "b"],
+            "cost_per_1k_usd": [1.0, 1.2, 1.4, 2.0],
+            "p95_ttft_s": [0.5, 0.6, 0.7, 0.9],
+        }
+    )
+    out = seed_interval_points(runs).set_index("policy")
+    half = stats.t.ppf(0.975, 2) * 0.2 / np.sqrt(3)
+    assert out.loc["a", "n_runs"] == 3
+    assert out.loc[
+        "a", ["cost_per_1k_usd_lo", "cost_per_1k_usd", "cost_per_1k_usd_hi"]
+    ].tolist() == (pytest.approx([1.2 - half, 1.2, 1.2 + half]))
+    assert np.isnan(out.loc["b", "p95_ttft_s_lo"]) and out.loc["b", "p95_ttft_s"] == 0.9
+    with pytest.raises(SpecError, match="key 'level': got 1.5"):
+        seed_interval_points(runs, level=1.5)
+
+
+def test_tier_cost_points_split_the_cost_per_1k_by_tier(study):
+    from simkit.viz import tier_cost_points
+
+    records, endpoints = study.simulate(ThresholdPolicy({"frontier": 0.8}), seeds=[0])
+    summary = summarize_runs(records, endpoints).assign(policy="t0.8")
+    out = tier_cost_points(summary, tiers=study.tiers)
+    assert out["tier"].tolist() == list(study.tiers)
+    n = summary["n_requests"].item()
+    for tier in study.tiers:
+        value = out.set_index("tier").loc[tier, "cost_per_1k_usd"]
+        assert value == pytest.approx(summary[f"cost_usd_{tier}"].item() / n * 1000)
+    assert out["cost_per_1k_usd"].sum() == pytest.approx(summary["cost_per_1k_usd"].item())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import re
 import struct
 
@@ -103,3 +104,27 @@ def test_report_renders_every_chart_in_chromium_with_the_network_cut_off(
     page.screenshot(path=str(artifacts / "report_offline.png"), full_page=True)
     page.close()
     assert remote == [] and errors == []
+
+
+def test_each_chart_of_the_report_offers_its_data_as_a_csv_download():
+    from urllib.parse import unquote
+
+    import altair as alt
+
+    from simkit.viz import ReportSection, report_html
+
+    data = pd.DataFrame({"tier": ["selfhosted", "frontier"], "share": [0.8, 0.2]})
+    chart = alt.Chart(data).mark_bar().encode(x="share:Q", y="tier:N")
+    page = report_html(
+        [
+            ReportSection("Given", chart=chart, data=data.assign(note="a, b")),
+            ReportSection("From the spec", chart=chart),
+        ],
+        title="t",
+    )
+    links = re.findall(r'download="([^"]+)" href="data:text/csv;charset=utf-8,([^"]+)"', page)
+    assert [name for name, _ in links] == ["given.csv", "from-the-spec.csv"]
+    given = pd.read_csv(io.StringIO(unquote(links[0][1])))
+    pd.testing.assert_frame_equal(given, data.assign(note="a, b"))
+    spec = pd.read_csv(io.StringIO(unquote(links[1][1])))
+    pd.testing.assert_frame_equal(spec, data)
