@@ -214,12 +214,9 @@ def _run_classifier_train(args: argparse.Namespace) -> int:
 
 
 def _run_classifier_evaluate(args: argparse.Namespace) -> int:
-
-    import pandas as pd
-
     from simkit.classify.train import two_models
     from simkit.errors import ClassifierError
-    from simkit.evaluation import evaluate_classifier, seed_summary
+    from simkit.evaluation import evaluate_over_seeds
     from simkit.trace import load_trace
 
     if args.repeats < 1:
@@ -230,48 +227,22 @@ def _run_classifier_evaluate(args: argparse.Namespace) -> int:
         )
     trace = load_trace(args.trace)
     weak, strong = two_models(trace, args.weak, args.strong)
-    seeds = [args.seed + k for k in range(args.repeats)]
-    results = []
-    show = not args.no_progress
-    if show and len(seeds) > 1:
-        import sys
-
-        from tqdm.auto import tqdm
-
-        repeats = tqdm(seeds, desc="fold seeds", unit="repeat", file=sys.stderr)
-    else:
-        repeats = seeds
-    for seed in repeats:
-        results.append(
-            evaluate_classifier(
-                trace,
-                weak=weak,
-                strong=strong,
-                # the estimator's inner folds follow the fold seed
-                estimator=_estimator(args).set_params(random_state=seed),
-                protocols=args.protocol or ["cv", "transfer"],
-                benchmarks=args.benchmark,
-                n_splits=args.folds,
-                seed=seed,
-                n_bootstrap=args.bootstrap,
-                progress=show,
-            )
-        )
-    summary = None
-    if len(seeds) > 1:
-        summary = seed_summary(
-            pd.concat([r.metrics.assign(seed=s) for r, s in zip(results, seeds, strict=True)])
-        )
+    evaluated = evaluate_over_seeds(
+        trace,
+        weak=weak,
+        strong=strong,
+        estimator=_estimator(args),
+        seeds=[args.seed + k for k in range(args.repeats)],
+        protocols=args.protocol or ["cv", "transfer"],
+        benchmarks=args.benchmark,
+        n_splits=args.folds,
+        n_bootstrap=args.bootstrap,
+        progress=not args.no_progress,
+    )
+    seeds, results, summary = list(evaluated.seeds), evaluated.results, evaluated.summary
     result = results[0]
     if args.json:
-        payload = result.to_json()
-        if summary is not None:
-            payload["seeds"] = seeds
-            payload["per_seed"] = {
-                str(s): r.to_json()["metrics"] for r, s in zip(results, seeds, strict=True)
-            }
-            payload["over_seeds"] = summary.to_dict("records")
-        print(dumps(payload, indent=2))
+        print(dumps(evaluated.to_json(), indent=2))
         return 0
     print(f"weak {weak}, strong {strong}; CPT = strong-call share needed for that PGR")
     print("AUC % = area under the quality curve over strong shares 0-1, in percent correct")

@@ -240,3 +240,41 @@ def test_out_of_fold_training_fraction_is_checked(small_trace):
 
     with pytest.raises(ClassifierError, match=r"train_fraction must lie in \(0, 1\], got 0"):
         out_of_fold_scores(["a b", "c d", "e f"], np.zeros((3, 2)), train_fraction=0)
+
+
+def test_evaluating_over_seeds_is_one_evaluation_per_seed_and_their_mean(
+    tiny_model, static_cache, small_trace
+):
+    """Seeds 3 and 4, gsm8k, protocol cv: each result is evaluate_classifier with that fold
+    seed and an estimator seeded alike; the summary is the mean and sd over the two."""
+    import pandas as pd
+
+    from simkit.evaluation import evaluate_over_seeds
+
+    est = ComplexityClassifier(StaticEmbedder(str(tiny_model), cache_dir=static_cache), cv=3)
+    options = dict(protocols=["cv"], benchmarks=["gsm8k"], n_splits=3, n_bootstrap=0)
+    both = evaluate_over_seeds(
+        small_trace, weak=WEAK, strong=STRONG, estimator=est, seeds=[3, 4], **options
+    )
+    assert both.seeds == (3, 4)
+    for seed, got in zip((3, 4), both.results, strict=True):
+        alone = evaluate_classifier(
+            small_trace, weak=WEAK, strong=STRONG, seed=seed,
+            estimator=ComplexityClassifier(
+                StaticEmbedder(str(tiny_model), cache_dir=static_cache), cv=3, random_state=seed
+            ),
+            **options,
+        )  # fmt: skip
+        pd.testing.assert_frame_equal(got.metrics, alone.metrics)
+    apgr = [r.metrics.query("router == 'classifier'")["apgr"].item() for r in both.results]
+    assert both.summary["apgr_mean"].item() == pytest.approx(np.mean(apgr))
+    assert both.summary["apgr_sd"].item() == pytest.approx(np.std(apgr, ddof=1))
+    payload = both.to_json()
+    assert payload["seeds"] == [3, 4] and set(payload["per_seed"]) == {"3", "4"}
+    assert est.random_state != 4  # the caller's estimator is cloned, not changed
+    one = evaluate_over_seeds(
+        small_trace, weak=WEAK, strong=STRONG, estimator=est, seeds=[3], **options
+    )
+    assert one.summary is None and "seeds" not in one.to_json()
+    with pytest.raises(ClassifierError, match="at least one seed"):
+        evaluate_over_seeds(small_trace, weak=WEAK, strong=STRONG, seeds=[])
