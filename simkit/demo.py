@@ -151,37 +151,27 @@ def compare_policies(  # noqa: ANN201
     seed: int = 0,
     policies: dict[str, str] | None = None,
     rate_multiplier: float = 1.0,
+    n_jobs: int = 1,
 ):
     """Simulate every demo policy on the first ``n_requests`` of ``trace`` over the default
     fleet; one row per policy (a pandas DataFrame) with the headline numbers.
 
     ``policies`` (label -> spec) defaults to :data:`DEMO_POLICIES` plus the classifier
     threshold when the trace has scores; ``rate_multiplier`` divides the arrival times (3 =
-    the same requests arriving three times as fast)."""
-    import pandas as pd
+    the same requests arriving three times as fast); ``n_jobs`` joblib workers run the
+    simulations (:func:`simkit.sweep.sweep`; the table is the same for any ``n_jobs``)."""
 
     from simkit.fleet import load_fleet
     from simkit.metrics import summarize_runs
-    from simkit.policies import build_policy
-    from simkit.sim import simulate
+    from simkit.sweep import sweep
 
     trace = window(trace, n_requests=n_requests, rate_multiplier=rate_multiplier)
     fleet = load_fleet()
     weak, strong = fleet.tiers[0].quality_model, fleet.tiers[-1].quality_model
-    records, endpoints, labels = [], [], {}
     chosen = _policies_for(trace) if policies is None else policies
-    for run_id, (label, spec) in enumerate(chosen.items()):
-        rec = simulate(
-            trace, fleet, build_policy(spec, fleet=fleet, trace=trace), seed=seed, run_id=run_id
-        )
-        records.append(rec.requests)
-        endpoints.append(rec.endpoints)
-        labels[run_id] = (label, spec)
-    table = summarize_runs(
-        pd.concat(records, ignore_index=True),
-        pd.concat(endpoints, ignore_index=True),
-        slo_ttft_s=DEMO_SLO_TTFT_S,
-    )
+    runs = sweep(trace, fleet, chosen, seeds=[seed], n_jobs=n_jobs, keep_records=True)
+    labels = dict(enumerate(chosen.items()))  # run_id -> (label, spec): one seed per policy
+    table = summarize_runs(runs.records, runs.endpoints, slo_ttft_s=DEMO_SLO_TTFT_S)
     table.insert(1, "policy", [labels[r][0] for r in table["run_id"]])
     table.insert(2, "spec", [labels[r][1] for r in table["run_id"]])
     table["apgr"] = [

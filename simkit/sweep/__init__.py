@@ -2,6 +2,6 @@
 into one tidy DataFrame."""
 
 from simkit.sweep.curves import per_request_cost_usd, threshold_curves
-from simkit.sweep.grid import expand_grid, sweep
+from simkit.sweep.grid import SweepResult, expand_grid, sweep
 
-__all__ = ["expand_grid", "per_request_cost_usd", "sweep", "threshold_curves"]
+__all__ = ["SweepResult", "expand_grid", "per_request_cost_usd", "sweep", "threshold_curves"]

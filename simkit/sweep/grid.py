@@ -9,21 +9,30 @@ The same call scales out by switching joblib's backend, without changing simkit 
 * **Dask**: start a ``dask.distributed.Client(...)`` then
   ``with joblib.parallel_config(backend="dask"): sweep(...)``.
 
-Each task is one ``simulate()`` call returning a small summary dict (the trace and fleet are
-sent to workers once per task; keep tasks >= ~1 s, e.g. not thousands of tiny runs). Results
-are identical whatever the backend and ``n_jobs``: every run is seeded by its own ``seed``.
+Each task is one ``simulate()`` call returning a small summary dict, and with
+``keep_records=True`` also the run's record and endpoint tables (the trace and fleet are sent
+to workers once per task; keep tasks >= ~1 s, e.g. not thousands of tiny runs). Results are
+identical whatever the backend and ``n_jobs``, and identical to a serial loop of
+``simulate(trace, fleet, policy, seed=seed, run_id=run_id)`` over the same runs: every run is
+seeded by its own ``seed`` and numbered by its position (policy-major, seed-minor).
+
+This is the one loop over simulations in simkit: :class:`simkit.study.Study`, ``simkit
+report``, ``simkit demo`` and ``simkit sweep`` all run their simulations through
+:func:`sweep`.
 """
 
 from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, overload
 
 import pandas as pd
 from joblib import Parallel, delayed
 
+from simkit.errors import SpecError
 from simkit.fleet.spec import Fleet
 from simkit.metrics import summarize_runs
 from simkit.policies import build_policy, policy_name, policy_params
@@ -31,7 +40,30 @@ from simkit.policies.grammar import join_policy, split_policy
 from simkit.sim import simulate
 from simkit.trace.core import Trace
 
-__all__ = ["expand_grid", "sweep"]
+__all__ = ["SweepResult", "expand_grid", "sweep"]
+
+#: ``progress(done, total)``: called in this process after each run, in run order.
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True, eq=False)
+class SweepResult:
+    """What :func:`sweep` returns with ``keep_records=True``.
+
+    Attributes
+    ----------
+    runs : DataFrame
+        One row per run: what :func:`sweep` returns without ``keep_records``.
+    records : DataFrame
+        Every run's :attr:`simkit.sim.Records.requests`, concatenated in ``run_id`` order
+        (the ``run_id`` column tells the runs apart).
+    endpoints : DataFrame
+        Every run's :attr:`simkit.sim.Records.endpoints`, concatenated the same way.
+    """
+
+    runs: pd.DataFrame
+    records: pd.DataFrame
+    endpoints: pd.DataFrame
 
 
 def expand_grid(
@@ -73,7 +105,7 @@ def _one(
     seed: int,
     run_id: int,
     options: Mapping[str, Any],
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], pd.DataFrame | None, pd.DataFrame | None]:
     policy = build_policy(spec, fleet=fleet, trace=trace)
     records = simulate(trace, fleet, policy, seed=seed, run_id=run_id)
     row: dict[str, Any] = {
@@ -94,7 +126,37 @@ def _one(
     # to_dict("records") keeps each column's type: counts stay int
     row.update({k: v for k, v in summary.to_dict(orient="records")[0].items() if k != "run_id"})
     row["config_hash"] = records.meta["config_hash"]
-    return row
+    if options["keep_records"]:
+        return row, records.requests, records.endpoints
+    return row, None, None
+
+
+@overload
+def sweep(
+    trace: Trace,
+    fleet: Fleet,
+    policies: Iterable[Any] | Mapping[str, Any],
+    *,
+    seeds: Sequence[int] = ...,
+    n_jobs: int = ...,
+    slo_ttft_s: float = ...,
+    progress: bool | Progress = ...,
+    keep_records: Literal[False] = ...,
+) -> pd.DataFrame: ...
+
+
+@overload
+def sweep(
+    trace: Trace,
+    fleet: Fleet,
+    policies: Iterable[Any] | Mapping[str, Any],
+    *,
+    seeds: Sequence[int] = ...,
+    n_jobs: int = ...,
+    slo_ttft_s: float = ...,
+    progress: bool | Progress = ...,
+    keep_records: Literal[True],
+) -> SweepResult: ...
 
 
 def sweep(
@@ -105,8 +167,9 @@ def sweep(
     seeds: Sequence[int] = (0,),
     n_jobs: int = 1,
     slo_ttft_s: float = 2.0,
-    progress: bool = False,
-) -> pd.DataFrame:
+    progress: bool | Progress = False,
+    keep_records: bool = False,
+) -> pd.DataFrame | SweepResult:
     """Simulate every policy under every seed; one row per run.
 
     Parameters
@@ -122,16 +185,26 @@ def sweep(
         joblib workers (``-1``: all cores). See the module docstring for Ray/Dask.
     slo_ttft_s : float
         TTFT bound for the ``slo_attainment`` column.
-    progress : bool
-        joblib's progress messages.
+    progress : bool or callable(done, total)
+        True: joblib's progress messages; a callable is called after each run, in run order.
+    keep_records : bool, default False
+        Also return every run's record and endpoint tables (:class:`SweepResult`).
 
     Returns
     -------
-    DataFrame
+    DataFrame, or SweepResult with ``keep_records=True``
         ``run_id``, ``policy`` (label), ``policy_name``, ``seed``, ``param_<name>`` columns,
         then the per-run numbers of :func:`simkit.metrics.summarize_runs` (cost incl. GPU
         rental over the horizon, monthly cost, quality, latency percentiles, SLO attainment,
         tier shares, privacy violations...), sorted by ``run_id`` (policy-major, seed-minor).
+
+    Raises
+    ------
+    SpecError
+        No policies or no seeds.
+    PolicyError
+        A bad policy spec, or one that does not fit the fleet or the trace's scores: raised
+        before any run.
     """
     if isinstance(policies, Mapping):
         items = list(policies.items())
@@ -140,18 +213,44 @@ def sweep(
             (p if isinstance(p, str) else policy_name(p) if hasattr(p, "route") else str(p), p)
             for p in policies
         ]
+    seeds = [int(s) for s in seeds]
+    if not items or not seeds:
+        raise SpecError(
+            "sweep",
+            key="policies" if not items else "seeds",
+            problem="empty; give at least one",
+        )
     tasks = [
         (label, spec, seed, run_id)
         for run_id, ((label, spec), seed) in enumerate(itertools.product(items, seeds))
     ]
-    options = {"slo_ttft_s": slo_ttft_s}
+    options = {"slo_ttft_s": slo_ttft_s, "keep_records": bool(keep_records)}
     for _, spec, _, _ in tasks[:: len(seeds)]:  # fail fast, in this process, on a bad spec
         policy = build_policy(spec, fleet=fleet, trace=trace)
         check = getattr(policy, "check", None)
         if check is not None:
             check(fleet.tier_names, trace.score_names)
-    rows = Parallel(n_jobs=n_jobs, verbose=10 if progress else 0)(
+    report = progress if callable(progress) else None
+    outputs = Parallel(
+        n_jobs=n_jobs,
+        verbose=10 if progress is True else 0,
+        return_as="generator",  # in task order, as each finishes: progress as runs complete
+    )(
         delayed(_one)(trace, fleet, spec, label, seed, run_id, options)
         for label, spec, seed, run_id in tasks
     )
-    return pd.DataFrame(rows).sort_values("run_id", kind="stable").reset_index(drop=True)
+    rows, records, endpoints = [], [], []
+    for done, (row, rec, ep) in enumerate(outputs, start=1):
+        rows.append(row)
+        records.append(rec)
+        endpoints.append(ep)
+        if report is not None:
+            report(done, len(tasks))
+    runs = pd.DataFrame(rows).sort_values("run_id", kind="stable").reset_index(drop=True)
+    if not keep_records:
+        return runs
+    return SweepResult(
+        runs=runs,
+        records=pd.concat(records, ignore_index=True),
+        endpoints=pd.concat(endpoints, ignore_index=True),
+    )

@@ -61,3 +61,46 @@ def test_a_bad_policy_in_a_sweep_fails_before_any_run(trace):
     with pytest.raises(PolicyError, match="the trace has no score column 'p_hard'"):
         sweep(trace, load_fleet(), ["static:tier=frontier", "threshold:p_hard=0.7"], n_jobs=2)
     assert build_policy("static:tier=frontier") == StaticPolicy("frontier")
+
+
+def test_kept_records_are_those_of_a_serial_simulate_loop_in_parallel_too(trace):
+    """keep_records: the tables equal simulate() called run by run with the same seeds and
+    run ids (policy-major, seed-minor), whatever n_jobs; progress counts runs in order."""
+    from simkit.sim import simulate
+
+    fleet = load_fleet()
+    policies = {"cheap": "static:tier=selfhosted", "cascade": "cascade:judge_error=0.1"}
+    seeds = [3, 7]
+    calls = []
+    kept = sweep(
+        trace,
+        fleet,
+        policies,
+        seeds=seeds,
+        n_jobs=2,
+        keep_records=True,
+        progress=lambda done, total: calls.append((done, total)),
+    )
+    loop = [
+        simulate(trace, fleet, build_policy(spec, fleet=fleet, trace=trace), seed=s, run_id=i)
+        for i, (spec, s) in enumerate((spec, s) for spec in policies.values() for s in seeds)
+    ]
+    pd.testing.assert_frame_equal(
+        kept.records, pd.concat([r.requests for r in loop], ignore_index=True)
+    )
+    pd.testing.assert_frame_equal(
+        kept.endpoints, pd.concat([r.endpoints for r in loop], ignore_index=True)
+    )
+    assert calls == [(1, 4), (2, 4), (3, 4), (4, 4)]
+    assert list(kept.runs["policy"]) == ["cheap", "cheap", "cascade", "cascade"]
+    assert list(kept.runs["seed"]) == [3, 7, 3, 7]
+    pd.testing.assert_frame_equal(kept.runs, sweep(trace, fleet, policies, seeds=seeds))
+
+
+def test_a_sweep_without_seeds_or_policies_says_which_is_empty(trace):
+    from simkit.errors import SpecError
+
+    with pytest.raises(SpecError, match="seeds.*empty; give at least one"):
+        sweep(trace, load_fleet(), ["static:tier=frontier"], seeds=[])
+    with pytest.raises(SpecError, match="policies.*empty; give at least one"):
+        sweep(trace, load_fleet(), {}, seeds=[0])
