@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from simkit.errors import SpecError
+from simkit.fleet.costs import HOURS_PER_MONTH, SECONDS_PER_MONTH
 from simkit.metrics._records import checked_endpoints, numbers, same_runs, table, tiers
 
 __all__ = [
@@ -41,10 +42,6 @@ __all__ = [
     "gpu_cost_usd",
     "token_cost_usd",
 ]
-
-#: A month is 30 days for every monthly figure in simkit.
-SECONDS_PER_MONTH = 30 * 24 * 3600
-HOURS_PER_MONTH = 30 * 24
 
 
 def token_cost_usd(records: pd.DataFrame, *, by_tier: bool = False) -> pd.Series:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import simpy
 
+from simkit.fleet.costs import request_token_cost_usd
 from simkit.fleet.ratelimit import RateLimiter
 from simkit.fleet.spec import ApiEndpoint
 from simkit.sim.tier import TierRuntime
@@ -157,7 +158,7 @@ class ApiTier(TierRuntime):
             self.limiter.complete(now, job.admission, job.n_in, job.n_out)
         self.prompt_tokens += job.n_in
         self.output_tokens += job.n_out
-        cost = self.spec.price.cost_usd(job.n_in, job.n_out)
+        cost = request_token_cost_usd(self.spec, job.n_in, job.n_out)
         self.run.attempt_done(job, True, cost)
 
     def _on_admitted_failure(self, event: simpy.Event) -> None:

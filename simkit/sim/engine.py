@@ -277,28 +277,6 @@ def tier_arrays(trace: Trace, fleet: Fleet, *, allow_missing_quality: bool = Fal
     )
 
 
-def token_cost_matrix(
-    fleet: Fleet, prompt_tokens: np.ndarray, output_tokens: np.ndarray
-) -> np.ndarray:
-    """Per-token spend of each request on each tier, USD, shape (n_requests, n_tiers).
-
-    ``output_tokens`` has one column per tier in fleet order (as :attr:`TierArrays.output_tokens`).
-    API tiers: the tier's catalog price (long-context tiers chosen by the prompt length), what
-    the simulator charges a completed attempt; GPU tiers: the optional marginal price per token
-    (their rental is a fixed cost, not in this table).
-    """
-    n_in = np.asarray(prompt_tokens, dtype="float64")
-    cols = []
-    for j, tier in enumerate(fleet.tiers):
-        n_out = np.asarray(output_tokens[:, j], dtype="float64")
-        e = tier.endpoint
-        if isinstance(e, ApiEndpoint):
-            cols.append(e.price.cost_usd_many(n_in, n_out))
-        else:
-            cols.append((n_in + n_out) * e.marginal_usd_per_mtok * 1e-6)
-    return np.column_stack(cols) if cols else np.zeros((len(n_in), 0))
-
-
 class _Prepared:
     """Everything per request and per tier that is known before the run, as lists."""
 

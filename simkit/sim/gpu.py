@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import simpy
 
+from simkit.fleet.costs import request_token_cost_usd
 from simkit.fleet.spec import GpuServer
 from simkit.sim.tier import TierRuntime
 
@@ -400,5 +401,5 @@ class GpuTier(TierRuntime):
 
     def _deliver(self, event: simpy.Event) -> None:
         job = event._value
-        cost = (job.n_in + job.n_out) * self.spec.marginal_usd_per_mtok * 1e-6
+        cost = request_token_cost_usd(self.spec, job.n_in, job.n_out)
         self.run.attempt_done(job, True, cost)

@@ -16,10 +16,11 @@ import pandas as pd
 from numpy.typing import ArrayLike
 
 from simkit.errors import PolicyError
+from simkit.fleet.costs import SECONDS_PER_MONTH, gpu_cost_per_1k_usd, token_cost_matrix
 from simkit.fleet.spec import Fleet
 from simkit.metrics import HOURS_PER_MONTH, tiered_curve
 from simkit.policies.base import check_score_column
-from simkit.sim import tier_arrays, token_cost_matrix
+from simkit.sim import tier_arrays
 from simkit.trace.core import Trace
 
 __all__ = ["per_request_cost_usd", "threshold_curves"]
@@ -75,8 +76,11 @@ def threshold_curves(
         One row per cut-off vector: ``cutoff_<tier>``, ``share_<tier>``, ``mean_quality``,
         ``quality_coverage``, ``token_cost_usd`` (per-token spend over the whole trace),
         ``fixed_cost_usd`` (GPU rental over the trace's span, the same on every row),
-        ``cost_per_1k_usd`` and ``monthly_cost_usd`` (at the trace's arrival rate; month =
-        30 days; NaN when the trace has no time span).
+        ``cost_per_1k_usd`` (mean token cost plus :func:`simkit.fleet.costs.gpu_cost_per_1k_usd`
+        at the trace's arrival rate, as :meth:`simkit.study.Study.evaluate` prices it) and
+        ``monthly_cost_usd`` (at the trace's arrival rate; month = 30 days). Without a time
+        span the rate is unknown: the GPU part of ``cost_per_1k_usd`` and
+        ``monthly_cost_usd`` are then NaN (0 GPU cost when the fleet rents nothing).
     """
     check_score_column(score, trace.score_names, source="threshold_curves")
     order = tuple(reversed(fleet.tier_names)) if tiers is None else tuple(tiers)
@@ -98,16 +102,14 @@ def threshold_curves(
     )
     n = trace.n_requests
     span_s = trace.duration_s
-    fixed = fleet.fixed_usd_per_hour * span_s / 3600.0
     token_total = curve.pop("mean_cost") * n
+    per_month = (n - 1) / span_s * SECONDS_PER_MONTH if span_s > 0 else np.nan
     curve["token_cost_usd"] = token_total
-    curve["fixed_cost_usd"] = fixed
-    curve["cost_per_1k_usd"] = (token_total + fixed) / n * 1000.0
-    if span_s > 0:
-        per_month = (n - 1) / span_s * HOURS_PER_MONTH * 3600.0
-        curve["monthly_cost_usd"] = (
-            token_total / n * per_month + fleet.fixed_usd_per_hour * HOURS_PER_MONTH
-        )
-    else:
-        curve["monthly_cost_usd"] = np.nan
+    curve["fixed_cost_usd"] = fleet.fixed_usd_per_hour * span_s / 3600.0
+    curve["cost_per_1k_usd"] = token_total / n * 1000.0 + gpu_cost_per_1k_usd(
+        fleet.fixed_usd_per_hour, per_month
+    )
+    curve["monthly_cost_usd"] = (
+        token_total / n * per_month + fleet.fixed_usd_per_hour * HOURS_PER_MONTH
+    )
     return curve
