@@ -63,6 +63,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_slo_arg(p)
     p.add_argument("--seeds", default="0", help="comma-separated seeds (default 0)")
     p.add_argument(
+        "--n-jobs",
+        type=int,
+        default=-1,
+        help="parallel simulations (joblib workers; default -1: one per core; the report is "
+        "the same for any value)",
+    )
+    p.add_argument(
         "--n-requests", type=int, default=None, help="use only the first N requests of the trace"
     )
     p.add_argument("--out", required=True, help="the HTML file to write")
@@ -113,6 +120,7 @@ def _run_report(args: argparse.Namespace) -> int:
         requests_per_month=args.requests_per_month,
         slo_ttft_s=args.slo_ttft_s,
         seeds=seeds,
+        n_jobs=args.n_jobs,
         progress=progress,
     )
     print(file=sys.stderr)
@@ -137,7 +145,7 @@ def _run_report(args: argparse.Namespace) -> int:
         intro=(
             f"{trace.n_requests:,} requests of {name}, routed by the score '{args.score}' over "
             f"the fleet '{fleet.name}' ({', '.join(fleet.tier_names)}), simulated at "
-            f"{results['requests_per_month']:,.0f} requests per month."
+            f"{results.requests_per_month:,.0f} requests per month."
         ),
         footer="\n\n".join(footer),
         png_dir=args.png_dir,

@@ -20,13 +20,13 @@ from __future__ import annotations
 import html
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 
 import altair as alt
 import ipywidgets as w
 import pandas as pd
 
 from simkit.errors import SimkitError, SpecError
+from simkit.metrics.planning import ExplorerSettings  # one definition, shared with simkit.study
 from simkit.viz.charts import (
     latency_cdf_chart,
     monthly_cost_chart,
@@ -55,40 +55,6 @@ def use_offline_renderer() -> None:
     notebook.
     """
     alt.renderers.enable("jupyter", offline=True)
-
-
-@dataclass(frozen=True)
-class ExplorerSettings:
-    """What the explorer's controls say, passed to its ``update`` and ``simulate`` functions.
-
-    Attributes
-    ----------
-    mode : {'thresholds', 'shares'}
-        Route by score cut-offs, or by target shares (cut-offs calibrated on the trace).
-    cutoffs : mapping tier -> float
-        Minimum score per tier above the cheapest (``mode='thresholds'``).
-    shares : mapping tier -> float
-        Target share per tier above the cheapest (``mode='shares'``).
-    prices : mapping tier -> (input, output) USD per 1M tokens
-        Price of every API tier.
-    requests_per_month : float
-        Monthly volume.
-    gpu_usd_per_hour : float
-        Rental of one GPU.
-    gpu_replicas : int
-        Replicas of the self-hosted tier.
-    slo_ttft_s : float
-        Time-to-first-token budget.
-    """
-
-    mode: str
-    cutoffs: Mapping[str, float] = field(default_factory=dict)
-    shares: Mapping[str, float] = field(default_factory=dict)
-    prices: Mapping[str, tuple[float, float]] = field(default_factory=dict)
-    requests_per_month: float = 1e6
-    gpu_usd_per_hour: float = 0.0
-    gpu_replicas: int = 1
-    slo_ttft_s: float = 1.0
 
 
 class Explorer:

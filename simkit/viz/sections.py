@@ -1,6 +1,7 @@
 """The standard report's sections, drawn from :meth:`simkit.study.Study.report_results`.
 
-Only frames and numbers come in (the results dict); every chart is one of
+Only frames and numbers come in (the attributes of :class:`simkit.study.ReportResults`, as
+:class:`ReportInputs` names them: the views may not import the study); every chart is one of
 :mod:`simkit.viz.charts`, every table a slice of those frames.
 """
 
@@ -9,7 +10,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol
 
 import pandas as pd
 
@@ -38,9 +39,32 @@ from simkit.viz.frames import (
 from simkit.viz.report import ReportSection
 from simkit.viz.report import readable_number as readable
 
-__all__ = ["REPORT_KEYS", "study_report_sections"]
+__all__ = ["REPORT_KEYS", "ReportInputs", "study_report_sections"]
 
-#: What :func:`study_report_sections` reads from the results dict.
+
+class ReportInputs(Protocol):
+    """What :func:`study_report_sections` reads: :class:`simkit.study.ReportResults` (see
+    there for what each attribute holds)."""
+
+    runs: pd.DataFrame
+    chosen: str
+    records_chosen: pd.DataFrame
+    tradeoff: pd.DataFrame
+    routing: Mapping[str, Any]
+    routing_models: tuple[str, str, int]
+    load_curve: pd.DataFrame | None
+    capacity_rps: float | None
+    monthly_costs: pd.DataFrame
+    crossovers: pd.DataFrame
+    tiered_cutoffs: Mapping[str, float] | None
+    fleet: pd.DataFrame
+    trace: Mapping[str, Any]
+    requests_per_month: float
+    slo_ttft_s: float
+    seeds: list[int]
+
+
+#: The attributes :func:`study_report_sections` reads (those of :class:`ReportInputs`).
 REPORT_KEYS = (
     "runs",
     "chosen",
@@ -151,21 +175,21 @@ def _fleet_table(fleet: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["", *fleet["tier"].astype(str)])
 
 
-def study_report_sections(results: Mapping[str, Any]) -> list[ReportSection]:
+def study_report_sections(results: ReportInputs) -> list[ReportSection]:
     """Report sections: policies simulated, cost vs quality, the RouteLLM-style curve, latency
     CDFs, self-hosted capacity, monthly cost vs volume, and the fleet.
 
     Parameters
     ----------
-    results : mapping
-        :meth:`simkit.study.Study.report_results` output (keys :data:`REPORT_KEYS`).
+    results : ReportResults
+        :meth:`simkit.study.Study.report_results` output (attributes :data:`REPORT_KEYS`).
 
     Returns
     -------
     list of ReportSection
         For :func:`simkit.viz.write_report`.
     """
-    missing = [k for k in REPORT_KEYS if k not in results]
+    missing = [k for k in REPORT_KEYS if not hasattr(results, k)]
     if missing:
         raise SpecError(
             "study_report_sections",
@@ -173,14 +197,14 @@ def study_report_sections(results: Mapping[str, Any]) -> list[ReportSection]:
             problem=f"missing from the results ({len(missing)} missing); pass "
             "Study.report_results() output",
         )
-    runs: pd.DataFrame = results["runs"]
-    fleet: pd.DataFrame = results["fleet"]
+    runs: pd.DataFrame = results.runs
+    fleet: pd.DataFrame = results.fleet
     tiers = fleet["tier"].astype(str).tolist()
     frontier, cheapest = tiers[-1], tiers[0]
-    volume = float(results["requests_per_month"])
-    slo = float(results["slo_ttft_s"])
-    seeds = list(results["seeds"])
-    chosen = str(results["chosen"])
+    volume = float(results.requests_per_month)
+    slo = float(results.slo_ttft_s)
+    seeds = list(results.seeds)
+    chosen = str(results.chosen)
     per_run = f"{len(seeds)} seed(s) each" if len(seeds) > 1 else f"seed {seeds[0]}"
     sections = []
 
@@ -239,7 +263,7 @@ def study_report_sections(results: Mapping[str, Any]) -> list[ReportSection]:
     simulated = summary_points(
         runs, frontier_tier=frontier, threshold="threshold", operating=[chosen], family="family"
     )
-    points = tradeoff_points(pd.concat([results["tradeoff"], simulated], ignore_index=True))
+    points = tradeoff_points(pd.concat([results.tradeoff, simulated], ignore_index=True))
     sections.append(
         ReportSection(
             "Cost vs quality",
@@ -256,8 +280,8 @@ def study_report_sections(results: Mapping[str, Any]) -> list[ReportSection]:
         )
     )
 
-    routing = results["routing"]
-    weak_model, strong_model, n_both = results["routing_models"]
+    routing = results.routing
+    weak_model, strong_model, n_both = results.routing_models
     router_names = [k for k in routing if k not in ("random", "oracle")]
     curve = routing_curve_points(
         {k: routing[k] for k in router_names},
@@ -293,7 +317,7 @@ def study_report_sections(results: Mapping[str, Any]) -> list[ReportSection]:
         )
     )
 
-    cdf = latency_cdf_points(results["records_chosen"])
+    cdf = latency_cdf_points(results.records_chosen)
     answered = sorted(set(cdf["tier"]), key=tiers.index) if set(cdf["tier"]) <= set(tiers) else []
     idle = [t for t in tiers if t not in answered]
     sections.append(
@@ -315,8 +339,8 @@ def study_report_sections(results: Mapping[str, Any]) -> list[ReportSection]:
         )
     )
 
-    load = results["load_curve"]
-    capacity = results["capacity_rps"]
+    load = results.load_curve
+    capacity = results.capacity_rps
     if load is not None:
         cap_text = (
             "even the lowest rate measured misses the SLO"
@@ -338,8 +362,8 @@ def study_report_sections(results: Mapping[str, Any]) -> list[ReportSection]:
             )
         )
 
-    cross = results["crossovers"]
-    tiered = results["tiered_cutoffs"] or {}
+    cross = results.crossovers
+    tiered = results.tiered_cutoffs or {}
     tiered_text = ", ".join(f"{t} score >= {c:.3f}" for t, c in tiered.items())
     sections.append(
         ReportSection(
@@ -352,13 +376,13 @@ def study_report_sections(results: Mapping[str, Any]) -> list[ReportSection]:
                 "labelled); the dashed rule is the simulated volume."
             ),
             chart=monthly_cost_chart(
-                results["monthly_costs"],
+                results.monthly_costs,
                 first_crossings(cross) if len(cross) else None,
                 volume=volume,
             ),
             table=cross.rename(columns=_CROSSOVER_HEADERS) if len(cross) else None,
             name="monthly-cost",
-            data=results["monthly_costs"],
+            data=results.monthly_costs,
         )
     )
 

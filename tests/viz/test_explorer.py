@@ -196,3 +196,21 @@ def test_simulated_cost_per_1k_is_the_month_over_the_volume_and_seeds_are_named(
         assert f"(3 seeds: {p95.min():.3f}–{p95.max():.3f} s)" in html
     one = _summary_html(summary.iloc[:1], study.tiers, settings)
     assert "(one seed)" in one
+
+
+def test_the_explorer_and_the_study_share_one_typed_settings_class(study):
+    """The widgets build the very frozen dataclass Study.explore is typed with; a bad mode
+    is named in the error."""
+    import dataclasses
+
+    import simkit.study
+
+    assert ExplorerSettings is simkit.study.ExplorerSettings
+    settings = ExplorerSettings(mode="shares", shares={"frontier": 0.25}, requests_per_month=2e6)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        settings.mode = "thresholds"
+    point = study.explore(settings)["point"].iloc[0]
+    assert point["share_frontier"] == pytest.approx(0.25, abs=1 / study.trace.n_requests)
+    assert point["requests_per_month"] == 2e6
+    with pytest.raises(SpecError, match="key 'mode': got 'random'; expected 'thresholds' or"):
+        study.explore(dataclasses.replace(settings, mode="random"))

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
+from types import SimpleNamespace
+
 import pandas as pd
 import pytest
 
@@ -9,8 +12,10 @@ from simkit.cli import main
 from simkit.errors import SpecError
 from simkit.metrics import summarize_runs
 from simkit.policies import ThresholdPolicy
+from simkit.study import ReportResults
 from simkit.trace import save_trace
 from simkit.viz import study_report_sections
+from simkit.viz.sections import REPORT_KEYS
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +33,7 @@ def results(study):
 
 
 def test_report_results_are_the_simulator_and_metrics_numbers(study, results):
-    runs = results["runs"]
+    runs = results.runs
     assert runs["policy"].unique().tolist() == [
         "all selfhosted",
         "all hosted",
@@ -45,7 +50,7 @@ def test_report_results_are_the_simulator_and_metrics_numbers(study, results):
         ThresholdPolicy({"frontier": 0.8, "hosted": 0.6}), seeds=(0, 1)
     )
     direct = summarize_runs(
-        records, endpoints, slo_ttft_s=1.0, requests_per_month=results["requests_per_month"]
+        records, endpoints, slo_ttft_s=1.0, requests_per_month=results.requests_per_month
     )
     pd.testing.assert_frame_equal(
         chosen.drop(columns="run_id").reset_index(drop=True),
@@ -55,8 +60,15 @@ def test_report_results_are_the_simulator_and_metrics_numbers(study, results):
     n = study.trace.n_requests
     for p in (0.1, 0.2, 0.3):
         assert abs(share[f"frontier {p:.0%} / selfhosted"] - p) <= 1 / n
-    assert results["records_chosen"]["run_id"].unique().tolist() == [12, 13]
-    assert results["capacity_rps"] > 0 and results["chosen"] == "chosen"
+    assert results.records_chosen["run_id"].unique().tolist() == [12, 13]
+    assert results.capacity_rps > 0 and results.chosen == "chosen"
+
+
+def test_the_views_read_every_field_of_the_report_results_and_nothing_else(results):
+    """ReportResults is frozen and the sections' ReportInputs names exactly its fields."""
+    assert tuple(f.name for f in fields(ReportResults)) == REPORT_KEYS
+    with pytest.raises(AttributeError):
+        results.chosen = "oracle"
 
 
 def test_report_sections_draw_every_part_of_the_results(results):
@@ -73,22 +85,23 @@ def test_report_sections_draw_every_part_of_the_results(results):
         "fleet",
     ]
     table = sections[0].table
-    assert table["policy"].tolist() == results["runs"]["policy"].unique().tolist()
+    assert table["policy"].tolist() == results.runs["policy"].unique().tolist()
     assert table["$ / 1k requests"].tolist() == pytest.approx(
-        results["runs"].groupby("policy", sort=False)["cost_per_1k_usd"].mean().tolist()
+        results.runs.groupby("policy", sort=False)["cost_per_1k_usd"].mean().tolist()
     )
     spec = sections[3].chart.to_dict()
     points = pd.DataFrame(next(iter(spec["datasets"].values())))
     chosen = points[points["operating_point"]]
     assert chosen["policy"].tolist() == ["chosen"]
     assert chosen["p95_ttft_s"].item() == pytest.approx(
-        results["runs"].query("policy == 'chosen'")["p95_ttft_s"].mean()
+        results.runs.query("policy == 'chosen'")["p95_ttft_s"].mean()
     )
     routing = sections[4].table.set_index("curve")["APGR"]
     assert routing["random"] == pytest.approx(0.5, abs=0.02)  # RouteLLM: random APGR ~ 0.5
     assert routing["oracle"] > routing["p_hard router"]
+    partial = SimpleNamespace(**{k: getattr(results, k) for k in REPORT_KEYS if k != "runs"})
     with pytest.raises(SpecError, match="key 'runs': missing from the results"):
-        study_report_sections({k: v for k, v in results.items() if k != "runs"})
+        study_report_sections(partial)
 
 
 @pytest.mark.browser
@@ -180,12 +193,13 @@ def test_simkit_report_without_the_score_says_which_scores_exist(tmp_path, score
 def test_report_sections_say_a_curve_dips_instead_of_warning_into_simkit_code(results):
     """RouteLLM's interpolated CPT on a non-monotone curve: the table says so; no
     NonMonotoneCurveWarning reaches the user pointing at simkit/viz/sections.py."""
+    import dataclasses
     import warnings
 
     from simkit.metrics import NonMonotoneCurveWarning, RoutingCurve
 
     dipping = RoutingCurve([0.0, 0.3, 0.6, 1.0], [0.60, 0.75, 0.70, 0.80], 0.60, 0.80)
-    results = {**results, "routing": {**results["routing"], "p_hard router": dipping}}
+    results = dataclasses.replace(results, routing={**results.routing, "p_hard router": dipping})
     with warnings.catch_warnings():
         warnings.simplefilter("error", NonMonotoneCurveWarning)
         sections = study_report_sections(results)
@@ -193,7 +207,7 @@ def test_report_sections_say_a_curve_dips_instead_of_warning_into_simkit_code(re
     column = table["quality never falls as the share grows"]
     expected = {
         name: "yes" if curve.is_monotone else "no: CPT interpolated as RouteLLM does"
-        for name, curve in results["routing"].items()
+        for name, curve in results.routing.items()
     }
     assert column.to_dict() == expected
     assert "no: CPT interpolated as RouteLLM does" in expected.values()  # the case arises
@@ -233,7 +247,7 @@ def test_the_latency_cost_view_carries_seed_intervals_and_the_tier_cost_adds_up(
 
     sections = {s.slug: s for s in study_report_sections(results)}
     intervals = sections["latency-cost"].data.set_index("policy")
-    runs = results["runs"]
+    runs = results.runs
     chosen = runs[runs["policy"] == "chosen"]["p95_ttft_s"]
     assert intervals.loc["chosen", "n_runs"] == 2
     assert intervals.loc["chosen", "p95_ttft_s"] == pytest.approx(chosen.mean())
@@ -257,3 +271,28 @@ def test_simkit_report_by_default_sends_traffic_to_every_tier(study):
     assert abs(point["share_frontier"] - 0.2) <= 1 / n
     assert abs(point["share_hosted"] - 0.2) <= 2 / n
     assert point["share_selfhosted"] > 0.5
+
+
+def test_the_report_simulates_in_parallel_with_the_serial_results(scored_trace):
+    """n_jobs=2 runs the report's simulations through joblib workers: every frame is the
+    serial one, bit for bit, and progress counts every run (policies x seeds) in order."""
+    import numpy as np
+
+    from simkit import load_fleet
+    from simkit.study import Study
+
+    small = Study.prepare(
+        scored_trace.subset(np.arange(scored_trace.n_requests) < 700), load_fleet()
+    )
+    kwargs = dict(
+        cutoffs={"frontier": 0.7}, frontier_shares=(0.2,), seeds=(4, 5), load_requests=300
+    )
+    calls = []
+    serial = small.report_results(**kwargs)
+    parallel = small.report_results(
+        **kwargs, n_jobs=2, progress=lambda done, total: calls.append((done, total))
+    )
+    assert calls == [(i, 12) for i in range(1, 13)]  # 3 tiers + 20 % + chosen + oracle, x2
+    for name in ("runs", "records_chosen", "tradeoff", "monthly_costs", "crossovers"):
+        pd.testing.assert_frame_equal(getattr(serial, name), getattr(parallel, name))
+    assert parallel.records_chosen["run_id"].unique().tolist() == [8, 9]
