@@ -14,6 +14,7 @@ from simkit.metrics.cost import (
     HOURS_PER_MONTH,
     SECONDS_PER_MONTH,
     cost_summary,
+    gpu_cost_per_1k_usd,
     gpu_cost_usd,
     token_cost_usd,
 )
@@ -65,6 +66,7 @@ __all__ = [
     "cost_summary",
     "cpt",
     "event_counts",
+    "gpu_cost_per_1k_usd",
     "gpu_cost_usd",
     "latency_percentiles",
     "ndch_code",

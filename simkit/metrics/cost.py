@@ -16,7 +16,9 @@ Conventions
   replica is paid for its whole provisioned horizon, busy or idle. API endpoints have
   ``usd_per_hour = 0``.
 * **Per 1k requests**: total cost / number of requests in the run (completed or failed)
-  * 1000.
+  * 1000: what the simulated run paid. Planned at a steady monthly volume (the study's and
+  :func:`simkit.sweep.threshold_curves`' vectorised curves), the GPU rental per 1k requests is
+  :func:`gpu_cost_per_1k_usd`: a 30-day month's rent over that month's requests.
 * **Per month**: a month is **30 days** (2,592,000 s). The run is extrapolated: requests
   arrive at the trace's rate, ``(n - 1) / (last arrival - first arrival)`` per second (the
   inverse mean gap between arrivals), unless the caller gives ``requests_per_month``;
@@ -32,16 +34,20 @@ import numpy as np
 import pandas as pd
 
 from simkit.errors import SpecError
-from simkit.fleet.costs import HOURS_PER_MONTH, SECONDS_PER_MONTH
 from simkit.metrics._records import checked_endpoints, numbers, same_runs, table, tiers
 
 __all__ = [
     "HOURS_PER_MONTH",
     "SECONDS_PER_MONTH",
     "cost_summary",
+    "gpu_cost_per_1k_usd",
     "gpu_cost_usd",
     "token_cost_usd",
 ]
+
+#: A month is 30 days for every monthly figure in simkit.
+SECONDS_PER_MONTH = 30 * 24 * 3600
+HOURS_PER_MONTH = 30 * 24
 
 
 def token_cost_usd(records: pd.DataFrame, *, by_tier: bool = False) -> pd.Series:
@@ -99,6 +105,32 @@ def gpu_cost_usd(endpoints: pd.DataFrame, *, by_tier: bool = False) -> pd.Series
         .sum()
         .rename("gpu_cost_usd")
     )
+
+
+def gpu_cost_per_1k_usd(usd_per_hour: float, requests_per_month: float) -> float:
+    """GPU rental per 1,000 requests at a steady monthly volume, USD.
+
+    The one convention for a planned cost per 1k requests: the rental of a 30-day month
+    spread over that month's requests (idle GPUs still cost).
+
+    Parameters
+    ----------
+    usd_per_hour : float
+        Rental of every provisioned GPU together (e.g. ``Fleet.fixed_usd_per_hour``).
+    requests_per_month : float
+        Requests in a 30-day month; NaN (unknown) gives NaN unless nothing is rented.
+
+    Returns
+    -------
+    float
+        ``usd_per_hour * 720 / requests_per_month * 1000``; 0.0 when nothing is rented.
+    """
+    if usd_per_hour == 0:
+        return 0.0
+    volume = float(requests_per_month)
+    if np.isnan(volume):
+        return float("nan")
+    return float(usd_per_hour) * HOURS_PER_MONTH / volume * 1000.0
 
 
 def _arrival_rate_per_s(records: pd.DataFrame) -> pd.Series:

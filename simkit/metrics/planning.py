@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from simkit.errors import SpecError
-from simkit.fleet.costs import SECONDS_PER_MONTH
+from simkit.metrics.cost import SECONDS_PER_MONTH
 
 __all__ = [
     "CostPlan",

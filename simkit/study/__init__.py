@@ -19,7 +19,7 @@ parts:
   :class:`~simkit.metrics.planning.ExplorerSettings`;
 * :mod:`simkit.study.report`: the standard report's numbers as a frozen :class:`ReportResults`.
 
-Cost conventions are :mod:`simkit.fleet.costs`' and :mod:`simkit.metrics.cost`'s: a month is
+Cost conventions are :mod:`simkit.fleet.costs`' (tokens) and :mod:`simkit.metrics.cost`'s: a month is
 30 days (720 h); a token's price is the tier's ``ModelPrice`` (self-hosted tiers:
 ``marginal_usd_per_mtok``); the GPU fleet is rented whole hours whether busy or idle. Routing
 is the simulator's ``ThresholdPolicy``: tiers are tried strongest first and a request goes to

@@ -9,8 +9,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from simkit.fleet.costs import SECONDS_PER_MONTH, token_cost_matrix
+from simkit.fleet.costs import token_cost_matrix
 from simkit.fleet.spec import Fleet
+from simkit.metrics import SECONDS_PER_MONTH
 from simkit.policies.base import check_score_column
 from simkit.sim import tier_arrays
 from simkit.trace.core import Trace

@@ -13,8 +13,8 @@ import simkit.study.explore as _explore
 import simkit.study.report as _report
 import simkit.study.simulation as _simulation
 import simkit.study.whatif as _whatif
-from simkit.fleet.costs import HOURS_PER_MONTH
 from simkit.fleet.spec import Fleet
+from simkit.metrics import HOURS_PER_MONTH
 from simkit.metrics.planning import CostPlan, ExplorerSettings, cost_crossovers, monthly_costs
 from simkit.policies.base import Policy
 from simkit.study.arrays import PreparedTrace, prepare

@@ -10,9 +10,8 @@ import numpy as np
 import pandas as pd
 
 from simkit.errors import SpecError
-from simkit.fleet.costs import SECONDS_PER_MONTH
 from simkit.fleet.spec import Fleet, GpuServer
-from simkit.metrics import summarize_runs
+from simkit.metrics import SECONDS_PER_MONTH, summarize_runs
 from simkit.metrics.planning import ExplorerSettings, capacity_rps, cost_crossovers, monthly_costs
 from simkit.study.arrays import PreparedTrace
 from simkit.study.fleets import fleet_with

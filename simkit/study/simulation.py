@@ -10,9 +10,8 @@ import numpy as np
 import pandas as pd
 
 from simkit.errors import SpecError
-from simkit.fleet.costs import SECONDS_PER_MONTH
 from simkit.fleet.spec import Fleet, GpuServer
-from simkit.metrics import latency_percentiles, throughput
+from simkit.metrics import SECONDS_PER_MONTH, latency_percentiles, throughput
 from simkit.policies import StaticPolicy
 from simkit.policies.base import Policy
 from simkit.study._checks import positive

