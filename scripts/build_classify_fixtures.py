@@ -6,6 +6,10 @@ Writes ``tests/fixtures/classify/routellm_small/`` (a simkit trace directory): 1
 requests that repeat an earlier MMLU prompt verbatim under another id (as the 105 duplicated
 MMLU prompt strings do), so that tests can check identical prompts share a fold.
 
+and ``tests/fixtures/classify/arena_small/``: 60 Arena-Bench-v1 prompts (seed 5) drawn from the
+shipped ``traces/arena_bench_v1`` with all 15 models' judge scores, for the multi-trace
+(leave-one-domain-out) and N-model tests.
+
 Usage::
 
     python scripts/build_classify_fixtures.py [DATA_DIR] [--out DIR]
@@ -58,6 +62,21 @@ def build(data: Path, out: Path) -> Trace:
     return trace
 
 
+def build_arena(trace_dir: Path, out: Path) -> Trace:
+    """60 seeded prompts of the shipped Arena-Bench-v1 trace, every model's outcomes kept."""
+    from simkit.trace import load_trace
+
+    small = _sample(load_trace(trace_dir), 60, seed=5)
+    meta = {
+        "name": "arena_small",
+        "built_by": "python scripts/build_classify_fixtures.py (from traces/arena_bench_v1)",
+        "sources": list(small.meta.get("sources", [])),
+    }
+    trace = small.replace(meta=meta, where="arena_small")
+    save_trace(trace, out)
+    return trace
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("data", nargs="?", default=str(REPO.parent / "shared" / "data"))
@@ -67,6 +86,9 @@ def main() -> None:
     args = parser.parse_args()
     trace = build(Path(args.data), Path(args.out))
     print(f"wrote {args.out}: {trace.n_requests} requests, models {trace.models}")
+    arena_out = Path(args.out).parent / "arena_small"
+    arena = build_arena(REPO / "traces" / "arena_bench_v1", arena_out)
+    print(f"wrote {arena_out}: {arena.n_requests} requests, {len(arena.models)} models")
 
 
 if __name__ == "__main__":

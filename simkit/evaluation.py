@@ -6,7 +6,12 @@ This is the workflow layer joining the two (``simkit.classify`` may not import
 
 * ``"cv"`` (protocol i) - within each benchmark (``source`` column), k-fold out-of-fold
   scores, identical prompts in one fold, hyper-parameters chosen on training folds only;
-* ``"transfer"`` (protocol ii) - train on every other benchmark of the trace, score this one.
+* ``"transfer"`` (protocol ii) - train on every other benchmark of the trace, score this one;
+* ``"leave-one-domain-out"`` - the same fits as ``transfer``, read as the out-of-domain
+  protocol: for every source (domain) of one or several traces (:func:`domain_trace`), train
+  on all the others and test on the one left out; :attr:`EvaluationResult.out_of_domain`
+  holds the mean over the held-out domains with a bootstrap interval (resampling the
+  requests of every domain independently), the number to read first.
 
 Each result row carries APGR, CPT(50 %), CPT(80 %) (strong-call shares as fractions) and
 RouteLLM's AUC (area under the quality-vs-strong-share curve, quality in percent as RouteLLM
@@ -41,8 +46,10 @@ from simkit.trace import Trace
 __all__ = [
     "PUBLISHED",
     "EvaluationResult",
+    "PROTOCOLS",
     "SeedEvaluations",
     "bootstrap_intervals",
+    "domain_trace",
     "evaluate_classifier",
     "evaluate_over_seeds",
     "learning_curve",
@@ -171,14 +178,30 @@ def bootstrap_intervals(
     if len(sc) < 2:
         raise ClassifierError(f"a bootstrap needs at least 2 requests, got {len(sc)}")
     rng = np.random.default_rng(np.random.SeedSequence([int(seed), 0xB007]))
-    draws = {k: [] for k in BOOTSTRAP_METRICS}
-    for _ in _bar(range(int(n_resamples)), progress, desc="bootstrap", unit="resample"):
+    return _intervals(_bootstrap_draws(sc, w, s, int(n_resamples), rng, progress), level)
+
+
+def _bootstrap_draws(
+    sc: np.ndarray,
+    w: np.ndarray,
+    s: np.ndarray,
+    n_resamples: int,
+    rng: np.random.Generator,
+    progress: bool = False,
+) -> dict[str, np.ndarray]:
+    """Metric of each resample of the requests (NaN where a resample has no gap to recover)."""
+    draws = {k: np.full(n_resamples, np.nan) for k in BOOTSTRAP_METRICS}
+    for r in _bar(range(n_resamples), progress, desc="bootstrap", unit="resample"):
         ix = rng.integers(0, len(sc), len(sc))
         if np.mean(s[ix]) == np.mean(w[ix]):
             continue  # no gap to recover in this resample: PGR is undefined
         m = routing_metrics(sc[ix], w[ix], s[ix])
         for k in BOOTSTRAP_METRICS:
-            draws[k].append(m[k])
+            draws[k][r] = m[k]
+    return draws
+
+
+def _intervals(draws: dict[str, np.ndarray], level: float) -> dict[str, tuple[float, float]]:
     tail = (1.0 - level) / 2.0
     out = {}
     for k, v in draws.items():
@@ -267,16 +290,25 @@ class EvaluationResult:
         ``(benchmark, protocol) -> DataFrame`` of ``request_id``, ``p_hard``, ``gain``.
     published : DataFrame
         :data:`PUBLISHED` rows for the evaluated benchmarks.
+    out_of_domain : DataFrame
+        With protocol ``"leave-one-domain-out"``: one row, the mean over the held-out domains
+        of the classifier's ``apgr``, ``cpt50``, ``cpt80`` with ``<metric>_lo``/``_hi``
+        (percentile bootstrap of that mean: each domain's requests resampled on their own,
+        the same resample index averaged over domains), ``random_apgr`` (the random router's
+        mean), ``n_domains``, ``domains`` (comma separated) and ``n`` (requests). Empty
+        otherwise.
     """
 
     metrics: pd.DataFrame
     calibration: pd.DataFrame
     scores: dict[tuple[str, str], pd.DataFrame] = field(repr=False)
     published: pd.DataFrame
+    out_of_domain: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def to_json(self) -> dict[str, Any]:
         """``{benchmark: {protocol: {apgr, cpt50, cpt80, auc, n, random: {...}}}}`` plus the
-        calibration rows and the published comparison."""
+        out-of-domain summary (``out_of_domain``: ``null`` unless protocol
+        ``leave-one-domain-out`` ran), the calibration rows and the published comparison."""
         out: dict[str, Any] = {}
         for row in self.metrics.itertuples(index=False):
             slot = out.setdefault(row.benchmark, {}).setdefault(row.protocol, {})
@@ -292,7 +324,17 @@ class EvaluationResult:
                 slot.update(vals)
             else:
                 slot[row.router] = vals
+        ood = None
+        if len(self.out_of_domain):
+            r = self.out_of_domain.iloc[0].to_dict()
+            ood = {k: _num(r[k]) for k in ("apgr", "cpt50", "cpt80", "random_apgr", "n")}
+            for k in BOOTSTRAP_METRICS:
+                if f"{k}_lo" in r:
+                    ood[f"{k}_ci"] = [_num(r[f"{k}_lo"]), _num(r[f"{k}_hi"])]
+            ood["n_domains"] = int(r["n_domains"])
+            ood["domains"] = str(r["domains"]).split(",")
         return {
+            "out_of_domain": ood,
             "metrics": out,
             "calibration": [
                 {k: _num(v) for k, v in r.items()} for r in self.calibration.to_dict("records")
@@ -362,6 +404,44 @@ def _benchmark_data(
     return q, prompts, source, targets
 
 
+#: Evaluation protocols of :func:`evaluate_classifier`.
+PROTOCOLS = ("cv", "transfer", "leave-one-domain-out")
+LODO = "leave-one-domain-out"
+
+
+def domain_trace(traces: Sequence[Trace], *, weak: str, strong: str) -> Trace:
+    """One trace whose sources are the domains of a leave-one-domain-out evaluation.
+
+    Each trace keeps its ``source`` column (MMLU and GSM8K in ``routellm_azure``,
+    ``arena-bench-v1`` in ``arena_bench_v1``, or a team's own categories); the traces are
+    merged with :func:`simkit.trace.compose.combine`. Every trace must have outcomes for both
+    ``weak`` and ``strong`` (other models' outcomes are kept: the N-model difficulty uses them).
+
+    Raises
+    ------
+    ClassifierError
+        On no trace, or a trace without outcomes for ``weak`` or ``strong`` (naming the trace
+        and the models it has).
+    TraceError
+        If two traces share a request id.
+    """
+    from simkit.trace.compose import combine
+
+    if not traces:
+        raise ClassifierError("leave-one-domain-out needs at least one trace")
+    for t in traces:
+        missing = [m for m in (weak, strong) if m not in set(t.models)]
+        if missing:
+            raise ClassifierError(
+                f"{t.where}: no outcomes for model {missing[0]!r} (the pair is weak {weak!r}, "
+                f"strong {strong!r}); models with outcomes: {', '.join(t.models) or 'none'}"
+            )
+    if len(traces) == 1:
+        return traces[0]
+    name = " + ".join(str(t.where) for t in traces)
+    return combine(list(traces), name=name, meta={"weak_model": weak, "strong_model": strong})
+
+
 def evaluate_classifier(
     trace: Trace,
     *,
@@ -388,7 +468,11 @@ def evaluate_classifier(
         The cheap and the strong model.
     estimator : ComplexityClassifier, optional
         Default ``ComplexityClassifier()`` (static embedding + prompt features, logistic).
-    protocols : sequence of {'cv', 'transfer'}
+    protocols : sequence of {'cv', 'transfer', 'leave-one-domain-out'}
+        ``leave-one-domain-out`` fits what ``transfer`` fits (train on every other source,
+        score this one) and adds :attr:`EvaluationResult.out_of_domain`, the mean over the
+        held-out domains with its bootstrap interval; it needs at least two sources (several
+        traces: :func:`domain_trace`).
     benchmarks : sequence of str, optional
         Which sources to evaluate on (default: all in the trace).
     n_splits, seed : int
@@ -400,7 +484,9 @@ def evaluate_classifier(
         out-of-fold scores, realised share on the evaluated benchmark.
     n_bootstrap, level : int, float
         Resamples and coverage of the bootstrap intervals of APGR and CPT over requests
-        (:func:`bootstrap_intervals`, seeded by ``seed``); ``n_bootstrap=0`` skips them.
+        (:func:`bootstrap_intervals`, seeded by ``seed``; for ``leave-one-domain-out`` each
+        held-out domain gets its own stream spawned from ``seed``); ``n_bootstrap=0`` skips
+        them.
     progress : bool
         Show progress on stderr (tqdm): one step per benchmark and protocol (the ``cv``
         step fits ``n_splits`` folds, ``transfer`` one model), then the bootstrap resamples.
@@ -408,21 +494,38 @@ def evaluate_classifier(
     Raises
     ------
     ClassifierError
-        On an unknown protocol or benchmark, or a trace without prompts.
+        On an unknown protocol or benchmark, a trace without prompts, or
+        ``leave-one-domain-out`` on a trace with fewer than two sources.
     TraceError
         If the trace has no outcomes for ``weak`` or ``strong`` (lists the models it has).
     """
-    unknown = [p for p in protocols if p not in ("cv", "transfer")]
+    unknown = [p for p in protocols if p not in PROTOCOLS]
     if unknown:
-        raise ClassifierError(f"unknown protocol {unknown[0]!r}; choose from 'cv', 'transfer'")
+        raise ClassifierError(
+            f"unknown protocol {unknown[0]!r}; choose from {', '.join(map(repr, PROTOCOLS))}"
+        )
     est = ComplexityClassifier() if estimator is None else estimator
     q, prompts, source, targets = _benchmark_data(trace, weak, strong, benchmarks)
     usable = np.isfinite(q).all(axis=1)
+    domains = sorted(set(source[usable]))
+    if LODO in protocols and len(domains) < 2:
+        raise ClassifierError(
+            f"{trace.where}: leave-one-domain-out needs at least two sources (the 'source' "
+            f"column) with outcomes for both {weak!r} and {strong!r}; it has "
+            f"{len(domains)}: {', '.join(domains) or 'none'}. Give several traces or a trace "
+            "with several sources"
+        )
+    lodo_streams = dict(
+        zip(targets, np.random.SeedSequence([int(seed), 0xB007, 0x10D0]).spawn(len(targets)),
+            strict=True)
+    )  # fmt: skip
+    lodo_draws: dict[str, dict[str, np.ndarray]] = {}
     embedded = embed_once(est, prompts)
     rows: list[dict[str, Any]] = []
     cal_rows: list[dict[str, Any]] = []
     scores: dict[tuple[str, str], pd.DataFrame] = {}
     oof_cache: dict[str, Any] = {}
+    transfer_cache: dict[str, Any] = {}
     random_metrics: dict[str, dict[str, float]] = {}
 
     def oof(bench: str) -> tuple[np.ndarray, Any]:
@@ -466,13 +569,15 @@ def evaluate_classifier(
             train = np.flatnonzero((source != bench) & usable)
             if train.size == 0:
                 raise ClassifierError(
-                    f"transfer to {bench!r} needs another benchmark in the trace to train on"
+                    f"{protocol} to {bench!r} needs another benchmark in the trace to train on"
                 )
-            res = transfer_scores(
-                [prompts[i] for i in train], q[train], [prompts[i] for i in idx_b],
-                estimator=est, train_embedded=embedded[train],
-                test_embedded=embedded[idx_b],
-            )  # fmt: skip
+            if bench not in transfer_cache:  # transfer and leave-one-domain-out: one fit
+                transfer_cache[bench] = transfer_scores(
+                    [prompts[i] for i in train], q[train], [prompts[i] for i in idx_b],
+                    estimator=est, train_embedded=embedded[train],
+                    test_embedded=embedded[idx_b],
+                )  # fmt: skip
+            res = transfer_cache[bench]
             p_hard, gain = res.p_hard, res.gain
             cal_scores = np.concatenate([oof(b)[1].p_hard for b in sorted(set(source[train]))])
             cal_rows += _calibration_rows(
@@ -480,7 +585,12 @@ def evaluate_classifier(
                 "out-of-fold scores of the training benchmarks",
             )  # fmt: skip
         m = routing_metrics(p_hard, w, s) | probability_metrics(p_hard, w, s)
-        if n_bootstrap:
+        if n_bootstrap and protocol == LODO:
+            rng = np.random.default_rng(lodo_streams[bench])
+            lodo_draws[bench] = _bootstrap_draws(p_hard, w, s, int(n_bootstrap), rng, progress)
+            for k, (lo, hi) in _intervals(lodo_draws[bench], level).items():
+                m[f"{k}_lo"], m[f"{k}_hi"] = lo, hi
+        elif n_bootstrap:
             ci = bootstrap_intervals(
                 p_hard, w, s, n_resamples=n_bootstrap, level=level, seed=seed,
                 progress=progress,
@@ -499,12 +609,40 @@ def evaluate_classifier(
             }
         )
     published = pd.DataFrame([p for p in PUBLISHED if p["benchmark"] in targets])
+    metrics = pd.DataFrame(rows)
     return EvaluationResult(
-        metrics=pd.DataFrame(rows),
+        metrics=metrics,
         calibration=pd.DataFrame(cal_rows),
         scores=scores,
         published=published,
+        out_of_domain=(
+            _out_of_domain(metrics, lodo_draws, level) if LODO in protocols else pd.DataFrame()
+        ),
     )
+
+
+def _out_of_domain(
+    metrics: pd.DataFrame, draws: dict[str, dict[str, np.ndarray]], level: float
+) -> pd.DataFrame:
+    """Mean over the held-out domains of the leave-one-domain-out rows, with the bootstrap
+    interval of that mean (resample r of every domain averaged; a resample with no gap in
+    some domain is left out)."""
+    rows = metrics[metrics["protocol"] == LODO]
+    clf = rows[rows["router"] == "classifier"].sort_values("benchmark")
+    rnd = rows[rows["router"] == "random"]
+    out: dict[str, Any] = {
+        "protocol": LODO,
+        "n_domains": len(clf),
+        "domains": ",".join(clf["benchmark"]),
+        "n": int(clf["n"].sum()),
+        "random_apgr": float(rnd["apgr"].mean()),
+    }
+    for k in BOOTSTRAP_METRICS:
+        out[k] = float(clf[k].mean())
+        if draws:
+            mean_draws = np.mean([draws[b][k] for b in clf["benchmark"]], axis=0)
+            out[f"{k}_lo"], out[f"{k}_hi"] = _intervals({k: mean_draws}, level)[k]
+    return pd.DataFrame([out])
 
 
 def learning_curve(
@@ -603,7 +741,8 @@ class SeedEvaluations:
 
     def to_json(self) -> dict[str, Any]:
         """The first seed's :meth:`EvaluationResult.to_json`; with several seeds also ``seeds``,
-        ``per_seed`` (seed -> metrics) and ``over_seeds`` (the summary's rows)."""
+        ``per_seed`` (seed -> metrics), ``over_seeds`` (the summary's rows) and, with protocol
+        ``leave-one-domain-out``, ``out_of_domain_per_seed`` (seed -> out-of-domain mean)."""
         payload = self.results[0].to_json()
         if self.summary is not None:
             payload["seeds"] = list(self.seeds)
@@ -612,6 +751,11 @@ class SeedEvaluations:
                 for r, s in zip(self.results, self.seeds, strict=True)
             }
             payload["over_seeds"] = self.summary.to_dict("records")
+            if payload.get("out_of_domain") is not None:
+                payload["out_of_domain_per_seed"] = {
+                    str(s): r.to_json()["out_of_domain"]
+                    for r, s in zip(self.results, self.seeds, strict=True)
+                }
         return payload
 
 

@@ -88,18 +88,27 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
     ev = csub.add_parser(
         "evaluate",
-        help="APGR, CPT(50%%), CPT(80%%) and AUC per benchmark: out-of-fold and transfer",
-        description="Protocol cv: k-fold out-of-fold scores within each benchmark (source "
-        "column), identical prompts in one fold. Protocol transfer: train on the other "
-        "benchmarks, score this one. Printed next to the random router and RouteLLM's "
+        help="APGR, CPT(50%%), CPT(80%%) and AUC per benchmark: out of domain and in domain",
+        description="Protocol leave-one-domain-out: for every source (the 'source' column of "
+        "one or several traces: MMLU, GSM8K, Arena-Bench, your own categories) train on all "
+        "the others and score the one left out; the line printed first is the mean over the "
+        "held-out domains with its 95%% bootstrap interval. Protocol transfer: the same fits, "
+        "without the summary. Protocol cv: k-fold out-of-fold scores within each source, "
+        "identical prompts in one fold. Printed next to the random router and RouteLLM's "
         "published routers (trained on other data: Arena battles plus augmentation).",
     )
-    ev.add_argument("trace", help="a simkit trace directory with prompts and outcomes")
+    ev.add_argument(
+        "trace",
+        nargs="+",
+        help="one or several simkit trace directories with prompts and outcomes of the weak "
+        "and the strong model (several: their sources are the domains)",
+    )
     ev.add_argument(
         "--protocol",
         action="append",
-        choices=["cv", "transfer"],
-        help="cv and/or transfer (repeatable; default both)",
+        choices=["cv", "transfer", "leave-one-domain-out"],
+        help="leave-one-domain-out, transfer and/or cv (repeatable; default "
+        "leave-one-domain-out and cv)",
     )
     ev.add_argument("--benchmark", action="append", help="only these sources (repeatable)")
     ev.add_argument("--folds", type=int, default=5, help="outer folds (default 5)")
@@ -214,10 +223,8 @@ def _run_classifier_train(args: argparse.Namespace) -> int:
 
 
 def _run_classifier_evaluate(args: argparse.Namespace) -> int:
-    from simkit.classify.train import two_models
     from simkit.errors import ClassifierError
     from simkit.evaluation import evaluate_over_seeds
-    from simkit.trace import load_trace
 
     if args.repeats < 1:
         raise ClassifierError(f"--repeats must be >= 1, got {args.repeats}")
@@ -225,15 +232,14 @@ def _run_classifier_evaluate(args: argparse.Namespace) -> int:
         raise ClassifierError(
             f"--bootstrap must be 0 (none) or >= 2 resamples, got {args.bootstrap}"
         )
-    trace = load_trace(args.trace)
-    weak, strong = two_models(trace, args.weak, args.strong)
+    trace, weak, strong = _evaluation_trace(args.trace, args.weak, args.strong)
     evaluated = evaluate_over_seeds(
         trace,
         weak=weak,
         strong=strong,
         estimator=_estimator(args),
         seeds=[args.seed + k for k in range(args.repeats)],
-        protocols=args.protocol or ["cv", "transfer"],
+        protocols=args.protocol or ["leave-one-domain-out", "cv"],
         benchmarks=args.benchmark,
         n_splits=args.folds,
         n_bootstrap=args.bootstrap,
@@ -244,11 +250,20 @@ def _run_classifier_evaluate(args: argparse.Namespace) -> int:
     if args.json:
         print(dumps(evaluated.to_json(), indent=2))
         return 0
+    for res, seed in zip(results, seeds, strict=True):
+        for r in res.out_of_domain.itertuples(index=False):
+            ci, ci_c = _interval(r, "apgr", ".3f"), _interval(r, "cpt50", ".1%")
+            print(f"OUT OF DOMAIN (leave-one-domain-out, seed {seed}, mean over "
+                  f"{r.n_domains} held-out sources: {r.domains.replace(',', ', ')}): "
+                  f"APGR {r.apgr:.3f}{ci}, CPT(50%) {r.cpt50:.1%}{ci_c}; "
+                  f"random router {r.random_apgr:.3f}")  # fmt: skip
     print(f"weak {weak}, strong {strong}; CPT = strong-call share needed for that PGR")
     print("AUC % = area under the quality curve over strong shares 0-1, in percent correct")
     if args.bootstrap:
         print("[lo, hi]: 95% bootstrap interval over requests (scores fixed)")
-    print(f"{'benchmark':<10} {'protocol':<9} {'router':<11} {'seed':>4} {'APGR':>7} "
+    wb = max([9, *(len(b) for b in result.metrics["benchmark"])]) + 1
+    wp = max([9, *(len(p) for p in result.metrics["protocol"])])
+    print(f"{'benchmark':<{wb}} {'protocol':<{wp}} {'router':<11} {'seed':>4} {'APGR':>7} "
           f"{'[lo, hi]':>15} {'CPT50':>7} {'[lo, hi]':>15} {'CPT80':>7} {'AUC %':>7} {'n':>6}")  # fmt: skip
     for res, seed in zip(results, seeds, strict=True):
         for r in res.metrics.itertuples(index=False):
@@ -259,24 +274,60 @@ def _run_classifier_evaluate(args: argparse.Namespace) -> int:
             if r.router == "classifier" and lo == lo:
                 ci_a = f"[{r.apgr_lo:.3f}, {r.apgr_hi:.3f}]"
                 ci_c = f"[{r.cpt50_lo:.1%}, {r.cpt50_hi:.1%}]"
-            print(f"{r.benchmark:<10} {r.protocol:<9} {r.router:<11} {seed:>4} {r.apgr:7.4f} "
+            print(f"{r.benchmark:<{wb}} {r.protocol:<{wp}} {r.router:<11} {seed:>4} {r.apgr:7.4f} "
                   f"{ci_a:>15} {r.cpt50:7.2%} {ci_c:>15} {r.cpt80:7.2%} {r.auc:7.2f} "
                   f"{r.n:6d}")  # fmt: skip
     if summary is not None:
         print(f"\nover {len(seeds)} fold seeds ({seeds[0]}..{seeds[-1]}): mean +- sd")
         for r in summary.itertuples(index=False):
-            print(f"  {r.benchmark:<8} {r.protocol:<9} APGR {r.apgr_mean:.4f} +- {r.apgr_sd:.4f}"
+            print(f"  {r.benchmark:<{wb}} {r.protocol:<{wp}} APGR {r.apgr_mean:.4f} "
+                  f"+- {r.apgr_sd:.4f}"
                   f"  CPT50 {r.cpt50_mean:.2%} +- {r.cpt50_sd:.2%}"
                   f"  CPT80 {r.cpt80_mean:.2%} +- {r.cpt80_sd:.2%}")  # fmt: skip
     print("\nthresholds calibrated to a target strong share, realised share on held-out data:")
     for r in result.calibration.itertuples(index=False):
-        print(f"  {r.benchmark:<8} {r.protocol:<9} target {r.target_share:.2f}: calibration "
+        print(f"  {r.benchmark:<{wb}} {r.protocol:<{wp}} target {r.target_share:.2f}: calibration "
               f"{r.calibration_share:.3f}, held-out {r.holdout_share:.3f}")  # fmt: skip
     print("\npublished (different protocol: trained on Arena battles + augmentation data):")
     for r in result.published.itertuples(index=False):
         c50 = "   -   " if r.cpt50 is None or r.cpt50 != r.cpt50 else f"{r.cpt50:7.2%}"
         print(f"  {r.benchmark:<8} {r.router:<48} APGR {r.apgr:.3f}  CPT50 {c50}")
     return 0
+
+
+def _interval(row, metric: str, fmt: str) -> str:
+    """`` [lo, hi]`` of ``metric`` in ``row`` (a namedtuple), or "" without an interval."""
+    lo, hi = getattr(row, f"{metric}_lo", None), getattr(row, f"{metric}_hi", None)
+    if lo is None or lo != lo:
+        return ""
+    return f" [{lo:{fmt}}, {hi:{fmt}}]"
+
+
+def _evaluation_trace(paths: list[str], weak: str | None, strong: str | None):
+    """The trace to evaluate (several traces combined, their sources as domains) and the
+    pair: as given, else from the first trace that names it (its meta or its two models)."""
+    from simkit.classify.train import two_models
+    from simkit.errors import ClassifierError
+    from simkit.evaluation import domain_trace
+    from simkit.trace import load_trace
+
+    traces = [load_trace(p) for p in paths]
+    if len(traces) == 1:
+        weak, strong = two_models(traces[0], weak, strong)
+        return traces[0], weak, strong
+    if not (weak and strong):
+        for t in traces:
+            try:
+                weak, strong = two_models(t, weak, strong)
+                break
+            except ClassifierError:
+                continue
+        else:
+            raise ClassifierError(
+                "name the weak and the strong model (--weak/--strong): none of "
+                f"{', '.join(paths)} names the pair or has exactly two models"
+            )
+    return domain_trace(traces, weak=weak, strong=strong), weak, strong
 
 
 def _run_classifier_learning_curve(args: argparse.Namespace) -> int:
