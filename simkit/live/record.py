@@ -33,6 +33,7 @@ Guarantees:
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import hashlib
 import json
@@ -370,6 +371,10 @@ class _Caller:
 
 def _short(exc: BaseException) -> str:
     text = str(exc).replace("\n", " ")
+    cause, seen = exc.__cause__ or exc.__context__, 0
+    while cause is not None and seen < 3:  # the transport's own error says what happened
+        text += f" <- {type(cause).__name__}: {str(cause).replace(chr(10), ' ')}"
+        cause, seen = cause.__cause__ or cause.__context__, seen + 1
     return text if len(text) <= 300 else text[:297] + "..."
 
 
@@ -1012,6 +1017,8 @@ def record(
         Where API keys are read (default ``os.environ``).
     drain_timeout_s : float
         After Ctrl-C, how long in-flight requests may finish before they are cancelled.
+        (Ctrl-C is caught only when called from the main thread outside a running event loop;
+        from a notebook, interrupt the kernel and resume.)
 
     Returns
     -------
@@ -1027,25 +1034,30 @@ def record(
     TraceError
         A trace without prompts, a sample larger than the trace.
     """
-    return asyncio.run(
-        record_async(
-            trace,
-            endpoints,
-            out=out,
-            budget_usd=budget_usd,
-            sample=sample,
-            seed=seed,
-            resume=resume,
-            keep_text=keep_text,
-            judge=judge,
-            judge_endpoint=judge_endpoint,
-            answers=answers,
-            transport=transport,
-            progress=progress,
-            environ=environ,
-            drain_timeout_s=drain_timeout_s,
-        )
+    coro = record_async(
+        trace,
+        endpoints,
+        out=out,
+        budget_usd=budget_usd,
+        sample=sample,
+        seed=seed,
+        resume=resume,
+        keep_text=keep_text,
+        judge=judge,
+        judge_endpoint=judge_endpoint,
+        answers=answers,
+        transport=transport,
+        progress=progress,
+        environ=environ,
+        drain_timeout_s=drain_timeout_s,
     )
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    # called from a running loop (a Jupyter cell): run on a loop of its own in a worker thread
+    with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="simkit-record") as pool:
+        return pool.submit(asyncio.run, coro).result()
 
 
 def resume_command(argv: Sequence[str]) -> str:

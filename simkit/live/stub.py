@@ -128,7 +128,9 @@ class StubModel:
     output_tokens : int
         Answer length in tokens; one token per chunk (cut at the request's ``max_tokens``).
     p_correct : float
-        Probability that an answer to a question in the key is right (seeded per prompt).
+        Probability that an answer to a question in the key is right (seeded per prompt); for
+        a question without a key, that the answer ends "I am sure." (which the stub, asked as
+        an MT-Bench judge, rates 6-10) rather than "I am unsure." (rated 1-5).
     p_429, retry_after_s : float
         Probability of a 429 (with ``retry-after: retry_after_s``) per attempt.
     p_5xx : float
@@ -331,17 +333,32 @@ def load_stub_config(path: str | PathLike[str]) -> StubConfig:
 # -- the answers ---------------------------------------------------------------------------
 
 
+_SURE = [" I", " am", " sure", "."]
+_UNSURE = [" I", " am", " unsure", "."]
+
+
 def _answer_tokens(
-    ref: Reference | None, correct: bool, n: int, rng: np.random.Generator, *, judge: bool = False
+    ref: Reference | None,
+    correct: bool,
+    n: int,
+    rng: np.random.Generator,
+    *,
+    judged: str | None = None,
 ) -> list[str]:
-    """``n`` chunk texts: filler reasoning, then ``The answer is X.`` (one token each); asked to
-    judge (MT-Bench's prompt), the tail is ``Rating: [[k]]`` with k seeded in 1..10."""
-    if judge:
-        tail: list[str] = [" Rating", ":", " [[", str(int(rng.integers(1, 11))), "]]"]
+    """``n`` chunk texts (one token each): filler reasoning, then ``The answer is X.`` for a
+    question in the key, else ``I am sure.`` (a good answer, with probability ``p_correct``) or
+    ``I am unsure.``. Asked to judge (MT-Bench's prompt; ``judged`` is that prompt), the tail is
+    ``Rating: [[k]]``, k seeded in 6..10 for a sure answer, 1..5 for an unsure one, else 1..10."""
+    if judged is not None:
+        answer = judged.rsplit("[The Start of Assistant's Answer]", 1)[-1]
+        low, high = (
+            (6, 11) if "I am sure." in answer else (1, 6) if "I am unsure." in answer else (1, 11)
+        )
+        tail: list[str] = [" Rating", ":", " [[", str(int(rng.integers(low, high))), "]]"]
         if n < len(tail):
             tail = [f"[[{tail[3]}]]"]
     elif ref is None:
-        tail = []
+        tail = list(_SURE if correct else _UNSURE)[-n:]
     else:
         if ref.kind == "letter":
             value = ref.answer if correct else rng.choice([c for c in _LETTERS if c != ref.answer])
@@ -549,8 +566,8 @@ class _ChatCompletions:
         ref = self.key.lookup(text=question)
         answer_rng = named_stream(self.config.seed, f"answer/{model.name}/{sha}")
         correct = bool(answer_rng.random() < model.p_correct)
-        judge = question.startswith(_JUDGE_PREFIX)
-        tokens = _answer_tokens(ref, correct, model.output_tokens, answer_rng, judge=judge)
+        judged = question if question.startswith(_JUDGE_PREFIX) else None
+        tokens = _answer_tokens(ref, correct, model.output_tokens, answer_rng, judged=judged)
         finish = "stop"
         if max_tokens is not None and len(tokens) > max_tokens:
             tokens, finish = tokens[:max_tokens], "length"

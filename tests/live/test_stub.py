@@ -341,3 +341,26 @@ def test_cli_live_stub_bad_config_exits_2_naming_the_key(tmp_path):
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
     assert r.returncode == 2
     assert "key 'models.m.p_5xx': must be a probability in [0, 1], got 2" in r.stderr
+
+
+def test_judge_prompts_get_a_rating_that_follows_the_judged_answer(stub):
+    from simkit.live.graders import JudgeGrader
+
+    judge = JudgeGrader(endpoint="right")
+    scores = {}
+    for verdict in ("I am sure.", "I am unsure."):
+        got = []
+        for i in range(12):
+            msgs = judge.messages(f"question {i}", f"Some reasoning {i}. {verdict}")
+            r = run(client(stub).chat.completions.create(model="right", messages=msgs))
+            got.append(judge.parse(r.choices[0].message.content).raw_score)
+        scores[verdict] = got
+    assert all(6 <= s <= 10 for s in scores["I am sure."])
+    assert all(1 <= s <= 5 for s in scores["I am unsure."])
+
+
+def test_unkeyed_questions_end_sure_with_p_correct(stub):
+    right = run(client(stub).chat.completions.create(model="right", messages=user("Why?")))
+    wrong = run(client(stub).chat.completions.create(model="wrong", messages=user("Why?")))
+    assert right.choices[0].message.content.endswith("I am sure.")
+    assert wrong.choices[0].message.content.endswith("I am unsure.")

@@ -24,6 +24,7 @@ EXPECTED = [
     "03_open_vs_proprietary_at_your_volume.ipynb",
     "04_bring_your_own_trace.ipynb",
     "05_your_own_policy.ipynb",
+    "06_record_live_outcomes.ipynb",
 ]
 
 
