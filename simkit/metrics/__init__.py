@@ -16,6 +16,7 @@ from simkit.metrics.cost import (
     cost_summary,
     gpu_cost_per_1k_usd,
     gpu_cost_usd,
+    per_1k_requests_usd,
     token_cost_usd,
 )
 from simkit.metrics.curves import tiered_curve, two_tier_curve
@@ -68,6 +69,7 @@ __all__ = [
     "event_counts",
     "gpu_cost_per_1k_usd",
     "gpu_cost_usd",
+    "per_1k_requests_usd",
     "latency_percentiles",
     "ndch_code",
     "ndch_paper",

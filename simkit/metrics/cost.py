@@ -18,7 +18,8 @@ Conventions
 * **Per 1k requests**: total cost / number of requests in the run (completed or failed)
   * 1000: what the simulated run paid. Planned at a steady monthly volume (the study's and
   :func:`simkit.sweep.threshold_curves`' vectorised curves), the GPU rental per 1k requests is
-  :func:`gpu_cost_per_1k_usd`: a 30-day month's rent over that month's requests.
+  :func:`gpu_cost_per_1k_usd`: a 30-day month's rent over that month's requests
+  (:func:`per_1k_requests_usd`, which also turns a monthly total into a per-1k figure).
 * **Per month**: a month is **30 days** (2,592,000 s). The run is extrapolated: requests
   arrive at the trace's rate, ``(n - 1) / (last arrival - first arrival)`` per second (the
   inverse mean gap between arrivals), unless the caller gives ``requests_per_month``;
@@ -42,6 +43,7 @@ __all__ = [
     "cost_summary",
     "gpu_cost_per_1k_usd",
     "gpu_cost_usd",
+    "per_1k_requests_usd",
     "token_cost_usd",
 ]
 
@@ -107,6 +109,16 @@ def gpu_cost_usd(endpoints: pd.DataFrame, *, by_tier: bool = False) -> pd.Series
     )
 
 
+def per_1k_requests_usd(monthly_usd: float, requests_per_month: float) -> float:
+    """A monthly cost per 1,000 requests at a steady monthly volume, USD: the one convention
+    for a planned cost per 1k requests (``monthly_usd / requests_per_month * 1000``).
+
+    A simulated run's own ``cost_per_1k_usd`` (:func:`cost_summary`) differs: it also pays
+    the GPUs while a backlog drains, which a month at a steady volume does not repeat.
+    """
+    return monthly_usd / requests_per_month * 1000.0
+
+
 def gpu_cost_per_1k_usd(usd_per_hour: float, requests_per_month: float) -> float:
     """GPU rental per 1,000 requests at a steady monthly volume, USD.
 
@@ -130,7 +142,7 @@ def gpu_cost_per_1k_usd(usd_per_hour: float, requests_per_month: float) -> float
     volume = float(requests_per_month)
     if np.isnan(volume):
         return float("nan")
-    return float(usd_per_hour) * HOURS_PER_MONTH / volume * 1000.0
+    return per_1k_requests_usd(float(usd_per_hour) * HOURS_PER_MONTH, volume)
 
 
 def _arrival_rate_per_s(records: pd.DataFrame) -> pd.Series:

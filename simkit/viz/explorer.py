@@ -26,6 +26,7 @@ import ipywidgets as w
 import pandas as pd
 
 from simkit.errors import SimkitError, SpecError
+from simkit.metrics import per_1k_requests_usd
 from simkit.metrics.planning import ExplorerSettings  # one definition, shared with simkit.study
 from simkit.viz.charts import (
     latency_cdf_chart,
@@ -308,9 +309,9 @@ class Explorer:
                 # per 1k requests as the vectorised point counts it: the month over its volume
                 summary.assign(
                     policy="simulated",
-                    cost_per_1k_usd=summary["monthly_cost_usd"]
-                    / settings.requests_per_month
-                    * 1000.0,
+                    cost_per_1k_usd=per_1k_requests_usd(
+                        summary["monthly_cost_usd"], settings.requests_per_month
+                    ),
                 ),
                 frontier_tier=self.tiers[-1],
                 operating=["simulated"],
@@ -470,7 +471,7 @@ def _summary_html(summary: pd.DataFrame, tiers: Sequence[str], settings: Explore
     """
     mean = summary.mean(numeric_only=True)
     volume = float(settings.requests_per_month)
-    per_1k = mean["monthly_cost_usd"] / volume * 1000.0
+    per_1k = per_1k_requests_usd(mean["monthly_cost_usd"], volume)
     p95 = summary["p95_ttft_s"].to_numpy(dtype="float64")
     n = len(summary)
     if n == 1:

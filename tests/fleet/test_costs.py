@@ -15,7 +15,12 @@ import simkit
 from simkit import load_trace, simulate
 from simkit.fleet import ModelPrice, load_fleet
 from simkit.fleet.costs import request_token_cost_usd, token_cost_matrix
-from simkit.metrics import HOURS_PER_MONTH, SECONDS_PER_MONTH, gpu_cost_per_1k_usd
+from simkit.metrics import (
+    HOURS_PER_MONTH,
+    SECONDS_PER_MONTH,
+    gpu_cost_per_1k_usd,
+    per_1k_requests_usd,
+)
 from simkit.policies import ThresholdPolicy
 from simkit.sim import tier_arrays
 from simkit.study import Study
@@ -96,6 +101,7 @@ def test_the_simulator_charges_each_request_what_the_matrix_says(trace):
 
 def test_gpu_rental_per_1k_requests_is_a_months_rent_over_a_months_requests():
     assert gpu_cost_per_1k_usd(2.5, 1e6) == pytest.approx(2.5 * 720 / 1e6 * 1000)
+    assert gpu_cost_per_1k_usd(2.5, 1e6) == per_1k_requests_usd(2.5 * HOURS_PER_MONTH, 1e6)
     assert HOURS_PER_MONTH * 3600 == SECONDS_PER_MONTH
     assert gpu_cost_per_1k_usd(0.0, math.nan) == 0.0  # nothing rented: nothing to spread
     assert math.isnan(gpu_cost_per_1k_usd(1.0, math.nan))  # a rate nobody knows
