@@ -1,0 +1,181 @@
+"""Mutation testing of one part of simkit against its own test folder (mutmut 3.8.1).
+
+    python scripts/mutation.py policies            # simkit/policies/ against tests/policies
+    python scripts/mutation.py metrics             # simkit/metrics/  against tests/metrics
+    python scripts/mutation.py engine              # simkit/sim/engine.py against tests/sim
+    python scripts/mutation.py policies --check simkit.policies.thresholds.x_BudgetPolicy__mutmut_1
+    python scripts/mutation.py policies --max-children 2 --json policies.json
+
+It takes tens of minutes on a 2-core machine, so it is not part of ``.ci/run``. What it does:
+
+1. copies the checkout's files (``git ls-files``: tracked and untracked-but-not-ignored) into a
+   fresh working folder (``--workdir``, default ``$TMPDIR/simkit-mutation-<target>``), so the
+   checkout is never touched and a run can go on while you edit;
+2. appends a ``[tool.mutmut]`` section to that copy's ``pyproject.toml``: mutate only the
+   target's files (``only_mutate``), select tests only from the target's own folder
+   (``pytest_add_cli_args_test_selection``), stop each mutant's run at the first failure
+   (``-x``) and deselect the tests that read module source (mutmut rewrites every function
+   into a trampoline, so an ``ast`` scan of the source fails for reasons that say nothing about
+   behaviour; see ``DESELECT``);
+3. runs ``mutmut run`` there, then reads every mutant's status (``mutmut results --all``);
+4. prints a table and JSON: killed, survived, no tests, timeout, the score ``killed /
+   (killed + survived + no tests + suspicious)`` -- a mutant that no test of the folder executes
+   counts as a survivor -- and the surviving mutants' names (``mutmut show NAME`` in the
+   working folder prints a diff).
+
+``--check NAME ...`` (re)runs only the named mutants and prints their status, to confirm that
+a given mutant is killed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+#: target -> (files to mutate, as fnmatch globs under the repository, its test folder)
+TARGETS = {
+    "policies": (["simkit/policies/*.py"], "tests/policies"),
+    "metrics": (["simkit/metrics/*.py"], "tests/metrics"),
+    "engine": (["simkit/sim/engine.py"], "tests/sim"),
+}
+
+#: tests deselected under mutmut only: those that read module source with ``ast`` (they fail on
+#: mutmut's trampolines, whatever the mutant) and the one that builds a wheel of the checkout
+#: (packaging, not behaviour; it needs files mutmut does not copy).
+DESELECT = {
+    "metrics": ["tests/metrics/test_metrics_imports.py"],
+    "engine": [
+        "tests/sim/test_demo_policies.py::test_a_wheel_carries_the_sample_traces_with_their_licences"
+    ],
+}
+
+#: mutmut status -> our bucket; "no tests" counts as a survivor in the score
+KILLED = {"killed", "timeout", "caught by type check"}
+SURVIVED = {"survived", "no tests", "suspicious"}
+
+
+def copy_checkout(workdir: Path) -> None:
+    """Copy the checkout's tracked and untracked-but-not-ignored files into ``workdir``."""
+    if workdir.exists():
+        shutil.rmtree(workdir)
+    files = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard", "-z"],
+        cwd=REPO,
+        check=True,
+        capture_output=True,
+    ).stdout.split(b"\0")
+    for raw in files:
+        if not raw:
+            continue
+        rel = Path(raw.decode())
+        src = REPO / rel
+        if not src.is_file():
+            continue  # deleted in the working tree
+        dst = workdir / rel
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(src, dst)
+
+
+def mutmut_config(target: str) -> str:
+    """The ``[tool.mutmut]`` section for ``target``."""
+    globs, tests = TARGETS[target]
+    args = ["-x", "-q", "-p", "no:cacheprovider"]
+    for path in DESELECT.get(target, []):
+        args += ["--deselect" if "::" in path else "--ignore", path]
+
+    def toml_list(values: list[str]) -> str:
+        return "[" + ", ".join(json.dumps(v) for v in values) + "]"
+
+    return (
+        "\n[tool.mutmut]\n"
+        'source_paths = ["simkit"]\n'
+        'also_copy = ["traces", "classifiers"]\n'
+        f"only_mutate = {toml_list(globs)}\n"
+        f"pytest_add_cli_args_test_selection = {toml_list([tests])}\n"
+        f"pytest_add_cli_args = {toml_list(args)}\n"
+        "use_git_change_detection = false\n"
+    )
+
+
+def statuses(workdir: Path, env: dict[str, str]) -> dict[str, str]:
+    """mutant name -> status, from ``mutmut results --all true``."""
+    out = subprocess.run(
+        [sys.executable, "-m", "mutmut", "results", "--all", "true"],
+        cwd=workdir,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    result = {}
+    for line in out.splitlines():
+        name, sep, status = line.strip().rpartition(": ")
+        if sep and name:
+            result[name] = status
+    return result
+
+
+def score(status_by_name: dict[str, str]) -> dict:
+    """Counts per status and the score with untested mutants counted as survivors."""
+    counts: dict[str, int] = {}
+    for status in status_by_name.values():
+        counts[status] = counts.get(status, 0) + 1
+    killed = sum(n for s, n in counts.items() if s in KILLED)
+    survived = sum(n for s, n in counts.items() if s in SURVIVED)
+    return {
+        "counts": dict(sorted(counts.items())),
+        "killed": killed,
+        "survived_incl_no_tests": survived,
+        "score": killed / (killed + survived) if killed + survived else float("nan"),
+        "survivors": sorted(n for n, s in status_by_name.items() if s in SURVIVED),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run mutmut on one target and print the table and JSON."""
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("target", choices=sorted(TARGETS))
+    p.add_argument("--workdir", type=Path, help="fresh working folder (deleted first)")
+    p.add_argument("--max-children", type=int, default=2, help="parallel mutant runs")
+    p.add_argument("--check", nargs="+", metavar="MUTANT", help="run only these mutants")
+    p.add_argument("--reuse", action="store_true", help="keep the working folder as it is")
+    p.add_argument("--json", type=Path, help="write the result here too")
+    args = p.parse_args(argv)
+    workdir = args.workdir or Path(tempfile.gettempdir()) / f"simkit-mutation-{args.target}"
+    if not args.reuse:
+        copy_checkout(workdir)
+        with (workdir / "pyproject.toml").open("a") as f:
+            f.write(mutmut_config(args.target))
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    run = [sys.executable, "-m", "mutmut", "run", "--max-children", str(args.max_children)]
+    subprocess.run([*run, *(args.check or [])], cwd=workdir, env=env, check=True)
+    status_by_name = statuses(workdir, env)
+    if args.check:
+        status_by_name = {n: status_by_name.get(n, "not found") for n in args.check}
+        for name, status in status_by_name.items():
+            print(f"{name}: {status}")
+        return 0 if all(s in KILLED for s in status_by_name.values()) else 1
+    result = {"target": args.target, "workdir": str(workdir), **score(status_by_name)}
+    print(f"\n{'target':<10} {'mutants':>8} {'killed':>7} {'survived+untested':>18} {'score':>7}")
+    print(
+        f"{args.target:<10} {len(status_by_name):>8} {result['killed']:>7} "
+        f"{result['survived_incl_no_tests']:>18} {result['score']:>7.1%}"
+    )
+    print("counts:", result["counts"])
+    text = json.dumps(result, indent=1)
+    if args.json:
+        args.json.write_text(text + "\n")
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
