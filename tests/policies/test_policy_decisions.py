@@ -9,6 +9,7 @@ over a base that never escalates.
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -32,6 +33,7 @@ from simkit.policies import (
     TaskHeuristicPolicy,
     ThresholdPolicy,
 )
+from simkit.policies.baselines import task_of
 from simkit.trace import Trace
 
 TIERS = ("gpu", "hosted", "frontier")
@@ -156,11 +158,19 @@ def test_spillover_wraps_around_from_the_most_expensive_tier():
 
 
 def test_spillover_follows_a_custom_order_and_stays_when_everything_is_overloaded():
-    p = SpillOverPolicy(StaticPolicy("gpu"), max_queued=0, order=("frontier", "gpu", "hosted"))
-    assert p.route(req(), view(queued={"gpu": 1}), None) == "hosted"
-    assert p.route(req(), view(queued={"gpu": 1, "hosted": 1}), None) == "frontier"
+    """Order hosted, gpu, frontier: after an overloaded gpu comes the frontier (fleet order
+    would say hosted), then, wrapping, hosted."""
+    p = SpillOverPolicy(StaticPolicy("gpu"), max_queued=0, order=("hosted", "gpu", "frontier"))
+    assert p.route(req(), view(queued={"gpu": 1}), None) == "frontier"
+    assert p.route(req(), view(queued={"gpu": 1, "frontier": 1}), None) == "hosted"
     everything = view(queued={"gpu": 1, "hosted": 1, "frontier": 1})
     assert p.route(req(), everything, None) == "gpu"
+
+
+def test_spillover_from_a_tier_outside_its_order_starts_at_the_orders_head():
+    fleet = FleetView.snapshot(("gpu", "a", "b", "c"), queued={"gpu": 1})
+    p = SpillOverPolicy(StaticPolicy("gpu"), max_queued=0, order=("a", "b", "c"))
+    assert p.route(req(), fleet, None) == "a"
 
 
 def test_spillover_passes_attempts_to_its_base():
@@ -214,6 +224,11 @@ def test_fallback_hands_completed_and_unlisted_failures_to_its_base():
     assert p.next_tier(req(), failed("gpu", ["gpu"], "error"), view(), None) == "hosted"
     assert p.next_tier(req(), failed("gpu", ["gpu"], "outage"), view(), None) == "hosted"
     assert p.route(req(), view(), None) == "gpu"
+
+
+def test_fallback_from_a_tier_the_fleet_does_not_list_walks_up_from_the_cheapest():
+    p = FallbackPolicy(StaticPolicy("gpu"))
+    assert p.next_tier(req(), failed("elsewhere", ["elsewhere"]), view(), None) == "hosted"
 
 
 # --- privacy -------------------------------------------------------------------------------------
@@ -439,6 +454,7 @@ def test_check_names_the_key_and_what_was_expected(policy, message):
     [
         StaticPolicy("hosted"),
         RandomMixPolicy({"gpu": 0.0, "frontier": 2}),
+        RandomMixPolicy({"gpu": 0.25, "frontier": 0.25}),
         TaskHeuristicPolicy(small="gpu", mid="hosted", frontier="frontier", tasks={"x": "code"}),
         TargetSharePolicy(0.0, strong="hosted", weak="gpu"),
         TargetSharePolicy(1.0, score=None),
@@ -455,3 +471,161 @@ def test_check_names_the_key_and_what_was_expected(policy, message):
 )
 def test_check_accepts_valid_parameters(policy):
     assert policy.check(TIERS, ("p_hard",)) is None
+
+
+# --- wrappers hand the request, the fleet view and the rng to their base -------------------------
+@dataclass(frozen=True)
+class Recorder:
+    """A base policy that notes what it was given and answers from the request's score."""
+
+    calls: list = field(default_factory=list, compare=False)
+
+    def route(self, request, fleet, rng):  # noqa: ANN001, ANN201
+        self.calls.append(("route", request, fleet, rng))
+        return "frontier" if request.scores["p_hard"] >= 0.5 else "hosted"
+
+    def next_tier(self, request, attempt, fleet, rng):  # noqa: ANN001, ANN201
+        self.calls.append(("next_tier", request, fleet, rng))
+        return "gpu"
+
+
+@pytest.mark.parametrize(
+    "wrap",
+    [
+        lambda base: SpillOverPolicy(base, max_queued=5),
+        lambda base: FallbackPolicy(base),
+        lambda base: PrivacyPolicy(base),
+    ],
+    ids=["spillover", "fallback", "privacy"],
+)
+def test_wrappers_pass_request_fleet_and_rng_to_their_base(wrap):
+    base = Recorder()
+    p = wrap(base)
+    r, fleet, rng = req(p_hard=0.7), view(private_tiers={"gpu"}), np.random.default_rng(0)
+    assert p.route(r, fleet, rng) == "frontier"
+    ok = AttemptView("frontier", True, "", ("frontier",), 0, 1.0)
+    assert p.next_tier(r, ok, fleet, rng) == "gpu"
+    assert [(c[0], c[1] is r, c[2] is fleet, c[3] is rng) for c in base.calls] == [
+        ("route", True, True, True),
+        ("next_tier", True, True, True),
+    ]
+
+
+def test_cascade_verifier_draws_its_errors_from_the_given_rng():
+    """judge_error 0.5: the verdicts follow the rng's draws (an error when u < 0.5)."""
+    p = CascadePolicy(judge_error=0.5)
+    right = AttemptView("gpu", True, "", ("gpu",), 0, 1.0)
+    draws = np.random.default_rng(11).random(8)
+    rng = np.random.default_rng(11)
+    got = [p.next_tier(req(), right, view(), rng) for _ in range(8)]
+    assert got == ["hosted" if u < 0.5 else None for u in draws]
+
+
+def test_a_failed_attempt_is_never_accepted_whatever_its_recorded_quality():
+    rng = np.random.default_rng(0)
+    assert not AttemptView("gpu", False, "error", ("gpu",), 0, 1.0).verify(0.5, 0.0, rng)
+    assert not AttemptView("gpu", True, "", ("gpu",), 0, NAN).verify(0.5, 0.0, rng)
+
+
+# --- exact thresholds ----------------------------------------------------------------------------
+def test_a_score_equal_to_the_threshold_goes_to_the_strong_tier():
+    """Nothing decided, nothing spent: the thresholds are exactly their starts."""
+    share = TargetSharePolicy(0.2, score="p_hard", start=0.625)
+    assert share.threshold(view()) == 0.625
+    assert share.route(req(p_hard=0.625), view(), None) == "frontier"
+    budget = BudgetPolicy(60.0, score="p_hard", start=0.375)
+    assert budget.threshold(view()) == 0.375
+    assert budget.route(req(p_hard=0.375), view(), None) == "frontier"
+
+
+# --- random mix, task heuristic, oracle details --------------------------------------------------
+def test_random_mix_with_three_non_zero_weights_uses_cumulative_intervals():
+    """Weights 2, 1, 1: u * 4 in [0, 2) -> gpu, [2, 3) -> hosted, [3, 4) -> frontier."""
+    p = RandomMixPolicy({"gpu": 2.0, "hosted": 1.0, "frontier": 1.0})
+    draws = np.random.default_rng(9).random(40) * 4
+    rng = np.random.default_rng(9)
+    got = [p.route(req(), view(), rng) for _ in range(40)]
+    expected = ["gpu" if u < 2 else "hosted" if u < 3 else "frontier" for u in draws]
+    assert got == expected and {"gpu", "hosted", "frontier"} == set(got)
+
+
+def test_task_heuristic_reads_the_source_and_source_overrides():
+    p = TaskHeuristicPolicy()
+    gsm = RequestView("r", 0.0, 1, 1, "", "gsm8k", frozenset(), {})
+    assert p.route(gsm, view(), None) == "frontier"
+    mine = RequestView("r", 0.0, 1, 1, "misc", "my-tickets", frozenset(), {})
+    assert (
+        TaskHeuristicPolicy(tasks={"my-tickets": "classification"}).route(mine, view(), None)
+        == "gpu"
+    )
+    assert task_of("misc", "my-tickets") == "qa"
+    assert task_of("misc", "my-tickets", {"other": "code"}) == "qa"
+
+
+def test_oracle_ranks_tiers_in_the_given_cost_order_not_the_column_order():
+    """Columns frontier, gpu; cost order gpu, frontier: a tie goes to gpu, an unknown request
+    to gpu (the cheapest in cost order)."""
+    q = pd.DataFrame({"frontier": [1.0, 1.0], "gpu": [1.0, 0.0]}, index=["tie", "hard"])
+    p = OraclePolicy(q, tiers=("gpu", "frontier"))
+    assert [p.route(req(r), view(), None) for r in ("tie", "hard", "unknown")] == [
+        "gpu",
+        "frontier",
+        "gpu",
+    ]
+
+
+def test_oracle_from_trace_leaves_a_tier_without_outcomes_empty():
+    requests = pd.DataFrame({"request_id": ["a"], "arrival_s": [0.0], "prompt_tokens": [5]})
+    outcomes = pd.DataFrame(
+        {"request_id": ["a"], "model": ["small"], "quality": [1.0], "output_tokens": [3]}
+    )
+    fleet = _three_tier_fleet(quality_models=("small", "small", "unrecorded"))
+    p = OraclePolicy.from_trace(Trace(requests, outcomes), fleet)
+    assert p.quality.loc["a"].tolist()[:2] == [1.0, 1.0]
+    assert np.isnan(p.quality.loc["a", "frontier"])
+    assert p.route(req("a"), view(), None) == "gpu"
+
+
+# --- check() messages of thresholds and spill-over ------------------------------------------------
+@pytest.mark.parametrize(
+    ("policy", "message"),
+    [
+        (ThresholdPolicy({}), "policy 'threshold', key 'cutoffs': expected tier -> minimum score"),
+        (
+            ThresholdPolicy([("frontier", 0.5)]),
+            "policy 'threshold', key 'cutoffs': expected tier -> minimum score",
+        ),
+        (ThresholdPolicy({"gpt4": 0.5}), f"policy 'threshold', key 'cutoffs.gpt4': {UNKNOWN}"),
+        (
+            ThresholdPolicy({"frontier": True}),
+            "policy 'threshold', key 'cutoffs.frontier': expected a number, got True",
+        ),
+        (
+            ThresholdPolicy({"frontier": "high"}),
+            "policy 'threshold', key 'cutoffs.frontier': expected a number, got 'high'",
+        ),
+        (
+            ThresholdPolicy({"frontier": float("nan")}),
+            "policy 'threshold', key 'cutoffs.frontier': expected a number, got nan",
+        ),
+        (
+            ThresholdPolicy({"frontier": 0.5, "hosted": 0.5}),
+            "policy 'threshold', key 'cutoffs.hosted': thresholds out of order: 'hosted' has "
+            "0.5 but the stronger tier 'frontier' before it has 0.5; list tiers strongest first "
+            "with strictly decreasing cut-offs",
+        ),
+        (
+            SpillOverPolicy(StaticPolicy("gpu")),
+            "policy 'spillover', key 'max_queued': no overload limit set. set at least one of "
+            "max_queued, max_wait_s, min_headroom",
+        ),
+        (
+            SpillOverPolicy(ThresholdPolicy({"frontier": 0.5}, score="p_easy"), max_queued=1),
+            "policy 'threshold', key 'score': the trace has no score column 'p_easy'; "
+            "available scores: p_hard. score the trace with a classifier first "
+            "(Trace.with_scores)",
+        ),
+    ],
+)
+def test_threshold_and_spillover_checks_name_the_key(policy, message):
+    assert check_error(policy) == message
