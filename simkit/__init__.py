@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from simkit._version import __version__
 from simkit.errors import SimkitError
 
 if TYPE_CHECKING:  # what static analysis and IDEs see; at run time __getattr__ loads them
@@ -19,8 +20,6 @@ if TYPE_CHECKING:  # what static analysis and IDEs see; at run time __getattr__ 
     from simkit.policies import Policy, ThresholdPolicy, build_policy
     from simkit.sim import Records, simulate
     from simkit.trace import Trace, load_trace, save_trace
-
-__version__ = "0.1.0"
 
 __all__ = [
     "Fleet",

@@ -7,22 +7,31 @@ are closed-form, 1–2 events per request).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
 
 import numpy as np
 import simpy
 
 from simkit.fleet.costs import request_token_cost_usd
-from simkit.fleet.ratelimit import RateLimiter
+from simkit.fleet.ratelimit import Admission, RateLimiter
 from simkit.fleet.spec import ApiEndpoint
+from simkit.sim.jobs import AttemptSink, Job
 from simkit.sim.tier import TierRuntime
-
-if TYPE_CHECKING:
-    from simkit.sim.engine import _Job, _Run
 
 __all__ = ["ApiTier"]
 
 _INF = float("inf")
+
+
+class _Attempt:
+    """One attempt of a job on an API tier: its retries so far and what the limiter charged."""
+
+    __slots__ = ("admission", "job", "retries")
+
+    def __init__(self, job: Job) -> None:
+        self.job = job
+        self.retries = 0
+        self.admission: Admission | None = None
 
 
 class ApiTier(TierRuntime):
@@ -42,9 +51,14 @@ class ApiTier(TierRuntime):
     kind = "api"
 
     def __init__(
-        self, run: _Run, idx: int, name: str, spec: ApiEndpoint, rng: np.random.Generator
+        self,
+        env: simpy.Environment,
+        sink: AttemptSink,
+        name: str,
+        spec: ApiEndpoint,
+        rng: np.random.Generator,
     ) -> None:
-        super().__init__(run, idx, name, spec, rng)
+        super().__init__(env, sink, name, spec, rng)
         self.spec: ApiEndpoint = spec
         self.limiter = RateLimiter(spec.rate_limit) if spec.rate_limit is not None else None
         self.in_flight = 0
@@ -71,15 +85,18 @@ class ApiTier(TierRuntime):
         ]
 
     # -- attempts ------------------------------------------------------------------------------
-    def submit(self, job: _Job) -> None:
-        """Start an attempt of ``job`` now (its retry counters are fresh)."""
-        self._try(job)
+    def submit(self, job: Job) -> None:
+        """Start an attempt of ``job`` now."""
+        self._try(_Attempt(job))
 
-    def _later(self, delay: float, job: _Job, callback) -> None:  # noqa: ANN001
-        ev = self.env.timeout(delay, job)
+    def _later(
+        self, delay: float, attempt: _Attempt, callback: Callable[[simpy.Event], None]
+    ) -> None:
+        ev = self.env.timeout(delay, attempt)
         ev.callbacks.append(callback)
 
-    def _try(self, job: _Job) -> None:
+    def _try(self, attempt: _Attempt) -> None:
+        job = attempt.job
         env = self.env
         now = env.now
         spec = self.spec
@@ -87,32 +104,16 @@ class ApiTier(TierRuntime):
         rtt = d.lognormal(spec.rtt_s.median, spec.rtt_s.sigma)
         if spec.outages and spec.in_outage(now):
             job.reason = "outage"
-            self._later(rtt, job, self._on_failure)
+            self._later(rtt, attempt, self._on_failure)
             return
         lim = self.limiter
         adm = None
         if lim is not None:
             adm, wait = lim.try_admit(now, job.n_in, job.max_tok)
             if adm is None:
-                job.n_429 += 1
-                job.att_n429 += 1
-                self.recent_429.append(now)
-                retry = spec.retry
-                if wait == _INF:
-                    job.reason = "too_large"
-                    self._later(rtt, job, self._on_final_failure)
-                elif job.att_retries < retry.max_retries:
-                    if not retry.honour_retry_after:
-                        wait = self._backoff(job.att_retries)
-                    job.att_retries += 1
-                    job.retries += 1
-                    self.queued += 1
-                    self._later(rtt + wait, job, self._on_retry)
-                else:
-                    job.reason = "rate_limited"
-                    self._later(rtt, job, self._on_final_failure)
+                self._rate_limited(attempt, now, rtt, wait)
                 return
-        job.admission = adm
+        attempt.admission = adm
         self.n_requests += 1
         if self.in_flight == 0:
             self._busy_since = now
@@ -124,15 +125,36 @@ class ApiTier(TierRuntime):
         e2e = ttft + (job.n_out - 1) / speed if job.n_out > 1 else ttft
         if spec.error_rate > 0.0 and d.uniform() < spec.error_rate:
             job.reason = "error"
-            self._later(
-                ttft if ttft < spec.timeout_s else spec.timeout_s, job, self._on_admitted_failure
-            )
+            delay = ttft if ttft < spec.timeout_s else spec.timeout_s
+            self._later(delay, attempt, self._on_admitted_failure)
         elif e2e > spec.timeout_s:
             job.reason = "timeout"
-            self._later(spec.timeout_s, job, self._on_admitted_failure)
+            self._later(spec.timeout_s, attempt, self._on_admitted_failure)
         else:
             job.t_first = now + ttft
-            self._later(e2e, job, self._on_complete)
+            self._later(e2e, attempt, self._on_complete)
+
+    def _rate_limited(self, attempt: _Attempt, now: float, rtt: float, wait: float) -> None:
+        """A 429 at ``now``: retry after ``retry-after`` (or a back-off), or fail the attempt
+        (``too_large`` when the bucket can never admit it, ``rate_limited`` past the retries)."""
+        job = attempt.job
+        job.n_429 += 1
+        job.att_n429 += 1
+        self.recent_429.append(now)
+        retry = self.spec.retry
+        if wait == _INF:
+            job.reason = "too_large"
+            self._later(rtt, attempt, self._on_final_failure)
+        elif attempt.retries < retry.max_retries:
+            if not retry.honour_retry_after:
+                wait = self._backoff(attempt.retries)
+            attempt.retries += 1
+            job.retries += 1
+            self.queued += 1
+            self._later(rtt + wait, attempt, self._on_retry)
+        else:
+            job.reason = "rate_limited"
+            self._later(rtt, attempt, self._on_final_failure)
 
     def _backoff(self, k: int) -> float:
         r = self.spec.retry
@@ -148,40 +170,41 @@ class ApiTier(TierRuntime):
 
     def _on_retry(self, event: simpy.Event) -> None:
         self.queued -= 1
-        self._try(event._value)
+        self._try(event.value)
 
     def _on_complete(self, event: simpy.Event) -> None:
-        job = event._value
+        attempt: _Attempt = event.value
+        job = attempt.job
         now = self.env.now
         self._leave(now)
         if self.limiter is not None:
-            self.limiter.complete(now, job.admission, job.n_in, job.n_out)
+            self.limiter.complete(now, attempt.admission, job.n_in, job.n_out)
         self.prompt_tokens += job.n_in
         self.output_tokens += job.n_out
         cost = request_token_cost_usd(self.spec, job.n_in, job.n_out)
-        self.run.attempt_done(job, True, cost)
+        self.sink.attempt_done(job, True, cost)
 
     def _on_admitted_failure(self, event: simpy.Event) -> None:
-        job = event._value
+        attempt: _Attempt = event.value
         now = self.env.now
         self._leave(now)
         if self.limiter is not None:
-            self.limiter.complete(now, job.admission, job.n_in, 0)
+            self.limiter.complete(now, attempt.admission, attempt.job.n_in, 0)
         self._on_failure(event)
 
     def _on_failure(self, event: simpy.Event) -> None:
         """A retryable failure (error, outage, timeout): back off and retry, or give up."""
-        job = event._value
+        attempt: _Attempt = event.value
         self.recent_errors.append(self.env.now)
-        if job.att_retries < self.spec.retry.max_retries:
-            wait = self._backoff(job.att_retries)
-            job.att_retries += 1
-            job.retries += 1
+        if attempt.retries < self.spec.retry.max_retries:
+            wait = self._backoff(attempt.retries)
+            attempt.retries += 1
+            attempt.job.retries += 1
             self.queued += 1
-            self._later(wait, job, self._on_retry)
+            self._later(wait, attempt, self._on_retry)
         else:
-            self.run.attempt_done(job, False, 0.0)
+            self.sink.attempt_done(attempt.job, False, 0.0)
 
     def _on_final_failure(self, event: simpy.Event) -> None:
         self.recent_errors.append(self.env.now)
-        self.run.attempt_done(event._value, False, 0.0)
+        self.sink.attempt_done(event.value.job, False, 0.0)

@@ -1,31 +1,50 @@
-"""What every tier runtime shares: its place in the run, its spec, its random draws and the
-recent 429s and errors policies read through :class:`simkit.policies.FleetView`."""
+"""What every tier runtime shares: its environment, its spec, its random draws, where it
+reports finished attempts, and the recent 429s and errors policies read through
+:class:`simkit.policies.FleetView`."""
 
 from __future__ import annotations
 
 from collections import deque
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import simpy
 
 from simkit.sim.draws import Draws
-
-if TYPE_CHECKING:
-    from simkit.sim.engine import _Run
+from simkit.sim.jobs import AttemptSink
 
 __all__ = ["TierRuntime"]
 
 
 class TierRuntime:
-    """Base of :class:`~simkit.sim.api.ApiTier` and :class:`~simkit.sim.gpu.GpuTier`."""
+    """Base of :class:`~simkit.sim.api.ApiTier` and :class:`~simkit.sim.gpu.GpuTier`.
 
-    __slots__ = ("draws", "env", "idx", "name", "recent_429", "recent_errors", "run", "spec")
+    Parameters
+    ----------
+    env : simpy.Environment
+        The run's environment.
+    sink : AttemptSink
+        Receives every finished attempt.
+    name : str
+        The tier's name.
+    spec : ApiEndpoint or GpuServer
+        The endpoint it simulates.
+    rng : numpy.random.Generator
+        The tier's own random stream.
+    """
 
-    def __init__(self, run: _Run, idx: int, name: str, spec: Any, rng: np.random.Generator) -> None:
-        self.run = run
-        self.env: simpy.Environment = run.env
-        self.idx = idx
+    __slots__ = ("draws", "env", "name", "recent_429", "recent_errors", "sink", "spec")
+
+    def __init__(
+        self,
+        env: simpy.Environment,
+        sink: AttemptSink,
+        name: str,
+        spec: Any,
+        rng: np.random.Generator,
+    ) -> None:
+        self.env = env
+        self.sink = sink
         self.name = name
         self.spec = spec
         self.draws = Draws(rng)

@@ -1,0 +1,76 @@
+"""The trace's requests as plain per-request lists the run reads in its hot path, and the
+:class:`~simkit.policies.RequestView` a policy sees of each."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+
+import numpy as np
+
+from simkit.fleet.spec import Fleet
+from simkit.policies.base import RequestView
+from simkit.schema import TAG_SEPARATOR
+from simkit.sim.arrays import int_column, tier_arrays
+from simkit.trace.core import Trace
+
+__all__ = ["RequestTable"]
+
+_EMPTY_SCORES: Mapping[str, float] = MappingProxyType({})
+
+
+class RequestTable:
+    """Everything per request and per tier that is known before the run, as lists."""
+
+    def __init__(
+        self, trace: Trace, fleet: Fleet, allow_missing_quality: bool, sensitive_tag: str
+    ) -> None:
+        req = trace.requests
+        self.ids = req["request_id"].astype(str).tolist()
+        self.arrival = req["arrival_s"].to_numpy(dtype="float64").tolist()
+        arrays = tier_arrays(trace, fleet, allow_missing_quality=allow_missing_quality)
+        self.prompt = arrays.prompt_tokens.tolist()
+        max_tok, max_known = int_column(trace, "max_tokens")
+        self.max_tok = np.where(max_known, max_tok, -1).tolist()
+        self.quality: list[list[float]] = [
+            arrays.quality[:, j].tolist() for j in range(len(fleet.tiers))
+        ]
+        self.out: list[list[int]] = [
+            arrays.output_tokens[:, j].tolist() for j in range(len(fleet.tiers))
+        ]
+        self.category = req["category"].fillna("").astype(str).tolist()
+        self.source = req["source"].fillna("").astype(str).tolist()
+        tag_cache: dict[str, frozenset[str]] = {}
+        tags = []
+        for t in req["tags"].fillna("").astype(str).tolist():
+            fs = tag_cache.get(t)
+            if fs is None:
+                fs = tag_cache[t] = frozenset(
+                    x.strip() for x in t.split(TAG_SEPARATOR) if x.strip()
+                )
+            tags.append(fs)
+        self.tags = tags
+        self.sensitive = [sensitive_tag in t for t in tags]
+        self.score_names = trace.score_names
+        self.scores = (
+            [trace.scores[c].to_numpy(dtype="float64").tolist() for c in self.score_names]
+            if self.score_names
+            else []
+        )
+
+    def request_view(self, i: int) -> RequestView:
+        scores = (
+            {name: col[i] for name, col in zip(self.score_names, self.scores, strict=True)}
+            if self.scores
+            else _EMPTY_SCORES
+        )
+        return RequestView(
+            self.ids[i],
+            self.arrival[i],
+            self.prompt[i],
+            self.max_tok[i],
+            self.category[i],
+            self.source[i],
+            self.tags[i],
+            scores,
+        )

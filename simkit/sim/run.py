@@ -1,0 +1,303 @@
+"""One simulation run: arrivals, routing decisions, attempts on tier runtimes, and the
+per-request results they leave (preallocated lists that become the records at the end).
+
+The run builds each tier runtime from what it needs (the environment, itself as the
+:class:`~simkit.sim.jobs.AttemptSink`, the tier's spec and random stream); tiers report
+finished attempts back through :meth:`Run.attempt_done` and never import this module.
+"""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+
+import numpy as np
+import pandas as pd
+import simpy
+
+from simkit.errors import PolicyError, SimulationError
+from simkit.fleet.spec import ApiEndpoint, Fleet
+from simkit.policies.base import AttemptView, FleetView, Policy
+from simkit.schema import ENDPOINT_COLUMNS, RECORD_COLUMNS
+from simkit.seeding import named_stream
+from simkit.sim.api import ApiTier
+from simkit.sim.fleet_state import LiveCounts, LiveState
+from simkit.sim.gpu import GpuTier
+from simkit.sim.jobs import Job
+from simkit.sim.requests import RequestTable
+
+__all__ = ["CountingEnvironment", "Run"]
+
+
+class CountingEnvironment(simpy.Environment):
+    """A SimPy environment that counts the events it schedules (``meta['n_events']``).
+
+    SimPy has no public count of scheduled events; counting in :meth:`schedule`, the one
+    method every event goes through, avoids reading its private event-id counter.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.n_scheduled = 0
+
+    def schedule(
+        self,
+        event: simpy.Event,
+        priority: simpy.events.EventPriority = simpy.events.NORMAL,
+        delay: simpy.core.SimTime = 0,
+    ) -> None:
+        self.n_scheduled += 1
+        super().schedule(event, priority, delay)
+
+
+class Run:
+    """The state of one simulation run; created and discarded by :func:`~simkit.sim.simulate`.
+
+    Parameters
+    ----------
+    fleet : Fleet
+    policy : Policy
+    seed : int
+        Root seed: the policy and every tier draw from their own named streams.
+    table : RequestTable
+        The trace's requests.
+    progress : bool
+        Show a tqdm progress bar.
+    fast_forward : bool
+        GPU decode fast-forward (SERVING.md §3.6).
+    """
+
+    def __init__(
+        self,
+        fleet: Fleet,
+        policy: Policy,
+        seed: int,
+        table: RequestTable,
+        progress: bool,
+        fast_forward: bool = True,
+    ) -> None:
+        self.env = CountingEnvironment()
+        self.fleet = fleet
+        self.policy = policy
+        self.table = table
+        self.n = len(table.ids)
+        self.tier_names = fleet.tier_names
+        self.tier_index = {name: i for i, name in enumerate(self.tier_names)}
+        self.private = [t.private for t in fleet.tiers]
+        self.tiers = self._tier_runtimes(seed, fast_forward)
+        self.rng = named_stream(seed, "policy")
+        self.routed = dict.fromkeys(self.tier_names, 0)
+        self.decided = [0]
+        self.spend = [0.0]
+        self.view = FleetView(
+            self.tier_names,
+            frozenset(fleet.private_tiers),
+            LiveCounts(self.tiers, lambda t: t.queued),
+            LiveCounts(self.tiers, lambda t: t.in_flight),
+            MappingProxyType(self.routed),
+            self.decided,
+            LiveState(self.env, self.tiers, self.spend),
+        )
+        self.next_tier = getattr(policy, "next_tier", None)
+        self.max_attempts = max(8, 4 * len(self.tier_names))
+        self._allocate_results(self.n)
+        self.bar = None
+        if progress:
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(total=self.n, unit="req", desc="simulate", mininterval=0.5)
+
+    def _tier_runtimes(self, seed: int, fast_forward: bool) -> list[ApiTier | GpuTier]:
+        """One runtime per tier, each with its own stream ``tier:<name>``."""
+        tiers: list[ApiTier | GpuTier] = []
+        for tier in self.fleet.tiers:
+            rng = named_stream(seed, f"tier:{tier.name}")
+            if isinstance(tier.endpoint, ApiEndpoint):
+                tiers.append(ApiTier(self.env, self, tier.name, tier.endpoint, rng))
+            else:
+                tiers.append(
+                    GpuTier(
+                        self.env, self, tier.name, tier.endpoint, rng, fast_forward=fast_forward
+                    )
+                )
+        return tiers
+
+    def _allocate_results(self, n: int) -> None:
+        nan = float("nan")
+        self.final = [-1] * n
+        self.tried: list[str] = [""] * n
+        self.dispatch = [nan] * n
+        self.first = [nan] * n
+        self.end = [nan] * n
+        self.out_tok = [0] * n
+        self.cost = [0.0] * n
+        self.retries = [0] * n
+        self.n429 = [0] * n
+        self.reason = [""] * n
+        self.violation = [False] * n
+        self.n_done = 0
+
+    # -- arrivals ------------------------------------------------------------------------------
+    def start_arrivals(self) -> None:
+        """Feed arrivals lazily: one scheduled event per distinct arrival time, each starting
+        its requests and scheduling the next (no process per request, nothing up front)."""
+        self._next = 0
+        if self.n:
+            ev = self.env.timeout(self.table.arrival[0])
+            ev.callbacks.append(self._arrive)
+
+    def _arrive(self, event: simpy.Event) -> None:
+        arrival = self.table.arrival
+        now = self.env.now
+        i = self._next
+        n = self.n
+        while i < n and arrival[i] <= now:
+            self.start_request(i)
+            i += 1
+        self._next = i
+        if i < n:
+            ev = self.env.timeout(arrival[i] - now)
+            ev.callbacks.append(self._arrive)
+
+    def start_request(self, i: int) -> None:
+        table = self.table
+        req = table.request_view(i)
+        job = Job(i, req, table.prompt[i])
+        tier = self.policy.route(req, self.view, self.rng)
+        self.decided[0] += 1
+        self.dispatch[i] = self.env.now
+        self.send(job, tier, "route")
+
+    def send(self, job: Job, tier: str, hook: str) -> None:
+        """Start an attempt of ``job`` on ``tier`` (the policy's answer to ``hook``)."""
+        k = self.tier_index.get(tier)
+        if k is None:
+            raise PolicyError(
+                f"policy {type(self.policy).__name__}",
+                key=hook,
+                problem=f"returned {tier!r} for request {job.req.request_id!r}, which is not a "
+                f"tier of this fleet; tiers: {', '.join(self.tier_names)}",
+            )
+        if len(job.tried) >= self.max_attempts:
+            raise SimulationError(
+                f"policy {type(self.policy).__name__} sent request {job.req.request_id!r} to "
+                f"{len(job.tried)} tiers in a row; its next_tier() must return None eventually"
+            )
+        i = job.i
+        job.tried.append(k)
+        job.tier = k
+        job.n_out = self.table.out[k][i]
+        mt = self.table.max_tok[i]
+        job.max_tok = mt if mt >= 0 else job.n_out
+        job.att_n429 = 0
+        job.reason = ""
+        self.routed[self.tier_names[k]] += 1
+        if self.table.sensitive[i] and not self.private[k]:
+            self.violation[i] = True
+        self.tiers[k].submit(job)
+
+    # -- attempt results -----------------------------------------------------------------------
+    def attempt_done(self, job: Job, completed: bool, cost_usd: float) -> None:
+        """Book a finished attempt; ask the policy's ``next_tier`` (if any) where to go next,
+        else close the request's record."""
+        i = job.i
+        k = job.tier
+        if completed:
+            self.cost[i] += cost_usd
+            self.spend[0] += cost_usd
+            self.final[i] = k
+            self.first[i] = job.t_first
+            self.out_tok[i] = job.n_out
+        if self.next_tier is not None:
+            names = self.tier_names
+            attempt = AttemptView(
+                names[k],
+                completed,
+                job.reason,
+                tuple(names[t] for t in job.tried),
+                job.att_n429,
+                self.table.quality[k][i] if completed else float("nan"),
+            )
+            nxt = self.next_tier(job.req, attempt, self.view, self.rng)
+            if nxt is not None:
+                self.send(job, nxt, "next_tier")
+                return
+        self.end[i] = self.env.now
+        self.retries[i] = job.retries
+        self.n429[i] = job.n_429
+        self.reason[i] = "" if self.final[i] >= 0 else job.reason
+        self.tried[i] = ",".join(self.tier_names[t] for t in job.tried)
+        self.n_done += 1
+        if self.bar is not None and self.n_done % 1024 == 0:
+            self.bar.update(1024)
+
+    # -- results -------------------------------------------------------------------------------
+    def to_frames(self, run_id: int) -> tuple[pd.DataFrame, pd.DataFrame, float]:
+        """The requests and endpoints frames of the finished run, and its horizon."""
+        n = self.n
+        end = np.asarray(self.end, dtype="float64")
+        horizon = float(
+            max(end.max() if n else 0.0, self.table.arrival[-1] if n else 0.0, self.env.now)
+        )
+        requests = self._requests_frame(run_id, end)
+        return requests, self._endpoints_frame(run_id, horizon), horizon
+
+    def _requests_frame(self, run_id: int, end: np.ndarray) -> pd.DataFrame:
+        n = self.n
+        table = self.table
+        final = np.asarray(self.final, dtype="int64")
+        done = final >= 0
+        names = np.asarray([*self.tier_names, ""], dtype=object)
+        models = np.asarray([*(t.quality_model for t in self.fleet.tiers), ""], dtype=object)
+        q_all = np.asarray(table.quality, dtype="float64").reshape(len(self.tier_names), n)
+        quality = np.full(n, np.nan)
+        if n:
+            quality[done] = q_all[final[done], np.flatnonzero(done)]
+        requests = pd.DataFrame(
+            {
+                "run_id": np.full(n, run_id, dtype="int64"),
+                "request_id": pd.array(table.ids, dtype="string"),
+                "tier": pd.array(names[final].tolist(), dtype="string"),
+                "model": pd.array(models[final].tolist(), dtype="string"),
+                "tiers_tried": pd.array(self.tried, dtype="string"),
+                "arrival_s": np.asarray(table.arrival, dtype="float64"),
+                "dispatch_s": np.asarray(self.dispatch, dtype="float64"),
+                "first_token_s": np.asarray(self.first, dtype="float64"),
+                "end_s": end,
+                "prompt_tokens": np.asarray(table.prompt, dtype="int64"),
+                "output_tokens": np.asarray(self.out_tok, dtype="int64"),
+                "cost_usd": np.asarray(self.cost, dtype="float64"),
+                "retries": np.asarray(self.retries, dtype="int64"),
+                "n_429": np.asarray(self.n429, dtype="int64"),
+                "quality": quality,
+                "status": pd.array(np.where(done, "completed", "failed").tolist(), dtype="string"),
+                "fail_reason": pd.array(self.reason, dtype="string"),
+                "privacy_violation": np.asarray(self.violation, dtype="bool"),
+            }
+        )
+        return requests[list(RECORD_COLUMNS)]
+
+    def _endpoints_frame(self, run_id: int, horizon: float) -> pd.DataFrame:
+        rows = []
+        for tier_rt, tier in zip(self.tiers, self.fleet.tiers, strict=True):
+            fixed = tier.endpoint.usd_per_hour
+            for replica, busy, n_req, p_tok, o_tok in tier_rt.replica_rows():
+                rows.append(
+                    {
+                        "run_id": run_id,
+                        "tier": tier.name,
+                        "replica": replica,
+                        "kind": tier.kind,
+                        "horizon_s": horizon,
+                        "busy_s": float(busy),
+                        "usd_per_hour": float(fixed),
+                        "n_requests": int(n_req),
+                        "prompt_tokens": int(p_tok),
+                        "output_tokens": int(o_tok),
+                    }
+                )
+        return pd.DataFrame(rows, columns=list(ENDPOINT_COLUMNS)).astype(dict(ENDPOINT_COLUMNS))
+
+    def gpu_counts(self) -> tuple[int, int]:
+        """Steps and preemptions of every GPU replica of the run."""
+        replicas = [r for t in self.tiers if isinstance(t, GpuTier) for r in t.replicas]
+        return sum(r.steps for r in replicas), sum(r.preemptions for r in replicas)
