@@ -345,6 +345,11 @@ def _three_tier_fleet(quality_models=("small", "small", "big")):
 
 # --- check(): every policy names the key and the valid choices ----------------------------------
 UNKNOWN = "unknown tier 'gpt4'; tiers of this fleet: gpu, hosted, frontier"
+NO_P_EASY = (
+    "the trace has no score column 'p_easy'; score columns: p_hard. score the trace first: "
+    "simkit classifier score TRACE --bundle classifiers/routellm-static-minilm --out SCORED "
+    "(or simkit.classify.score_trace, Trace.with_scores)"
+)
 
 
 @pytest.mark.parametrize(
@@ -389,8 +394,7 @@ UNKNOWN = "unknown tier 'gpt4'; tiers of this fleet: gpu, hosted, frontier"
         (TargetSharePolicy(0.2, weak="gpt4"), f"policy 'share', key 'weak': {UNKNOWN}"),
         (
             TargetSharePolicy(0.2, score="p_easy"),
-            "policy 'share', key 'score': the trace has no score column 'p_easy'; available "
-            "scores: p_hard. score the trace with a classifier first (Trace.with_scores)",
+            f"policy 'share', key 'score': {NO_P_EASY}",
         ),
         (BudgetPolicy(0.0), "policy 'budget', key 'usd_per_hour': must be > 0, got 0.0"),
         (BudgetPolicy(True), "policy 'budget', key 'usd_per_hour': must be > 0, got True"),
@@ -398,8 +402,7 @@ UNKNOWN = "unknown tier 'gpt4'; tiers of this fleet: gpu, hosted, frontier"
         (BudgetPolicy(1.0, weak="gpt4"), f"policy 'budget', key 'weak': {UNKNOWN}"),
         (
             BudgetPolicy(1.0, score="p_easy"),
-            "policy 'budget', key 'score': the trace has no score column 'p_easy'; available "
-            "scores: p_hard. score the trace with a classifier first (Trace.with_scores)",
+            f"policy 'budget', key 'score': {NO_P_EASY}",
         ),
         (CascadePolicy(chain=("gpu", "gpt4")), f"policy 'cascade', key 'chain': {UNKNOWN}"),
         (CascadePolicy(chain=()), "policy 'cascade', key 'chain': needs at least one tier"),
@@ -621,9 +624,7 @@ def test_oracle_from_trace_leaves_a_tier_without_outcomes_empty():
         ),
         (
             SpillOverPolicy(ThresholdPolicy({"frontier": 0.5}, score="p_easy"), max_queued=1),
-            "policy 'threshold', key 'score': the trace has no score column 'p_easy'; "
-            "available scores: p_hard. score the trace with a classifier first "
-            "(Trace.with_scores)",
+            f"policy 'threshold', key 'score': {NO_P_EASY}",
         ),
     ],
 )
