@@ -53,7 +53,7 @@ from simkit.gateway.decisions import LOG_VERSION, DecisionLog
 from simkit.gateway.metrics import GatewayMetrics
 from simkit.gateway.scoring import make_scorer
 from simkit.gateway.state import LiveFleet
-from simkit.gateway.upstream import Upstream, UpstreamFailure
+from simkit.gateway.upstream import Upstream, UpstreamFailure, UpstreamResponse
 from simkit.policies import (
     AttemptView,
     FallbackPolicy,
@@ -440,7 +440,7 @@ class Gateway:
                 return self._exhausted(rec, tried, last)
             tier = nxt
             rec["tier"], rec["model"] = tier, self.config.upstreams[tier].model
-        manager, response, sent_s = opened
+        response, sent_s = opened
         headers = {
             "x-simkit-request-id": rid,
             "x-simkit-tier": tier,
@@ -449,8 +449,8 @@ class Gateway:
             "x-simkit-fallbacks": str(len(rec["attempts"])),
         }
         if not stream:
-            return await self._whole(rec, tier, manager, response, sent_s, headers, view)
-        return await self._stream(rec, tier, manager, response, sent_s, headers, hide_usage)
+            return await self._whole(rec, tier, response, sent_s, headers)
+        return await self._stream(rec, tier, response, sent_s, headers, hide_usage)
 
     async def _attempt(
         self, tier: str, body: dict[str, Any], stream: bool, tried: list[str]
@@ -471,7 +471,7 @@ class Gateway:
             self.metrics.errors.labels(tier, "timeout").inc()
             return UpstreamFailure("timeout", detail="no free upstream slot in time"), None
         try:
-            manager, response = await up.open(body, stream=stream, timeout_s=up.spec.timeout_s)
+            response = await up.open(body, stream=stream, timeout_s=up.spec.timeout_s)
         except UpstreamFailure as f:
             fleet.release(tier)
             if f.reason == "rate_limited":
@@ -484,7 +484,7 @@ class Gateway:
         except BaseException:
             fleet.release(tier)
             raise
-        return None, (manager, response, sent_s)
+        return None, (response, sent_s)
 
     def _exhausted(self, rec: dict[str, Any], tried: list[str], last: UpstreamFailure) -> Response:
         all_429 = all(a["outcome"] == "rate_limited" for a in rec["attempts"])
@@ -539,21 +539,22 @@ class Gateway:
             rec["cost_usd"] = cost
 
     async def _whole(
-        self, rec: dict[str, Any], tier: str, manager: Any, response: Any, sent_s: float,
-        headers: dict[str, str], view: RequestView,
+        self, rec: dict[str, Any], tier: str, response: UpstreamResponse, sent_s: float,
+        headers: dict[str, str],
     ) -> Response:  # fmt: skip
         fleet = self.fleet
         assert fleet is not None
         rec["ttft_s"] = time.perf_counter() - sent_s
+        read = False
         try:
             data = await response.read()
+            read = True
         except BaseException as exc:
             rec["status"] = "cancelled" if isinstance(exc, asyncio.CancelledError) else "failed"
             rec["fail_reason"] = "client_disconnected" if rec["status"] == "cancelled" else "error"
             raise
         finally:
-            with contextlib.suppress(Exception):
-                await manager.__aexit__(None, None, None)
+            response.close(complete=read)
             fleet.release(tier)
             if rec["status"] != "completed" and rec["fail_reason"]:
                 self._record(rec)
@@ -568,26 +569,25 @@ class Gateway:
         return Response(data, media_type="application/json", headers=headers)
 
     async def _stream(
-        self, rec: dict[str, Any], tier: str, manager: Any, response: Any, sent_s: float,
+        self, rec: dict[str, Any], tier: str, response: UpstreamResponse, sent_s: float,
         headers: dict[str, str], hide_usage: bool,
     ) -> Response:  # fmt: skip
         fleet = self.fleet
         assert fleet is not None
         events = _Events(response.iter_bytes())
 
-        async def close() -> None:
-            with contextlib.suppress(Exception):
-                await manager.__aexit__(None, None, None)
+        def close(complete: bool) -> None:
+            response.close(complete=complete)  # closing an unfinished answer cancels it upstream
             fleet.release(tier)
 
         try:
             first = await events.next()
             obj = None if first is None else _parse_event(first)
         except _SSEError as exc:
-            await close()
+            close(False)
             return self._bad_stream(rec, tier, str(exc), started=False)
         except BaseException:
-            await close()
+            close(False)
             raise
         rec["ttft_s"] = time.perf_counter() - sent_s
 
@@ -619,7 +619,7 @@ class Gateway:
                 rec["status"], rec["fail_reason"] = "failed", "error"
                 _log.warning("tier %s: stream broke: %s", tier, type(exc).__name__)
             finally:
-                await close()
+                close(ok and events.done)
                 e2e = time.perf_counter() - sent_s
                 if ok:
                     rec["status"], rec["http_status"] = "completed", 200

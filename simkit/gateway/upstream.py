@@ -1,9 +1,12 @@
-"""Calls to one tier's upstream through the ``openai`` client (its aiohttp transport).
+"""Calls to one tier's upstream over aiohttp (the transport the ``openai`` client itself uses).
 
-The answer's bytes are passed through as the upstream sent them (read through the client's
-streaming-response interface, never parsed into objects and re-serialised); the client
-contributes the base URL and key handling, timeouts, and the mapping of HTTP failures onto
-exception types, which become the failure reasons the fallback policy acts on:
+The answer's bytes are passed through as the upstream sent them, never parsed into objects and
+re-serialised. The gateway talks to the upstream with aiohttp directly rather than through the
+``openai`` client because the client's request building costs more than the rest of the
+gateway's own work: measured on this 2-core machine against the loopback stub, one
+non-streaming call took 1.0-1.07 ms of CPU through ``openai`` 3.63 (its aiohttp transport),
+0.87 ms through ``httpx`` and 0.25 ms through ``aiohttp`` (300 calls each, same process; the
+machine was shared). Failures become the reasons the fallback policy acts on:
 
 ===========================  ================  ==========================================
 upstream answer              reason            then
@@ -18,15 +21,17 @@ other 4xx                    ``client_error``  the upstream's answer goes to the
 from __future__ import annotations
 
 import email.utils
+import json
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-import openai
+import aiohttp
 
 from simkit.gateway.config import UpstreamSpec
 
-__all__ = ["Upstream", "UpstreamFailure", "retry_after_s"]
+__all__ = ["Upstream", "UpstreamFailure", "UpstreamResponse", "retry_after_s"]
 
 
 def retry_after_s(headers: Any) -> float | None:
@@ -67,6 +72,30 @@ class UpstreamFailure(Exception):
         return f"{self.reason} ({self.status or self.detail})"
 
 
+class UpstreamResponse:
+    """An open 2xx answer: read it whole or chunk by chunk, then close it."""
+
+    def __init__(self, response: aiohttp.ClientResponse) -> None:
+        self._response = response
+
+    async def read(self) -> bytes:
+        """The whole body."""
+        return await self._response.read()
+
+    async def iter_bytes(self) -> AsyncIterator[bytes]:
+        """The body as it arrives."""
+        async for chunk in self._response.content.iter_any():
+            yield chunk
+
+    def close(self, *, complete: bool) -> None:
+        """Give the connection back (``complete``: the body was read to its end) or close it,
+        which cancels the upstream request."""
+        if complete:
+            self._response.release()
+        else:
+            self._response.close()
+
+
 class Upstream:
     """One tier's OpenAI-compatible endpoint.
 
@@ -77,67 +106,49 @@ class Upstream:
 
     def __init__(self, spec: UpstreamSpec) -> None:
         self.spec = spec
-        self.client: openai.AsyncOpenAI | None = None
+        self.url = f"{spec.base_url}/chat/completions"
+        self.session: aiohttp.ClientSession | None = None
+        self._headers: dict[str, str] = {}
 
     async def start(self) -> None:
-        """Build the client (inside the running event loop)."""
-        self.client = openai.AsyncOpenAI(
-            base_url=self.spec.base_url,
-            api_key=self.spec.api_key() or "no-key",
-            max_retries=0,  # the gateway's fallback policy decides what happens next
-            timeout=self.spec.timeout_s,
-            http_client=openai.DefaultAioHttpClient(timeout=self.spec.timeout_s),
-        )
+        """Open the connection pool (inside the running event loop)."""
+        key = self.spec.api_key()
+        self._headers = {"content-type": "application/json"}
+        if key:
+            self._headers["authorization"] = f"Bearer {key}"
+        connector = aiohttp.TCPConnector(limit=self.spec.max_concurrency, keepalive_timeout=30)
+        self.session = aiohttp.ClientSession(connector=connector, auto_decompress=False)
 
     async def close(self) -> None:
-        """Close the client's connections."""
-        if self.client is not None:
-            await self.client.close()
+        """Close the connection pool."""
+        if self.session is not None:
+            await self.session.close()
 
-    async def open(self, body: dict[str, Any], *, stream: bool, timeout_s: float) -> Any:
-        """Send ``body`` with this upstream's model; the opened streaming-response manager and
-        response, or :class:`UpstreamFailure`.
-
-        Returns
-        -------
-        (manager, response)
-            ``response.iter_bytes()`` / ``response.read()`` give the answer; leave the manager
-            with ``await manager.__aexit__(None, None, None)``.
-        """
-        assert self.client is not None, "Upstream.open before start()"
-        extra = {k: v for k, v in body.items() if k not in ("model", "messages", "stream")}
-        manager = self.client.chat.completions.with_streaming_response.create(
-            model=self.spec.model,
-            messages=body["messages"],
-            stream=stream,
-            extra_body=extra or None,
-            timeout=timeout_s,
-        )
-        started = time.monotonic()
+    async def open(
+        self, body: dict[str, Any], *, stream: bool, timeout_s: float
+    ) -> UpstreamResponse:
+        """Send ``body`` with this upstream's model; the open answer, or :class:`UpstreamFailure`."""
+        assert self.session is not None, "Upstream.open before start()"
+        payload = json.dumps({**body, "model": self.spec.model, "stream": stream}).encode()
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=timeout_s, sock_read=timeout_s)
         try:
-            response = await manager.__aenter__()
-        except openai.RateLimitError as exc:
-            raise UpstreamFailure(
-                "rate_limited", 429, retry_after_s(exc.response.headers), _body(exc)
-            ) from None
-        except openai.APIStatusError as exc:
-            reason = "error" if exc.status_code >= 500 else "client_error"
-            raise UpstreamFailure(reason, exc.status_code, None, _body(exc)) from None
-        except openai.APITimeoutError as exc:
-            if time.monotonic() - started < 0.9 * timeout_s:
-                # the aiohttp transport reports a refused connection as a connect timeout:
-                # one that came long before the limit is a connection failure
-                raise UpstreamFailure(
-                    "error", detail=f"connection failed: {exc.__cause__}"
-                ) from None
+            response = await self.session.post(
+                self.url, data=payload, headers=self._headers, timeout=timeout
+            )
+        except TimeoutError:
             raise UpstreamFailure("timeout", detail=f"no answer within {timeout_s:g} s") from None
-        except openai.APIConnectionError as exc:
+        except aiohttp.ClientError as exc:
             raise UpstreamFailure("error", detail=f"connection failed: {exc}") from None
-        return manager, response
-
-
-def _body(exc: openai.APIStatusError) -> bytes | None:
-    try:
-        return exc.response.content
-    except Exception:  # a body that cannot be read is simply not forwarded
-        return None
+        status = response.status
+        if status < 400:
+            return UpstreamResponse(response)
+        try:
+            error_body = await response.read()
+        except (TimeoutError, aiohttp.ClientError):
+            error_body = None
+        finally:
+            response.release()
+        if status == 429:
+            raise UpstreamFailure("rate_limited", 429, retry_after_s(response.headers), error_body)
+        reason = "error" if status >= 500 else "client_error"
+        raise UpstreamFailure(reason, status, None, error_body)
