@@ -27,6 +27,7 @@ import pandas as pd
 
 from simkit.errors import SpecError
 from simkit.metrics.cost import SECONDS_PER_MONTH
+from simkit.metrics.latency import DEFAULT_SLO_TTFT_S
 
 __all__ = [
     "CostPlan",
@@ -82,7 +83,7 @@ class ExplorerSettings:
     requests_per_month: float = 1e6
     gpu_usd_per_hour: float = 0.0
     gpu_replicas: int = 1
-    slo_ttft_s: float = 1.0
+    slo_ttft_s: float = DEFAULT_SLO_TTFT_S
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ import simkit.study.report as _report
 import simkit.study.simulation as _simulation
 import simkit.study.whatif as _whatif
 from simkit.fleet.spec import Fleet
-from simkit.metrics import HOURS_PER_MONTH
+from simkit.metrics import DEFAULT_SLO_TTFT_S, HOURS_PER_MONTH
 from simkit.metrics.planning import CostPlan, ExplorerSettings, cost_crossovers, monthly_costs
 from simkit.policies.base import Policy
 from simkit.study.arrays import PreparedTrace, prepare
@@ -316,7 +316,7 @@ class Study:
         cutoffs: Mapping[str, float] | None = None,
         frontier_shares: Sequence[float] = (0.1, 0.2, 0.3),
         requests_per_month: float | None = None,
-        slo_ttft_s: float = 1.0,
+        slo_ttft_s: float = DEFAULT_SLO_TTFT_S,
         seeds: Sequence[int] = (0,),
         load_requests: int = 3000,
         n_jobs: int = 1,

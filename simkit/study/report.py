@@ -13,6 +13,7 @@ import pandas as pd
 
 from simkit.fleet.spec import GpuServer
 from simkit.metrics import (
+    DEFAULT_SLO_TTFT_S,
     RoutingCurve,
     routellm_curve,
     routellm_oracle_curve,
@@ -135,13 +136,22 @@ def _routing(p: PreparedTrace) -> tuple[dict[str, RoutingCurve], tuple[str, str,
     return routing, models
 
 
+def tiered_shares(tiers: Sequence[str], frontier_share: float) -> dict[str, float]:
+    """The 'tiered' strategy's shares without given cut-offs: ``frontier_share`` to the
+    frontier and as much (while it fits) to each tier between it and the cheapest, so every
+    tier gets traffic; the cheapest takes the rest."""
+    middle = list(tiers[1:-1])
+    each = min(frontier_share, (1.0 - frontier_share) / (len(middle) + 1)) if middle else 0.0
+    return {tiers[-1]: frontier_share, **dict.fromkeys(middle, each)}
+
+
 def report_results(
     p: PreparedTrace,
     *,
     cutoffs: Mapping[str, float] | None = None,
     frontier_shares: Sequence[float] = (0.1, 0.2, 0.3),
     requests_per_month: float | None = None,
-    slo_ttft_s: float = 1.0,
+    slo_ttft_s: float = DEFAULT_SLO_TTFT_S,
     seeds: Sequence[int] = (0,),
     load_requests: int = 3000,
     n_jobs: int = 1,
@@ -194,7 +204,7 @@ def report_results(
     tiered = (
         dict(cutoffs.items())
         if cutoffs
-        else cutoffs_for_shares(p, {frontier: float(np.median(frontier_shares))})
+        else cutoffs_for_shares(p, tiered_shares(p.tiers, float(np.median(frontier_shares))))
         if frontier_shares
         else None
     )

@@ -26,7 +26,7 @@ import ipywidgets as w
 import pandas as pd
 
 from simkit.errors import SimkitError, SpecError
-from simkit.metrics import per_1k_requests_usd
+from simkit.metrics import DEFAULT_SLO_TTFT_S, per_1k_requests_usd
 from simkit.metrics.planning import ExplorerSettings  # one definition, shared with simkit.study
 from simkit.viz.charts import (
     latency_cdf_chart,
@@ -118,7 +118,7 @@ class Explorer:
         requests_per_month: float = 1e6,
         gpu_usd_per_hour: float = 2.0,
         gpu_replicas: int = 1,
-        slo_ttft_s: float = 1.0,
+        slo_ttft_s: float = DEFAULT_SLO_TTFT_S,
         scores: Sequence[float] | None = None,
         score_range: tuple[float, float] | None = None,
         volume_range: tuple[float, float] = (1e4, 1e9),

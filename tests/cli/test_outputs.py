@@ -88,3 +88,30 @@ def test_trace_inspect_into_head_prints_no_traceback(lines):
     done = subprocess.run(["bash", "-c", shell], capture_output=True, text=True, timeout=120)
     assert len(done.stdout.splitlines()) == lines
     assert "Traceback" not in done.stderr and "BrokenPipe" not in done.stderr, done.stderr
+
+
+def test_the_library_defaults_are_the_command_line_default():
+    """A notebook user who leaves the SLO out gets the budget the commands use."""
+    import inspect
+
+    from simkit.metrics.planning import ExplorerSettings
+    from simkit.study import Study
+    from simkit.study.report import report_results
+    from simkit.viz import Explorer
+
+    assert ExplorerSettings(mode="thresholds").slo_ttft_s == DEFAULT_SLO_TTFT_S
+    for func in (Study.report_results, report_results, Explorer.__init__):
+        default = inspect.signature(func).parameters["slo_ttft_s"].default
+        assert default == DEFAULT_SLO_TTFT_S, func
+
+
+def test_the_tiered_strategy_without_cutoffs_gives_every_tier_traffic():
+    from simkit.study.report import tiered_shares
+
+    tiers = ("selfhosted", "hosted", "frontier")
+    assert tiered_shares(tiers, 0.2) == {"frontier": 0.2, "hosted": 0.2}
+    assert tiered_shares(tiers, 0.7) == pytest.approx({"frontier": 0.7, "hosted": 0.15})
+    assert tiered_shares(("cheap", "strong"), 0.3) == {"strong": 0.3}
+    four = tiered_shares(("a", "b", "c", "d"), 0.5)
+    assert four == pytest.approx({"d": 0.5, "b": 0.5 / 3, "c": 0.5 / 3})
+    assert sum(four.values()) <= 1.0

@@ -28,7 +28,7 @@ def scored_dir(tmp_path_factory, scored_trace):
 @pytest.fixture(scope="module")
 def results(study):
     return study.report_results(
-        cutoffs={"frontier": 0.8, "hosted": 0.6}, seeds=(0, 1), load_requests=1000
+        cutoffs={"frontier": 0.8, "hosted": 0.6}, seeds=(0, 1), load_requests=1000, slo_ttft_s=1.0
     )
 
 
