@@ -2,7 +2,7 @@
 
     python scripts/mutation.py policies            # simkit/policies/ against tests/policies
     python scripts/mutation.py metrics             # simkit/metrics/  against tests/metrics
-    python scripts/mutation.py engine              # simkit/sim/engine.py against tests/sim
+    python scripts/mutation.py engine              # the engine modules against tests/sim
     python scripts/mutation.py policies --check simkit.policies.thresholds.x_BudgetPolicy__mutmut_1
     python scripts/mutation.py policies --max-children 2 --json policies.json
 
@@ -44,7 +44,19 @@ REPO = Path(__file__).resolve().parent.parent
 TARGETS = {
     "policies": (["simkit/policies/*.py"], "tests/policies"),
     "metrics": (["simkit/metrics/*.py"], "tests/metrics"),
-    "engine": (["simkit/sim/engine.py"], "tests/sim"),
+    # what simkit/sim/engine.py held before it was split (issue 10): the run, its arrays and
+    # request table, the live fleet state, the job and simulate() itself
+    "engine": (
+        [
+            "simkit/sim/engine.py",
+            "simkit/sim/run.py",
+            "simkit/sim/arrays.py",
+            "simkit/sim/requests.py",
+            "simkit/sim/fleet_state.py",
+            "simkit/sim/jobs.py",
+        ],
+        "tests/sim",
+    ),
 }
 
 #: tests deselected under mutmut only: those that read module source with ``ast`` (they fail on
