@@ -177,7 +177,11 @@ def compare_policies(  # noqa: ANN201
     table["apgr"] = [
         _apgr(labels[r][0], labels[r][1], trace, weak, strong) for r in table["run_id"]
     ]
-    return table
+    # the share columns in the fleet's order, cheapest first, as every simkit view lists tiers
+    shares = [f"share_{t}" for t in fleet.tier_names if f"share_{t}" in table]
+    rest = [c for c in table.columns if not c.startswith("share_") or c not in shares]
+    at = next((i for i, c in enumerate(rest) if c == "apgr"), len(rest))
+    return table[rest[:at] + shares + rest[at:]]
 
 
 def format_comparison(table, n_requests: int, *, title: str | None = None) -> str:  # noqa: ANN001

@@ -124,3 +124,6 @@ def test_demo_prints_each_caption_once_and_one_name_per_policy(capsys):
     policies = [line.split("  ")[0] for line in lines[burst + 3 :] if line]
     assert policies == ["all selfhosted", "spill-over (wait > 1 s)", "all hosted"]
     assert "all-cheap" not in out and "all-frontier" not in out
+    # every tier's share, cheapest first (the fleet's order), in both tables
+    headers = [line.split() for line in lines if line.startswith("policy ")]
+    assert [h[-3:] for h in headers] == [["selfhosted", "hosted", "frontier"]] * 2
