@@ -226,28 +226,14 @@ def layer_violations(
 
 
 # --- the package itself --------------------------------------------------------------------------
-#: Known, being removed by another change of issue 10 ("sim/ without cycles": the tiers name
-#: the engine's _Run/_Job, the engine imports simkit for its version). A cycle made only of
-#: these modules, and the engine's import of the package root, are tolerated until that change
-#: lands; then delete both entries (nothing else is ever tolerated).
-PENDING_SIM_CYCLE = frozenset(
-    {"simkit", "simkit.sim", "simkit.sim.api", "simkit.sim.engine", "simkit.sim.gpu"}
-    | {"simkit.sim.tier"}
-)
-PENDING_SIM_EDGE = ("simkit/sim/engine.py:", ": sim -> simkit")
-
-
 def test_no_import_cycles_between_simkit_modules():
     """No two simkit modules import each other, directly or through others, packages included."""
-    cycles = import_cycles(import_edges(PACKAGE))
-    assert [c for c in cycles if not set(c) <= PENDING_SIM_CYCLE] == []
+    assert import_cycles(import_edges(PACKAGE)) == []
 
 
 def test_no_module_imports_across_a_forbidden_edge():
     """Every simkit module's simkit imports respect the one-way layering of STYLE.md §3."""
-    violations = layer_violations(import_edges(PACKAGE))
-    start, end = PENDING_SIM_EDGE
-    assert [v for v in violations if not (v.startswith(start) and v.endswith(end))] == []
+    assert layer_violations(import_edges(PACKAGE)) == []
 
 
 def test_every_part_of_the_package_is_in_the_layering_table():
