@@ -266,6 +266,8 @@ def main(argv: list[str] | None = None) -> int:
     }
     with start_stub_process(stub_cfg) as stub:
         url = stub.base_url
+        with process([sys.executable, "-c", "import time; time.sleep(86400)"], url + "/models"):
+            pass  # waits until the stub answers
         if "main" not in skip:
             results["main"] = scenario(url, STATIC, args.rate, args.seconds, texts)
         if "sweep-static" not in skip:

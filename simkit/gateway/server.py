@@ -114,17 +114,24 @@ def serve(
     app, cfg, router = build(
         bundle, config, bundle_sha256=bundle_sha256
     )  # fails here, before listening, if anything is wrong
+    sock = listening_socket(host, port)
     common = dict(
         host=host, port=port, log_level=log_level, loop="uvloop", http="httptools", lifespan="on"
     )
     if workers == 1:
-        uvicorn.run(app, **common)
+        uvicorn.Server(uvicorn.Config(app, **common)).run(sockets=[sock])
         return
     os.environ[_ENV_BUNDLE] = str(bundle)
     os.environ[_ENV_CONFIG] = str(config)
     if bundle_sha256:
         os.environ[_ENV_SHA256] = str(bundle_sha256)
-    uvicorn.run("simkit.gateway.server:app_from_env", factory=True, workers=workers, **common)
+    # the workers share this listening socket (and its TCP_NODELAY), as uvicorn.run would
+    from uvicorn.supervisors import Multiprocess
+
+    config_ = uvicorn.Config(
+        "simkit.gateway.server:app_from_env", factory=True, workers=workers, **common
+    )
+    Multiprocess(config_, sockets=[sock]).run()
 
 
 class GatewayServer:
