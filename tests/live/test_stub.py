@@ -364,3 +364,17 @@ def test_unkeyed_questions_end_sure_with_p_correct(stub):
     wrong = run(client(stub).chat.completions.create(model="wrong", messages=user("Why?")))
     assert right.choices[0].message.content.endswith("I am sure.")
     assert wrong.choices[0].message.content.endswith("I am unsure.")
+
+
+def test_importing_the_live_modules_loads_no_client_or_server_stack():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, simkit.live.record, simkit.live.stub, simkit.live.calibrate;"
+        "heavy = [m for m in ('openai', 'uvicorn', 'starlette', 'aiohttp') if m in sys.modules];"
+        "print(heavy)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
