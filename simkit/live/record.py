@@ -41,6 +41,7 @@ import math
 import os
 import random
 import signal
+import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -902,9 +903,22 @@ async def record_async(
         loop = asyncio.get_running_loop()
         interrupted = False
         sigint_installed = False
+        force = asyncio.Event()
+
+        def on_sigint() -> None:
+            if run.stop.is_set():
+                force.set()  # a second Ctrl-C: cancel what is in flight now
+                return
+            run.stop.set()
+            print(
+                f"\nstopping: no new requests; waiting up to {drain_timeout_s:g} s for those in "
+                "flight (Ctrl-C again to cancel them)",
+                file=sys.stderr,
+            )
+
         if handle_sigint:
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-                loop.add_signal_handler(signal.SIGINT, run.stop.set)
+                loop.add_signal_handler(signal.SIGINT, on_sigint)
                 sigint_installed = True
         tasks = [
             loop.create_task(run.worker(queue)) for _ in range(min(n_workers, max(1, len(jobs))))
@@ -915,7 +929,11 @@ async def record_async(
             await asyncio.wait([all_done, stop_wait], return_when=asyncio.FIRST_COMPLETED)
             if run.stop.is_set():
                 interrupted = True
-                _, pending = await asyncio.wait(tasks, timeout=drain_timeout_s)
+                drained = loop.create_task(asyncio.wait(tasks, timeout=drain_timeout_s))
+                forced = loop.create_task(force.wait())
+                await asyncio.wait([drained, forced], return_when=asyncio.FIRST_COMPLETED)
+                forced.cancel()
+                pending = [t for t in tasks if not t.done()]
                 for t in pending:
                     t.cancel()
                 await asyncio.gather(*pending, return_exceptions=True)

@@ -169,3 +169,36 @@ def test_replay_takes_the_recording_with_its_calibrated_fleet(
         )
         == 0
     )
+
+
+@pytest.mark.slow
+def test_classifier_train_takes_the_recording_mixing_trace_and_live_outcomes(
+    small_trace, stub, mmlu_key, tmp_path, capsys
+):
+    """The trace's own Mixtral outcomes as the weak model, a live endpoint as the strong one."""
+    from simkit.live.endpoints import endpoints_from_dict
+
+    from .conftest import stub_endpoints
+
+    eps = endpoints_from_dict(stub_endpoints(stub.base_url))
+    out = tmp_path / "rec"
+    record(small_trace, [eps["gpt-4o"]], out=out, budget_usd=1, progress=False, answers=mmlu_key)
+    args = [
+        "classifier",
+        "train",
+        str(out),
+        "--out",
+        str(tmp_path / "bundle"),
+        "--shares",
+        "0.5",
+        "--default-share",
+        "0.5",
+        "--weak",
+        "mistralai/Mixtral-8x7B-Instruct-v0.1",
+        "--strong",
+        "gpt-4o",
+        "--cache-dir",
+        str(tmp_path / "cache"),
+    ]
+    assert main(args) == 0, capsys.readouterr().err
+    assert (tmp_path / "bundle").is_dir() and any((tmp_path / "bundle").iterdir())

@@ -161,3 +161,56 @@ def test_ctrl_c_stops_sending_writes_in_flight_and_says_how_to_resume(
     assert resumed.n_recorded == 200 and resumed.stopped == "done"
     final = read_records(out)
     assert len(final) == 200 and {r["status"] for r in final} == {"ok"}
+
+
+@pytest.mark.slow
+def test_second_ctrl_c_cancels_requests_in_flight_and_records_them_as_cancelled(
+    small_trace, tmp_path
+):
+    from .conftest import stub_log
+
+    config = StubConfig(models=(StubModel("staller", p_stall=1.0, stall_s=60.0),), seed=0)
+    with StubServer(config) as stub:
+        trace_dir = save_trace(small_trace, tmp_path / "trace")
+        body = {
+            "staller": {
+                "base_url": stub.base_url,
+                "model": "staller",
+                "max_concurrency": 2,
+                "price": {"input_usd_per_mtok": 1.0, "output_usd_per_mtok": 1.0},
+            }
+        }
+        (tmp_path / "e.yaml").write_text(yaml.safe_dump({"endpoints": body}))
+        out = tmp_path / "out"
+        cmd = [
+            sys.executable,
+            "-m",
+            "simkit.cli",
+            "live",
+            "record",
+            str(trace_dir),
+            "--endpoints",
+            str(tmp_path / "e.yaml"),
+            "--models",
+            "staller",
+            "--budget-usd",
+            "5",
+            "--out",
+            str(out),
+            "--no-progress",
+        ]
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 60
+        while len(stub_log(stub)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.3)
+        proc.send_signal(signal.SIGINT)
+        time.sleep(1.0)
+        proc.send_signal(signal.SIGINT)
+        t0 = time.monotonic()
+        _, stderr = proc.communicate(timeout=60)
+        assert time.monotonic() - t0 < 20  # not the 60 s stall, nor the 30 s drain
+    assert proc.returncode == 130, stderr
+    assert "Ctrl-C again to cancel them" in stderr and "--resume" in stderr
+    recs = read_records(out)
+    assert [r["status"] for r in recs] == ["cancelled", "cancelled"]
