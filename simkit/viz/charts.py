@@ -233,6 +233,9 @@ def tradeoff_chart(
     )
     reference_labels = (
         base.transform_filter("datum.reference")
+        # one label per reference (the report draws the oracle vectorised and simulated)
+        .transform_window(reference_rank="row_number()", groupby=["policy"])
+        .transform_filter("datum.reference_rank == 1")
         .transform_calculate(reference_label="datum.policy + ' (reference, not reachable)'")
         .mark_text(align="left", dx=10, dy=4, fontSize=11, fontStyle="italic")
         .encode(x=x, y=y, text="reference_label:N")
@@ -341,6 +344,7 @@ def latency_cdf_chart(
     *,
     slo_ttft_s: float | None = None,
     slo_e2e_s: float | None = None,
+    tiers: Sequence[str] | None = None,
     title: str = "Latency CDFs per tier",
     subtitle: str | None = None,
 ) -> alt.HConcatChart:
@@ -354,6 +358,9 @@ def latency_cdf_chart(
         :func:`simkit.viz.frames.latency_cdf_points`); latencies > 0 (log axis).
     slo_ttft_s, slo_e2e_s : float, optional
         Budgets drawn as red rules on the matching panel.
+    tiers : sequence of str, optional
+        Legend order (e.g. the fleet's tiers, cheapest first; tiers without requests are
+        left out); default the order of the frame.
     title, subtitle : str
         Chart title and subtitle.
 
@@ -377,7 +384,10 @@ def latency_cdf_chart(
             key="latency_s",
             problem="latencies must be > 0 on the log axis; drop zero-latency points",
         )
-    tier_colours = colour_scale(data["tier"])
+    present = list(dict.fromkeys(data["tier"].astype(str)))
+    order = [t for t in tiers if t in present] if tiers is not None else present
+    order += [t for t in present if t not in order]
+    tier_colours = colour_scale(order)
     panels = []
     for metric, label, slo in (
         ("ttft", "time to first token (s)", slo_ttft_s),

@@ -333,7 +333,7 @@ def study_report_sections(results: ReportInputs) -> list[ReportSection]:
                     else ""
                 )
             ),
-            chart=latency_cdf_chart(cdf, slo_ttft_s=slo),
+            chart=latency_cdf_chart(cdf, slo_ttft_s=slo, tiers=tiers),
             name="latency",
             data=cdf,
         )

@@ -115,6 +115,10 @@ def test_tradeoff_chart_draws_the_oracle_as_a_labelled_reference_off_the_lines(p
     assert counts["policy_lines"] == 6
     labels = _texts(tradeoff_chart(with_oracle), "reference_labels")
     assert labels == ["oracle (reference, not reachable)"]
+    # the oracle vectorised and simulated: two crosses, one label
+    twice = pd.concat([with_oracle, with_oracle.iloc[[-1]].assign(cost_per_1k_usd=0.85)])
+    assert drawn(tradeoff_chart(twice))["reference_points"] == 2
+    assert _texts(tradeoff_chart(twice), "reference_labels") == labels
 
 
 def test_operating_point_labels_are_stacked_not_printed_over_each_other(points):
@@ -208,7 +212,8 @@ def test_a_tier_and_a_policy_have_one_colour_in_every_chart(points):
             "cdf": [1.0, 1.0, 1.0],
         }
     )
-    cdfs = _colours(latency_cdf_chart(cdf))
+    cdfs = _colours(latency_cdf_chart(cdf, tiers=["selfhosted", "hosted", "frontier"]))
+    assert list(cdfs) == ["selfhosted", "frontier", "my-gpu"]  # the fleet's order first
     assert cdfs["selfhosted"] == bars["selfhosted"] and cdfs["frontier"] == bars["frontier"]
     assert len(set(bars.values())) == 3 and len(set(cdfs.values())) == 3
     with_oracle = pd.concat(
