@@ -208,6 +208,7 @@ class Study:
         n_requests: int = 3000,
         seed: int = 0,
         fleet: Fleet | None = None,
+        n_jobs: int = 1,
     ) -> pd.DataFrame:
         """TTFT percentiles of ONE replica of a self-hosted tier against its arrival rate
         (:func:`simkit.study.simulation.gpu_load_curve`)."""
@@ -218,6 +219,7 @@ class Study:
             n_requests=n_requests,
             seed=seed,
             fleet=fleet,
+            n_jobs=n_jobs,
         )
 
     # -- monthly cost against volume ---------------------------------------------------------

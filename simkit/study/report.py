@@ -162,8 +162,9 @@ def report_results(
     Policies (each simulated once per seed at ``requests_per_month``): every tier alone
     (``all <tier>``), threshold routing between the frontier and the cheapest tier at the
     cut-offs that send ``frontier_shares`` of this trace to the frontier, the ``cutoffs``
-    given (label ``chosen``), and the oracle. ``n_jobs`` joblib workers run the simulations
-    (:func:`simkit.sweep.sweep`; the results are the same for any ``n_jobs``).
+    given (label ``chosen``), and the oracle. ``n_jobs`` joblib workers run the simulations,
+    the self-hosted load curve's too (:func:`simkit.sweep.sweep`; the results are the same
+    for any ``n_jobs``).
     """
     volume = positive(requests_per_month, key="requests_per_month")
     volume = p.trace_requests_per_month if volume is None else volume
@@ -198,7 +199,7 @@ def report_results(
     routing, routing_models = _routing(p)
     load = capacity = None
     if any(isinstance(t.endpoint, GpuServer) for t in p.fleet.tiers):
-        load = gpu_load_curve(p, n_requests=load_requests, seed=seeds[0])
+        load = gpu_load_curve(p, n_requests=load_requests, seed=seeds[0], n_jobs=n_jobs)
         capacity = capacity_rps(load, slo)
     volumes = np.geomspace(volume / 100.0, volume * 100.0, 121)
     tiered = (

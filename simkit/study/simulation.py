@@ -48,6 +48,13 @@ def trace_at(p: PreparedTrace, requests_per_month: float | None) -> Trace:
     return p.trace.replace(requests=req, meta=meta)
 
 
+def _first(trace: Trace, n_requests: int | None) -> Trace:
+    """The first ``n_requests`` requests of ``trace`` (all without a number)."""
+    if n_requests is not None and n_requests < trace.n_requests:
+        return trace.subset(np.arange(trace.n_requests) < int(n_requests))
+    return trace
+
+
 def simulate_policies(
     p: PreparedTrace,
     policies: Mapping[str, Policy],
@@ -66,9 +73,7 @@ def simulate_policies(
     workers run the simulations (same records for any ``n_jobs``).
     """
     fleet = fleet or p.fleet
-    trace = trace_at(p, requests_per_month)
-    if n_requests is not None and n_requests < trace.n_requests:
-        trace = trace.subset(np.arange(trace.n_requests) < int(n_requests))
+    trace = _first(trace_at(p, requests_per_month), n_requests)
     seeds = list(seeds)
     if not seeds:
         raise SpecError("study", key="seeds", problem="no seeds; give at least one")
@@ -122,11 +127,14 @@ def gpu_load_curve(
     n_requests: int = 3000,
     seed: int = 0,
     fleet: Fleet | None = None,
+    n_jobs: int = 1,
 ) -> pd.DataFrame:
     """TTFT percentiles of ONE replica of a self-hosted tier against its arrival rate.
 
     Every request of the first ``n_requests`` goes to that tier (``StaticPolicy``), with
-    one replica, arrivals rescaled so they come at each rate in ``rates_per_s``.
+    one replica, arrivals rescaled so they come at each rate in ``rates_per_s``; one
+    :func:`simkit.sweep.sweep` over the rescaled traces (``n_jobs`` workers, same curve for
+    any ``n_jobs``).
 
     Returns
     -------
@@ -155,28 +163,28 @@ def gpu_load_curve(
     if rates_per_s is None:
         base = p.trace_requests_per_month / SECONDS_PER_MONTH
         rates_per_s = base * np.geomspace(0.25, 6.0, 14)
+    # one sweep over the same requests at every rate: the runs are independent (n_jobs)
+    rates = [float(rate) for rate in rates_per_s]
+    if not rates:
+        return pd.DataFrame()
+    traces = {
+        str(i): _first(trace_at(p, rate * SECONDS_PER_MONTH), n_requests)
+        for i, rate in enumerate(rates)
+    }
+    runs = sweep(traces, one, [StaticPolicy(tier)], seeds=[seed], n_jobs=n_jobs, keep_records=True)
+    pct = latency_percentiles(runs.records, percentiles=(50, 95, 99))
+    done = throughput(runs.records)
     rows = []
-    for rate in rates_per_s:  # one trace per rate: one sweep of one run each
-        volume = float(rate) * SECONDS_PER_MONTH
-        records, _ = simulate(
-            p,
-            StaticPolicy(tier),
-            fleet=one,
-            requests_per_month=volume,
-            seeds=[seed],
-            n_requests=n_requests,
-        )
-        pct = latency_percentiles(records, percentiles=(50, 95, 99)).iloc[0]
-        done = throughput(records).iloc[0]
+    for run_id, rate in enumerate(rates):  # run_id = position in rates (one policy, one seed)
         rows.append(
             {
-                "rate_per_s": float(rate),
-                "requests_per_month": volume,
-                "p50_ttft_s": pct["p50_ttft_s"],
-                "p95_ttft_s": pct["p95_ttft_s"],
-                "p99_ttft_s": pct["p99_ttft_s"],
-                "p95_e2e_s": pct["p95_e2e_s"],
-                "completed_per_s": float(done["completed_per_s"]),
+                "rate_per_s": rate,
+                "requests_per_month": rate * SECONDS_PER_MONTH,
+                "p50_ttft_s": pct.loc[run_id, "p50_ttft_s"],
+                "p95_ttft_s": pct.loc[run_id, "p95_ttft_s"],
+                "p99_ttft_s": pct.loc[run_id, "p99_ttft_s"],
+                "p95_e2e_s": pct.loc[run_id, "p95_e2e_s"],
+                "completed_per_s": float(done.loc[run_id, "completed_per_s"]),
             }
         )
     return pd.DataFrame(rows)

@@ -105,11 +105,14 @@ def _one(
     seed: int,
     run_id: int,
     options: Mapping[str, Any],
+    trace_label: str | None = None,
 ) -> tuple[dict[str, Any], pd.DataFrame | None, pd.DataFrame | None]:
     policy = build_policy(spec, fleet=fleet, trace=trace)
     records = simulate(trace, fleet, policy, seed=seed, run_id=run_id)
-    row: dict[str, Any] = {
-        "run_id": run_id,
+    row: dict[str, Any] = {"run_id": run_id}
+    if trace_label is not None:
+        row["trace"] = trace_label
+    row |= {
         "policy": label,
         "policy_name": policy_name(policy),
         "seed": seed,
@@ -133,7 +136,7 @@ def _one(
 
 @overload
 def sweep(
-    trace: Trace,
+    trace: Trace | Mapping[str, Trace],
     fleet: Fleet,
     policies: Iterable[Any] | Mapping[str, Any],
     *,
@@ -147,7 +150,7 @@ def sweep(
 
 @overload
 def sweep(
-    trace: Trace,
+    trace: Trace | Mapping[str, Trace],
     fleet: Fleet,
     policies: Iterable[Any] | Mapping[str, Any],
     *,
@@ -160,7 +163,7 @@ def sweep(
 
 
 def sweep(
-    trace: Trace,
+    trace: Trace | Mapping[str, Trace],
     fleet: Fleet,
     policies: Iterable[Any] | Mapping[str, Any],
     *,
@@ -174,7 +177,10 @@ def sweep(
 
     Parameters
     ----------
-    trace : Trace
+    trace : Trace, or mapping label -> Trace
+        With a mapping, every policy runs on every trace (e.g. the same requests at several
+        arrival rates); the rows then carry the trace's label in a ``trace`` column and are
+        numbered trace-major.
     fleet : Fleet
     policies : iterable or mapping
         Policy objects or specs (strings, mappings; see :func:`simkit.policies.build_policy`),
@@ -196,7 +202,8 @@ def sweep(
         ``run_id``, ``policy`` (label), ``policy_name``, ``seed``, ``param_<name>`` columns,
         then the per-run numbers of :func:`simkit.metrics.summarize_runs` (cost incl. GPU
         rental over the horizon, monthly cost, quality, latency percentiles, SLO attainment,
-        tier shares, privacy violations...), sorted by ``run_id`` (policy-major, seed-minor).
+        tier shares, privacy violations...), sorted by ``run_id`` (policy-major, seed-minor;
+        trace-major before that when ``trace`` is a mapping).
 
     Raises
     ------
@@ -214,30 +221,33 @@ def sweep(
             for p in policies
         ]
     seeds = [int(s) for s in seeds]
-    if not items or not seeds:
+    traces = list(trace.items()) if isinstance(trace, Mapping) else [(None, trace)]
+    if not items or not seeds or not traces:
         raise SpecError(
             "sweep",
-            key="policies" if not items else "seeds",
+            key="policies" if not items else "seeds" if not seeds else "trace",
             problem="empty; give at least one",
         )
     tasks = [
-        (label, spec, seed, run_id)
-        for run_id, ((label, spec), seed) in enumerate(itertools.product(items, seeds))
+        (trace_label, t, label, spec, seed, run_id)
+        for run_id, ((trace_label, t), (label, spec), seed) in enumerate(
+            itertools.product(traces, items, seeds)
+        )
     ]
     options = {"slo_ttft_s": slo_ttft_s, "keep_records": bool(keep_records)}
-    for _, spec, _, _ in tasks[:: len(seeds)]:  # fail fast, in this process, on a bad spec
-        policy = build_policy(spec, fleet=fleet, trace=trace)
+    for _, t, _, spec, _, _ in tasks[:: len(seeds)]:  # fail fast, in this process, on a bad spec
+        policy = build_policy(spec, fleet=fleet, trace=t)
         check = getattr(policy, "check", None)
         if check is not None:
-            check(fleet.tier_names, trace.score_names)
+            check(fleet.tier_names, t.score_names)
     report = progress if callable(progress) else None
     outputs = Parallel(
         n_jobs=n_jobs,
         verbose=10 if progress is True else 0,
         return_as="generator",  # in task order, as each finishes: progress as runs complete
     )(
-        delayed(_one)(trace, fleet, spec, label, seed, run_id, options)
-        for label, spec, seed, run_id in tasks
+        delayed(_one)(t, fleet, spec, label, seed, run_id, options, trace_label)
+        for trace_label, t, label, spec, seed, run_id in tasks
     )
     rows, records, endpoints = [], [], []
     for done, (row, rec, ep) in enumerate(outputs, start=1):

@@ -104,3 +104,25 @@ def test_a_sweep_without_seeds_or_policies_says_which_is_empty(trace):
         sweep(trace, load_fleet(), ["static:tier=frontier"], seeds=[])
     with pytest.raises(SpecError, match="policies.*empty; give at least one"):
         sweep(trace, load_fleet(), {}, seeds=[0])
+
+
+def test_a_sweep_over_several_traces_runs_every_policy_on_each_trace_major(trace):
+    """A mapping of traces: rows carry the trace's label, run ids go trace-major, and every
+    run is the one a single-trace sweep of that trace gives (its run id aside)."""
+    fleet = load_fleet()
+    fast = trace.replace(requests=trace.requests.assign(arrival_s=trace.requests["arrival_s"] / 3))
+    policies = {
+        "cheap": "static:tier=selfhosted",
+        "spill": "spillover:max_wait_s=1>static:tier=selfhosted",
+    }
+    both = sweep({"1x": trace, "3x": fast}, fleet, policies, seeds=[2], keep_records=True, n_jobs=2)
+    assert both.runs["trace"].tolist() == ["1x", "1x", "3x", "3x"]
+    assert both.runs["policy"].tolist() == ["cheap", "spill", "cheap", "spill"]
+    alone = sweep(fast, fleet, policies, seeds=[2], keep_records=True)
+    got = both.records[both.records["run_id"] >= 2].reset_index(drop=True)
+    want = alone.records.assign(run_id=alone.records["run_id"] + 2)
+    pd.testing.assert_frame_equal(got, want)
+    assert "trace" not in alone.runs
+    # the burst makes the self-hosted tier queue: spill-over sends some requests away
+    spill_3x = both.runs.query("trace == '3x' and policy == 'spill'").iloc[0]
+    assert spill_3x["share_selfhosted"] < 1.0

@@ -274,8 +274,9 @@ def test_simkit_report_by_default_sends_traffic_to_every_tier(study):
 
 
 def test_the_report_simulates_in_parallel_with_the_serial_results(scored_trace):
-    """n_jobs=2 runs the report's simulations through joblib workers: every frame is the
-    serial one, bit for bit, and progress counts every run (policies x seeds) in order."""
+    """n_jobs=2 runs the report's simulations (the load curve's too) through joblib workers:
+    every frame is the serial one, bit for bit, and progress counts every policy run
+    (policies x seeds) in order."""
     import numpy as np
 
     from simkit import load_fleet
@@ -293,8 +294,9 @@ def test_the_report_simulates_in_parallel_with_the_serial_results(scored_trace):
         **kwargs, n_jobs=2, progress=lambda done, total: calls.append((done, total))
     )
     assert calls == [(i, 12) for i in range(1, 13)]  # 3 tiers + 20 % + chosen + oracle, x2
-    for name in ("runs", "records_chosen", "tradeoff", "monthly_costs", "crossovers"):
+    for name in ("runs", "records_chosen", "tradeoff", "load_curve", "monthly_costs", "crossovers"):
         pd.testing.assert_frame_equal(getattr(serial, name), getattr(parallel, name))
+    assert serial.capacity_rps == parallel.capacity_rps
     assert parallel.records_chosen["run_id"].unique().tolist() == [8, 9]
 
 
