@@ -26,6 +26,7 @@ __all__ = [
     "FinalNumber",
     "Grade",
     "JudgeGrader",
+    "KeyGrader",
     "grade_with_key",
 ]
 
@@ -115,11 +116,26 @@ class FinalNumber:
         return Grade(self.name, float(right), 0.0, 1.0)
 
 
+@dataclass(frozen=True)
+class KeyGrader:
+    """The recorder's default: by the reference's kind, letters exactly, numbers by final number.
+
+    Any object with ``grade(answer, reference) -> Grade`` can take its place
+    (``record(..., grader=...)``): it sees every answer, with or without a reference.
+    """
+
+    name: str = "key"
+
+    def grade(self, answer: str, reference: Reference | None) -> Grade:
+        """Grade one answer; without a reference the grade is missing."""
+        if reference is not None and reference.kind == "number":
+            return FinalNumber().grade(answer, reference)
+        return ExactLetter().grade(answer, reference)
+
+
 def grade_with_key(answer: str, reference: Reference | None) -> Grade:
     """Grade by the reference's kind: letters exactly, numbers by final number."""
-    if reference is not None and reference.kind == "number":
-        return FinalNumber().grade(answer, reference)
-    return ExactLetter().grade(answer, reference)
+    return KeyGrader().grade(answer, reference)
 
 
 #: MT-Bench's single-answer judge prompt (FastChat ``judge_prompts.jsonl``, ``single-v1``).

@@ -483,10 +483,12 @@ class _Run:
         writer: _Writer,
         on_record: Callable[[dict[str, Any]], None],
         backoff_s: float,
+        grader: Any = None,
     ) -> None:
         self.budget = budget
         self.callers = callers
         self.judge = judge
+        self.grader = grader
         self.judge_caller = judge_caller
         self.keep_text = keep_text
         self.writer = writer
@@ -545,6 +547,8 @@ class _Run:
 
     async def grade(self, job: _Job, answer: str) -> tuple[Grade, float]:
         if job.reference is not None or self.judge is None:
+            if self.grader is not None:  # the caller's own grader sees every reference or None
+                return self.grader.grade(answer, job.reference), 0.0
             g = grade_with_key(answer, job.reference)
             if job.reference is None:
                 g = Grade(
@@ -707,13 +711,33 @@ async def _preflight(
     return rtts
 
 
+def _pool_limits(concurrency: int) -> Any:
+    """Connection limits that keep one idle connection per concurrent request (the client's
+    default keeps 100, so at higher concurrency it reconnects on most requests) and drop idle
+    ones after 2 s, before a server's own keep-alive timeout (uvicorn's, vLLM's: 5 s) can close
+    one as it is reused ("Server disconnected"). None if this openai has no limits type."""
+    try:
+        from openai._constants import DEFAULT_CONNECTION_LIMITS as base
+    except ImportError:
+        return None
+    return type(base)(
+        max_connections=max(base.max_connections or 0, concurrency),
+        max_keepalive_connections=max(base.max_keepalive_connections or 0, concurrency),
+        keepalive_expiry=2.0,
+    )
+
+
 def _make_client(ep: Endpoint, key: str, transport: str) -> Any:
     import openai
 
+    kwargs: dict[str, Any] = {"timeout": ep.timeout_s}
+    limits = _pool_limits(ep.max_concurrency)
+    if limits is not None:
+        kwargs["limits"] = limits
     if transport == "aiohttp":
-        http = openai.DefaultAioHttpClient(timeout=ep.timeout_s)
+        http = openai.DefaultAioHttpClient(**kwargs)
     elif transport == "httpx":
-        http = openai.DefaultAsyncHttpxClient(timeout=ep.timeout_s)
+        http = openai.DefaultAsyncHttpxClient(**kwargs)
     else:
         raise SpecError(
             "transport", problem=f"unknown transport {transport!r}; valid: aiohttp, httpx"
@@ -774,6 +798,7 @@ async def record_async(
     judge: JudgeGrader | None = None,
     judge_endpoint: Endpoint | None = None,
     answers: AnswerKey | None = None,
+    grader: Any = None,
     transport: str = "aiohttp",
     progress: bool = True,
     environ: Mapping[str, str] | None = None,
@@ -895,6 +920,7 @@ async def record_async(
             writer=writer,
             on_record=on_record,
             backoff_s=backoff_s,
+            grader=grader,
         )
         queue: asyncio.Queue[_Job] = asyncio.Queue()
         for job in jobs:
@@ -996,6 +1022,7 @@ def record(
     judge: JudgeGrader | None = None,
     judge_endpoint: Endpoint | None = None,
     answers: AnswerKey | None = None,
+    grader: Any = None,
     transport: str = "aiohttp",
     progress: bool = True,
     environ: Mapping[str, str] | None = None,
@@ -1026,6 +1053,10 @@ def record(
         LLM-as-judge for prompts without a reference answer.
     answers : AnswerKey, optional
         Reference answers on top of the shipped GSM8K key.
+    grader : object, optional
+        Your own grader, any object with ``grade(answer, reference) -> Grade`` (see
+        :mod:`simkit.live.graders`); it grades every answer the judge does not. Default:
+        :class:`~simkit.live.graders.KeyGrader` (missing without a reference).
     transport : {'aiohttp', 'httpx'}
         The openai client's HTTP transport (aiohttp is the faster one here; see
         ``benchmarks/bench_live.py``).
@@ -1064,6 +1095,7 @@ def record(
         judge=judge,
         judge_endpoint=judge_endpoint,
         answers=answers,
+        grader=grader,
         transport=transport,
         progress=progress,
         environ=environ,

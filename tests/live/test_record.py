@@ -282,3 +282,25 @@ def test_records_are_strict_json(small_trace, endpoints, tmp_path):
     assert run_json["endpoints"]["oracle"]["api_key_env"] is None
     assert len(run_json["rtt_s"]["oracle"]) == 3 and all(v > 0 for v in run_json["rtt_s"]["oracle"])
     assert not any(math.isnan(v) for v in run_json["rtt_s"]["oracle"])
+
+
+def test_a_grader_of_your_own_grades_every_answer(small_trace, endpoints, tmp_path):
+    from dataclasses import dataclass
+
+    from simkit.live.graders import Grade
+
+    @dataclass(frozen=True)
+    class LengthGrader:
+        """Scores the answer's length in characters on 0..200 (a toy rule, a real class)."""
+
+        name: str = "length"
+
+        def grade(self, answer, reference):
+            return Grade(self.name, float(min(len(answer), 200)), 0.0, 200.0)
+
+    run(small_trace, endpoints, ["oracle"], tmp_path, sample=6, grader=LengthGrader())
+    recs = read_records(tmp_path / "out")
+    assert {r["grader"] for r in recs} == {"length"}
+    assert all(r["raw_score"] == min(len(r["answer"]), 200) for r in recs)
+    live = load_trace(tmp_path / "out").outcomes.query("origin == 'live'")
+    assert (live["scale_max"] == 200).all()
