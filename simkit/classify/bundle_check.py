@@ -217,7 +217,10 @@ def _number(w: _Where, key: str, v: Any, lo: float | None = None, hi: float | No
     if not _is_number(v) or not math.isfinite(v):
         raise w.error(key, f"expected a finite number, got {v!r}")
     if (lo is not None and v < lo) or (hi is not None and v > hi):
-        raise w.error(key, f"expected a number in [{lo}, {hi}], got {v!r}")
+        want = f"in [{lo}, {hi}]" if lo is not None and hi is not None else f">= {lo}"
+        if lo is None:
+            want = f"<= {hi}"
+        raise w.error(key, f"expected a number {want}, got {v!r}")
     return float(v)
 
 

@@ -282,3 +282,11 @@ def test_bundles_of_every_head_kind_pass_the_checks_and_score_as_fitted(
     prompts = [str(p) for p in small_trace.requests["prompt"][:40]]
     b = load_bundle(trained.path)
     np.testing.assert_allclose(b.p_hard(prompts), trained.classifier.p_hard(prompts), rtol=1e-9)
+
+
+def test_a_negative_feature_weight_names_its_one_sided_range(bundle):
+    edit_manifest(bundle, lambda m: m["features"].update(weight=-0.5))
+    with pytest.raises(
+        BundleError, match=r"key 'features.weight': expected a number >= 0.0, got -0.5"
+    ):
+        load_bundle(bundle)
