@@ -23,6 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 import altair as alt
 import ipywidgets as w
+import numpy as np
 import pandas as pd
 
 from simkit.errors import SimkitError, SpecError
@@ -72,7 +73,9 @@ class Explorer:
     prices : mapping tier -> (input, output)
         Starting prices of the API tiers, USD per 1M tokens (one price control pair each).
     cutoffs : mapping tier -> float
-        Starting cut-offs for the tiers above the cheapest.
+        Starting cut-offs for the tiers above the cheapest. A tier left out starts where it
+        gets traffic: with ``scores``, at the cut-off that sends it 20 % of the requests
+        (strongest tier first, as many as fit); without, evenly spaced down the range.
     shares : mapping tier -> float, optional
         Starting target shares (default: 0.2 for the frontier, 0 for the others).
     requests_per_month : float
@@ -149,9 +152,10 @@ class Explorer:
             style=style,
         )
         lo, hi = _score_range(scores, score_range)
+        cutoffs = {**_default_cutoffs(upper, scores, lo, hi), **cutoffs}
         for t in upper:
             c[f"cutoff_{t}"] = w.FloatSlider(
-                value=float(cutoffs.get(t, hi)),
+                value=float(cutoffs[t]),
                 min=lo,
                 max=hi,
                 step=(hi - lo) / 200,
@@ -420,6 +424,21 @@ class Explorer:
 def _wide() -> w.Layout:
     """A control as wide as the controls column (one Layout each: hiding one hides only it)."""
     return w.Layout(width="98%")
+
+
+def _default_cutoffs(
+    upper: Sequence[str], scores: Sequence[float] | None, lo: float, hi: float
+) -> dict[str, float]:
+    """Starting cut-offs that give every tier traffic (strongest first): 20 % of the scores
+    each while that fits, else an equal part of 80 %; without scores, evenly spaced."""
+    if scores is None:  # evenly down the range, strongest tier highest
+        return {t: hi - (hi - lo) * (i + 1) / (len(upper) + 1) for i, t in enumerate(upper)}
+    values = pd.Series(scores, dtype="float64").dropna().to_numpy()
+    share = min(0.2, 0.8 / max(len(upper), 1))
+    return {
+        t: float(np.quantile(values, 1.0 - share * (i + 1), method="higher"))
+        for i, t in enumerate(upper)
+    }
 
 
 def _score_range(

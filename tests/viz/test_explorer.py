@@ -214,3 +214,28 @@ def test_the_explorer_and_the_study_share_one_typed_settings_class(study):
     assert point["requests_per_month"] == 2e6
     with pytest.raises(SpecError, match="key 'mode': got 'random'; expected 'thresholds' or"):
         study.explore(dataclasses.replace(settings, mode="random"))
+
+
+def test_a_tier_without_a_starting_cutoff_still_gets_traffic(study, load_curve):
+    """Left out, the hosted tier starts at the cut-off that sends it 20 % of the requests
+    (it used to start at the top of the slider, so it never got any)."""
+    explorer = Explorer(
+        partial(study.explore, load_curve=load_curve),
+        tiers=study.tiers,
+        prices={"hosted": (0.59, 0.79), "frontier": (2.5, 10.0)},
+        cutoffs={},
+        scores=study.scores,
+    )
+    point = explorer.frames["point"].iloc[0]
+    n = study.trace.n_requests
+    assert abs(point["share_frontier"] - 0.2) <= 2 / n
+    assert abs(point["share_hosted"] - 0.2) <= 2 / n
+    without_scores = Explorer(
+        partial(study.explore, load_curve=load_curve),
+        tiers=study.tiers,
+        prices={},
+        cutoffs={"frontier": 0.8},
+    )
+    shares = without_scores.frames["point"].iloc[0]
+    assert without_scores.controls["cutoff_hosted"].value == pytest.approx(1 / 3, abs=0.005)
+    assert shares["share_hosted"] > 0 and shares["share_selfhosted"] > 0
