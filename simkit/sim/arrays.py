@@ -24,7 +24,8 @@ def int_column(trace: Trace, column: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _per_model_arrays(trace: Trace, models: list[str]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """model -> (quality, output_tokens) per request in request order (NaN = no outcome)."""
+    """model -> (quality, output_tokens, cost_usd) per request in request order (NaN = no
+    outcome)."""
     out = trace.outcomes
     n = trace.n_requests
     req_ids = trace.requests["request_id"]
@@ -32,12 +33,14 @@ def _per_model_arrays(trace: Trace, models: list[str]) -> dict[str, tuple[np.nda
     model_col = out["model"]
     quality = out["quality"].to_numpy(dtype="float64", na_value=np.nan)
     tokens = out["output_tokens"].to_numpy(dtype="float64", na_value=np.nan)
+    cost = out["cost_usd"].to_numpy(dtype="float64", na_value=np.nan)
     rows_all = None  # request position of every outcome row, computed only if needed
     result = {}
     for m in dict.fromkeys(models):
         sel = (model_col == m).to_numpy(dtype=bool, na_value=False)
         q = np.full(n, np.nan)
         t = np.full(n, np.nan)
+        c = np.full(n, np.nan)
         ids_m = out_ids[sel]
         if (
             len(ids_m) == n
@@ -45,12 +48,14 @@ def _per_model_arrays(trace: Trace, models: list[str]) -> dict[str, tuple[np.nda
         ):
             q[:] = quality[sel]  # the common layout: this model's outcomes in request order
             t[:] = tokens[sel]
+            c[:] = cost[sel]
         else:
             if rows_all is None:
                 rows_all = pd.Index(req_ids).get_indexer(out_ids)
             q[rows_all[sel]] = quality[sel]
             t[rows_all[sel]] = tokens[sel]
-        result[m] = (q, t)
+            c[rows_all[sel]] = cost[sel]
+        result[m] = (q, t, c)
     return result
 
 
@@ -69,12 +74,16 @@ class TierArrays:
         (an answer has a token). The quality recorded for a capped answer is unchanged.
     quality : ndarray of shape (n_requests, n_tiers)
         Quality of the tier's quality model; NaN where the trace has no outcome.
+    observed_cost_usd : ndarray of shape (n_requests, n_tiers), optional
+        The outcomes' recorded ``cost_usd`` of the tier's quality model; NaN where none
+        (what ``cost_source="observed"`` charges API tiers, :mod:`simkit.fleet.costs`).
     """
 
     tiers: tuple[str, ...]
     prompt_tokens: np.ndarray
     output_tokens: np.ndarray
     quality: np.ndarray
+    observed_cost_usd: np.ndarray | None = None
 
 
 def tier_arrays(trace: Trace, fleet: Fleet, *, allow_missing_quality: bool = False) -> TierArrays:
@@ -114,14 +123,15 @@ def tier_arrays(trace: Trace, fleet: Fleet, *, allow_missing_quality: bool = Fal
     per_model_cache = _per_model_arrays(
         trace, [t.quality_model for t in fleet.tiers if t.quality_model in models]
     )
-    quality, outputs = [], []
+    quality, outputs, observed = [], [], []
     for tier in fleet.tiers:
         m = tier.quality_model
         if m in models:
-            q, per_model = per_model_cache[m]
+            q, per_model, c = per_model_cache[m]
         elif allow_missing_quality:
             q = np.full(n, np.nan)
             per_model = np.full(n, np.nan)
+            c = np.full(n, np.nan)
         else:
             raise SpecError(
                 fleet.source,
@@ -147,10 +157,12 @@ def tier_arrays(trace: Trace, fleet: Fleet, *, allow_missing_quality: bool = Fal
         out = np.where(max_known, np.minimum(out, max_tokens), out)
         outputs.append(np.maximum(out.astype("int64"), 1))  # an answer has at least one token
         quality.append(q)
+        observed.append(c)
     k = len(fleet.tiers)
     return TierArrays(
         tiers=fleet.tier_names,
         prompt_tokens=prompt,
         output_tokens=np.column_stack(outputs) if k else np.zeros((n, 0), dtype="int64"),
         quality=np.column_stack(quality) if k else np.zeros((n, 0)),
+        observed_cost_usd=np.column_stack(observed) if k else np.zeros((n, 0)),
     )

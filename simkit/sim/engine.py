@@ -27,6 +27,7 @@ import simpy
 
 from simkit._version import __version__
 from simkit.errors import PolicyError, SimulationError
+from simkit.fleet.costs import check_cost_source
 from simkit.fleet.spec import Fleet
 from simkit.policies.base import Policy, policy_params
 from simkit.sim.arrays import TierArrays, tier_arrays
@@ -109,6 +110,7 @@ def simulate(
     sensitive_tag: str = "sensitive",
     progress: bool = False,
     decode_fast_forward: bool = True,
+    cost_source: str = "catalog",
 ) -> Records:
     """Replay ``trace`` through ``policy`` over ``fleet``; same inputs and seed, same Records.
 
@@ -149,13 +151,17 @@ def simulate(
         A tier's quality model has no outcomes in the trace.
     PolicyError
         The policy cannot work with this fleet or trace, or returned an unknown tier.
+    TraceError
+        ``cost_source="observed"`` and a request completed on an API tier whose model has no
+        recorded cost for it.
     SimulationError
         Missing request lengths, or a request left unfinished (a bug: every request ends
         completed or failed with a reason).
     """
     _check_inputs(trace, fleet, policy)
+    check_cost_source(cost_source, where="simulate")
     table = RequestTable(trace, fleet, allow_missing_quality, sensitive_tag)
-    run = Run(fleet, policy, seed, table, progress, decode_fast_forward)
+    run = Run(fleet, policy, seed, table, progress, decode_fast_forward, cost_source)
     env = run.env
     run.start_arrivals()
     try:
@@ -172,6 +178,7 @@ def simulate(
         )
     requests, endpoints, horizon = run.to_frames(run_id)
     meta = _meta(trace, fleet, policy, run, seed, run_id)
+    meta["cost_source"] = cost_source
     return Records(
         requests=requests, endpoints=endpoints, horizon_s=horizon, meta=MappingProxyType(meta)
     )

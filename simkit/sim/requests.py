@@ -26,6 +26,7 @@ class RequestTable:
         self, trace: Trace, fleet: Fleet, allow_missing_quality: bool, sensitive_tag: str
     ) -> None:
         req = trace.requests
+        self.where = trace.where
         self.ids = req["request_id"].astype(str).tolist()
         self.arrival = req["arrival_s"].to_numpy(dtype="float64").tolist()
         arrays = tier_arrays(trace, fleet, allow_missing_quality=allow_missing_quality)
@@ -37,6 +38,9 @@ class RequestTable:
         ]
         self.out: list[list[int]] = [
             arrays.output_tokens[:, j].tolist() for j in range(len(fleet.tiers))
+        ]
+        self.observed_cost: list[list[float]] = [
+            arrays.observed_cost_usd[:, j].tolist() for j in range(len(fleet.tiers))
         ]
         self.category = req["category"].fillna("").astype(str).tolist()
         self.source = req["source"].fillna("").astype(str).tolist()

@@ -15,6 +15,7 @@ import pandas as pd
 import simpy
 
 from simkit.errors import PolicyError, SimulationError
+from simkit.fleet.costs import missing_observed_cost_error
 from simkit.fleet.spec import ApiEndpoint, Fleet
 from simkit.policies.base import AttemptView, FleetView, Policy
 from simkit.schema import ENDPOINT_COLUMNS, RECORD_COLUMNS
@@ -64,6 +65,8 @@ class Run:
         Show a tqdm progress bar.
     fast_forward : bool
         GPU decode fast-forward (SERVING.md §3.6).
+    cost_source : {"catalog", "observed"}
+        What a completed attempt on an API tier is charged (:mod:`simkit.fleet.costs`).
     """
 
     def __init__(
@@ -74,6 +77,7 @@ class Run:
         table: RequestTable,
         progress: bool,
         fast_forward: bool = True,
+        cost_source: str = "catalog",
     ) -> None:
         self.env = CountingEnvironment()
         self.fleet = fleet
@@ -84,6 +88,13 @@ class Run:
         self.tier_index = {name: i for i, name in enumerate(self.tier_names)}
         self.private = [t.private for t in fleet.tiers]
         self.tiers = self._tier_runtimes(seed, fast_forward)
+        # per tier: the recorded costs a completed attempt is charged, or None (the catalog)
+        self.observed: list[list[float] | None] = [
+            table.observed_cost[k]
+            if cost_source == "observed" and isinstance(t.endpoint, ApiEndpoint)
+            else None
+            for k, t in enumerate(fleet.tiers)
+        ]
         self.rng = named_stream(seed, "policy")
         self.routed = dict.fromkeys(self.tier_names, 0)
         self.decided = [0]
@@ -202,6 +213,19 @@ class Run:
         i = job.i
         k = job.tier
         if completed:
+            observed = self.observed[k]
+            if observed is not None:
+                cost_usd = observed[i]
+                if cost_usd != cost_usd:  # NaN: the trace recorded no cost for this pair
+                    tier = self.fleet.tiers[k]
+                    raise missing_observed_cost_error(
+                        self.table.where,
+                        self.table.ids[i],
+                        i + 1,
+                        tier.name,
+                        tier.quality_model,
+                        sum(c != c for c in observed),
+                    )
             self.cost[i] += cost_usd
             self.spend[0] += cost_usd
             self.final[i] = k

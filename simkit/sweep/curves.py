@@ -16,29 +16,56 @@ import pandas as pd
 from numpy.typing import ArrayLike
 
 from simkit.errors import PolicyError
-from simkit.fleet.costs import token_cost_matrix
+from simkit.fleet.costs import check_cost_source, token_cost_matrix
 from simkit.fleet.spec import Fleet
 from simkit.metrics import HOURS_PER_MONTH, SECONDS_PER_MONTH, gpu_cost_per_1k_usd, tiered_curve
 from simkit.policies.base import check_score_column
-from simkit.sim import tier_arrays
+from simkit.sim import TierArrays, tier_arrays
 from simkit.trace.core import Trace
 
 __all__ = ["per_request_cost_usd", "threshold_curves"]
 
 
-def per_request_cost_usd(trace: Trace, fleet: Fleet) -> pd.DataFrame:
+def _costs(
+    trace: Trace,
+    fleet: Fleet,
+    arrays: TierArrays,
+    cost_source: str,
+    tiers: tuple[str, ...] | None = None,
+) -> np.ndarray:
+    return token_cost_matrix(
+        fleet,
+        arrays.prompt_tokens,
+        arrays.output_tokens,
+        cost_source=cost_source,
+        observed_usd=arrays.observed_cost_usd,
+        request_ids=trace.requests["request_id"].to_numpy(dtype=object),
+        where=trace.where,
+        tiers=tiers,
+    )
+
+
+def per_request_cost_usd(
+    trace: Trace, fleet: Fleet, *, cost_source: str = "catalog"
+) -> pd.DataFrame:
     """Per-token spend of each request on each tier (one column per tier, fleet order).
 
     API tiers: the catalog price of the prompt and of the tier model's output length (long-
-    context tiers chosen by the prompt length, as the simulator does). GPU tiers: the
-    optional marginal price per token; their rental is a fixed cost, not in this table.
+    context tiers chosen by the prompt length, as the simulator does), or with
+    ``cost_source="observed"`` the cost the trace recorded for the request on the tier's
+    ``quality_model`` (:mod:`simkit.fleet.costs`; a missing one is a
+    :class:`~simkit.errors.TraceError`). GPU tiers: the optional marginal price per token;
+    their rental is a fixed cost, not in this table. ``attrs["cost_source"]`` says which.
     """
+    check_cost_source(cost_source, where="per_request_cost_usd")
     arrays = tier_arrays(trace, fleet)
-    return pd.DataFrame(
-        token_cost_matrix(fleet, arrays.prompt_tokens, arrays.output_tokens),
+    out = pd.DataFrame(
+        _costs(trace, fleet, arrays, cost_source),
         columns=list(fleet.tier_names),
         index=trace.requests["request_id"],
     )
+    out.attrs["cost_source"] = cost_source
+    return out
 
 
 def threshold_curves(
@@ -49,6 +76,7 @@ def threshold_curves(
     tiers: tuple[str, ...] | None = None,
     score: str = "p_hard",
     missing: str = "raise",
+    cost_source: str = "catalog",
 ) -> pd.DataFrame:
     """Share per tier, mean quality and cost of many threshold policies, without simulating.
 
@@ -69,6 +97,10 @@ def threshold_curves(
         The trace's score column.
     missing : {"raise", "exclude"}
         NaN quality (no outcome): raise, or leave those requests out of the mean quality.
+    cost_source : {"catalog", "observed"}, default "catalog"
+        Price API tiers by the catalog or by the costs the trace recorded
+        (:mod:`simkit.fleet.costs`); with ``"observed"`` every request needs a recorded cost
+        on every API tier in ``tiers`` (any of them can be picked by some cut-off).
 
     Returns
     -------
@@ -80,8 +112,10 @@ def threshold_curves(
         at the trace's arrival rate, as :meth:`simkit.study.Study.evaluate` prices it) and
         ``monthly_cost_usd`` (at the trace's arrival rate; month = 30 days). Without a time
         span the rate is unknown: the GPU part of ``cost_per_1k_usd`` and
-        ``monthly_cost_usd`` are then NaN (0 GPU cost when the fleet rents nothing).
+        ``monthly_cost_usd`` are then NaN (0 GPU cost when the fleet rents nothing);
+        ``cost_source`` (the same on every row) says which prices the costs used.
     """
+    check_cost_source(cost_source, where="threshold_curves")
     check_score_column(score, trace.score_names, source="threshold_curves")
     order = tuple(reversed(fleet.tier_names)) if tiers is None else tuple(tiers)
     for t in order:
@@ -92,7 +126,7 @@ def threshold_curves(
         )
     arrays = tier_arrays(trace, fleet, allow_missing_quality=(missing == "exclude"))
     cols = [fleet.tier_names.index(t) for t in order]
-    costs = token_cost_matrix(fleet, arrays.prompt_tokens, arrays.output_tokens)
+    costs = _costs(trace, fleet, arrays, cost_source, order)
     curve = tiered_curve(
         trace.scores[score].to_numpy(dtype="float64"),
         pd.DataFrame(arrays.quality[:, cols], columns=list(order)),
@@ -112,4 +146,5 @@ def threshold_curves(
     curve["monthly_cost_usd"] = (
         token_total / n * per_month + fleet.fixed_usd_per_hour * HOURS_PER_MONTH
     )
+    curve["cost_source"] = cost_source
     return curve

@@ -33,6 +33,7 @@ import pandas as pd
 from joblib import Parallel, delayed
 
 from simkit.errors import SpecError
+from simkit.fleet.costs import check_cost_source
 from simkit.fleet.spec import Fleet
 from simkit.metrics import summarize_runs
 from simkit.policies import build_policy, policy_name, policy_params
@@ -108,7 +109,9 @@ def _one(
     trace_label: str | None = None,
 ) -> tuple[dict[str, Any], pd.DataFrame | None, pd.DataFrame | None]:
     policy = build_policy(spec, fleet=fleet, trace=trace)
-    records = simulate(trace, fleet, policy, seed=seed, run_id=run_id)
+    records = simulate(
+        trace, fleet, policy, seed=seed, run_id=run_id, cost_source=options["cost_source"]
+    )
     row: dict[str, Any] = {"run_id": run_id}
     if trace_label is not None:
         row["trace"] = trace_label
@@ -116,6 +119,7 @@ def _one(
         "policy": label,
         "policy_name": policy_name(policy),
         "seed": seed,
+        "cost_source": options["cost_source"],
     }
     for k, v in policy_params(policy).items():
         if k in ("base", "quality"):
@@ -145,6 +149,7 @@ def sweep(
     slo_ttft_s: float = ...,
     progress: bool | Progress = ...,
     keep_records: Literal[False] = ...,
+    cost_source: str = ...,
 ) -> pd.DataFrame: ...
 
 
@@ -159,6 +164,7 @@ def sweep(
     slo_ttft_s: float = ...,
     progress: bool | Progress = ...,
     keep_records: Literal[True],
+    cost_source: str = ...,
 ) -> SweepResult: ...
 
 
@@ -172,6 +178,7 @@ def sweep(
     slo_ttft_s: float = 2.0,
     progress: bool | Progress = False,
     keep_records: bool = False,
+    cost_source: str = "catalog",
 ) -> pd.DataFrame | SweepResult:
     """Simulate every policy under every seed; one row per run.
 
@@ -195,11 +202,15 @@ def sweep(
         True: joblib's progress messages; a callable is called after each run, in run order.
     keep_records : bool, default False
         Also return every run's record and endpoint tables (:class:`SweepResult`).
+    cost_source : {"catalog", "observed"}, default "catalog"
+        Passed to :func:`simkit.simulate`: price API tiers by the catalog or by the costs the
+        trace recorded (:mod:`simkit.fleet.costs`).
 
     Returns
     -------
     DataFrame, or SweepResult with ``keep_records=True``
-        ``run_id``, ``policy`` (label), ``policy_name``, ``seed``, ``param_<name>`` columns,
+        ``run_id``, ``policy`` (label), ``policy_name``, ``seed``, ``cost_source`` (which
+        prices the cost columns used), ``param_<name>`` columns,
         then the per-run numbers of :func:`simkit.metrics.summarize_runs` (cost incl. GPU
         rental over the horizon, monthly cost, quality, latency percentiles, SLO attainment,
         tier shares, privacy violations...), sorted by ``run_id`` (policy-major, seed-minor;
@@ -234,7 +245,12 @@ def sweep(
             itertools.product(traces, items, seeds)
         )
     ]
-    options = {"slo_ttft_s": slo_ttft_s, "keep_records": bool(keep_records)}
+    check_cost_source(cost_source, where="sweep")
+    options = {
+        "slo_ttft_s": slo_ttft_s,
+        "keep_records": bool(keep_records),
+        "cost_source": cost_source,
+    }
     for _, t, _, spec, _, _ in tasks[:: len(seeds)]:  # fail fast, in this process, on a bad spec
         policy = build_policy(spec, fleet=fleet, trace=t)
         check = getattr(policy, "check", None)

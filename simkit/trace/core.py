@@ -322,6 +322,32 @@ class Trace:
         wide.columns.name = None
         return wide.astype("float64")
 
+    def cost_matrix(self, models: Sequence[str] | None = None) -> pd.DataFrame:
+        """Recorded cost in USD per request (rows, in request order) and model (columns):
+        the outcomes' ``cost_usd``, the cost counterpart of :meth:`quality_matrix`; NaN = not
+        recorded (never 0).
+
+        Raises
+        ------
+        TraceError
+            If a requested model has no outcome at all, or no recorded cost at all.
+        """
+        models = list(self.models if models is None else models)
+        self.quality_matrix([m for m in models if m not in set(self.models)])  # raises if any
+        wide = self.outcomes.pivot(index="request_id", columns="model", values="cost_usd")
+        wide = wide.reindex(index=self.requests["request_id"], columns=models)
+        wide.columns.name = None
+        wide = wide.astype("float64")
+        none = [m for m in models if wide[m].isna().all()]
+        if none and self.n_requests:
+            raise TraceError(
+                self.where,
+                column="cost_usd",
+                problem=f"model {none[0]!r} has no recorded cost_usd on any request",
+                hint="cost matrices need the outcomes' cost_usd (RouterBench-style data)",
+            )
+        return wide
+
     def output_tokens_matrix(self, models: Sequence[str] | None = None) -> pd.DataFrame:
         """Output tokens per request and model (NaN = unknown), in request order."""
         models = list(self.models if models is None else models)

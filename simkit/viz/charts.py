@@ -156,6 +156,37 @@ def _checked(df: pd.DataFrame, columns: Mapping[str, str], where: str) -> pd.Dat
     return df
 
 
+def cost_source_of(frame: pd.DataFrame, where: str) -> str:
+    """Which prices a frame's costs used: its ``cost_source`` column (sweep and curve output)
+    or ``attrs["cost_source"]`` (frames built from them), else ``"catalog"``.
+
+    Raises
+    ------
+    SpecError
+        The frame mixes sources: observed and catalog costs are not comparable on one axis.
+    """
+    if "cost_source" in frame:
+        sources = sorted(set(frame["cost_source"].astype(str)))
+    else:
+        sources = [str(frame.attrs.get("cost_source", "catalog"))]
+    if len(sources) != 1:
+        raise SpecError(
+            where,
+            key="cost_source",
+            problem=f"the rows mix cost sources {sources}; observed and catalog costs are "
+            "not comparable on one axis",
+            hint="draw one chart per cost source",
+        )
+    return sources[0]
+
+
+def _cost_title(frame: pd.DataFrame, where: str) -> str:
+    """The cost axis title; it says so when the token costs are the trace's recorded ones."""
+    if cost_source_of(frame, where) == "observed":
+        return "cost per 1k requests (USD; observed token costs)"
+    return "cost per 1k requests (USD)"
+
+
 def _title(text: str, subtitle: str | None) -> alt.TitleParams:
     return alt.TitleParams(text, subtitle=subtitle or "", anchor="start")
 
@@ -185,10 +216,11 @@ def tradeoff_chart(
     if isinstance(points, pd.DataFrame) and "reference" not in points:
         points = points.assign(reference=False)
     points = _checked(points, TRADEOFF_COLUMNS, "tradeoff_chart points")
+    cost_title = _cost_title(points, "tradeoff_chart points")
     data = points[list(TRADEOFF_COLUMNS)].copy()
     for flag in ("on_frontier", "operating_point", "reference"):
         data[flag] = data[flag].astype(bool)
-    x = alt.X("cost_per_1k_usd:Q").title("cost per 1k requests (USD)").scale(zero=False)
+    x = alt.X("cost_per_1k_usd:Q").title(cost_title).scale(zero=False)
     y = alt.Y("mean_quality:Q").title("mean quality").scale(zero=False)
     color = alt.Color("policy:N").title("policy").scale(colour_scale(data["policy"]))
     tooltip = [
@@ -603,6 +635,7 @@ def latency_cost_chart(
     altair.LayerChart
     """
     points = _checked(points, LATENCY_COST_COLUMNS, "latency_cost_chart points")
+    cost_title = _cost_title(points, "latency_cost_chart points")
     data = points[list(LATENCY_COST_COLUMNS)].copy()
     if (data["p95_ttft_s"] <= 0).any():
         raise SpecError(
@@ -610,7 +643,7 @@ def latency_cost_chart(
             key="p95_ttft_s",
             problem="p95 TTFT must be > 0 on the log axis",
         )
-    x = alt.X("cost_per_1k_usd:Q").title("cost per 1k requests (USD)").scale(zero=False)
+    x = alt.X("cost_per_1k_usd:Q").title(cost_title).scale(zero=False)
     y = alt.Y("p95_ttft_s:Q").title("p95 time to first token (s)").scale(type="log")
     color = alt.Color("policy:N").title("policy").scale(colour_scale(data["policy"]))
     tooltip = [
@@ -689,7 +722,9 @@ def tier_cost_chart(
         .mark_bar()
         .encode(
             y=alt.Y("policy:N").title(None).sort(None),
-            x=alt.X("cost_per_1k_usd:Q").title("cost per 1k requests (USD)").stack("zero"),
+            x=alt.X("cost_per_1k_usd:Q")
+            .title(_cost_title(costs, "tier_cost_chart costs"))
+            .stack("zero"),
             color=alt.Color("tier:N").title("tier").scale(colour_scale(order)),
             order=alt.Order("tier_rank:Q"),
             tooltip=[

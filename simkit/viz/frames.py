@@ -14,7 +14,7 @@ import pandas as pd
 from simkit.errors import SpecError
 from simkit.metrics import RoutingCurve, pareto_front, request_latencies
 from simkit.schema import require_columns
-from simkit.viz.charts import TRADEOFF_COLUMNS
+from simkit.viz.charts import TRADEOFF_COLUMNS, cost_source_of
 
 __all__ = [
     "first_crossings",
@@ -82,7 +82,9 @@ def tradeoff_points(
             out.loc[known], minimize=["cost_per_1k_usd"], maximize=["mean_quality"]
         )
     out["on_frontier"] = front
-    return out[list(TRADEOFF_COLUMNS)].reset_index(drop=True)
+    out = out[list(TRADEOFF_COLUMNS)].reset_index(drop=True)
+    out.attrs["cost_source"] = cost_source_of(points, "tradeoff_points points")
+    return out
 
 
 def summary_points(
@@ -143,6 +145,7 @@ def summary_points(
     if family:
         names = dict(zip(summary[label].astype(str), summary[family].astype(str), strict=True))
         out["policy"] = out["policy"].map(names)
+    out.attrs["cost_source"] = cost_source_of(summary, "summary_points summary")
     return out[
         [
             "policy",
@@ -375,4 +378,6 @@ def tier_cost_points(
     long = long.rename(columns={label: "policy"})
     long["_p"] = long["policy"].map({p: i for i, p in enumerate(mean.index)})
     long["_t"] = long["tier"].map({t: i for i, t in enumerate(tiers)})
-    return long.sort_values(["_p", "_t"]).drop(columns=["_p", "_t"]).reset_index(drop=True)
+    out = long.sort_values(["_p", "_t"]).drop(columns=["_p", "_t"]).reset_index(drop=True)
+    out.attrs["cost_source"] = cost_source_of(summary, "tier_cost_points summary")
+    return out
