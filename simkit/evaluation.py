@@ -456,6 +456,8 @@ def evaluate_classifier(
     n_bootstrap: int = 1000,
     level: float = 0.95,
     progress: bool = False,
+    label: str = "gain",
+    irt_shrinkage: float = 0.3,
 ) -> EvaluationResult:
     """Evaluate a classifier on every benchmark (``source``) of ``trace``.
 
@@ -490,6 +492,15 @@ def evaluate_classifier(
     progress : bool
         Show progress on stderr (tqdm): one step per benchmark and protocol (the ``cv``
         step fits ``n_splits`` folds, ``transfer`` one model), then the bootstrap resamples.
+    label : {'gain', 'irt'}
+        Training labels of the pair. ``'gain'``: the observed outcomes of ``weak`` and
+        ``strong``. ``'irt'``: those outcomes shrunk by ``irt_shrinkage`` towards what a Rasch
+        model fitted to *every* model's outcomes on the same source expects
+        (:func:`simkit.classify.difficulty.irt_pair_labels`), on every source with outcomes
+        of a third model (Arena-Bench-v1 has 15; MMLU and GSM8K only the pair, whose labels
+        stay as observed). Fitted per source, so a held-out domain's outcomes
+        never shape the labels of the others; within ``cv`` the abilities see every fold.
+        Metrics are always computed on the observed outcomes.
 
     Raises
     ------
@@ -507,6 +518,7 @@ def evaluate_classifier(
     est = ComplexityClassifier() if estimator is None else estimator
     q, prompts, source, targets = _benchmark_data(trace, weak, strong, benchmarks)
     usable = np.isfinite(q).all(axis=1)
+    q_train = _training_labels(trace, q, source, weak, strong, label, irt_shrinkage)
     domains = sorted(set(source[usable]))
     if LODO in protocols and len(domains) < 2:
         raise ClassifierError(
@@ -534,7 +546,7 @@ def evaluate_classifier(
             idx = np.flatnonzero(m)
             res = out_of_fold_scores(
                 [prompts[i] for i in idx],
-                q[idx],
+                q_train[idx],
                 estimator=est,
                 n_splits=n_splits,
                 random_state=seed,
@@ -573,7 +585,7 @@ def evaluate_classifier(
                 )
             if bench not in transfer_cache:  # transfer and leave-one-domain-out: one fit
                 transfer_cache[bench] = transfer_scores(
-                    [prompts[i] for i in train], q[train], [prompts[i] for i in idx_b],
+                    [prompts[i] for i in train], q_train[train], [prompts[i] for i in idx_b],
                     estimator=est, train_embedded=embedded[train],
                     test_embedded=embedded[idx_b],
                 )  # fmt: skip
@@ -619,6 +631,37 @@ def evaluate_classifier(
             _out_of_domain(metrics, lodo_draws, level) if LODO in protocols else pd.DataFrame()
         ),
     )
+
+
+def _training_labels(
+    trace: Trace,
+    q: np.ndarray,
+    source: np.ndarray,
+    weak: str,
+    strong: str,
+    label: str,
+    shrinkage: float,
+) -> np.ndarray:
+    """The (weak, strong) training labels: observed, or, on a source with outcomes of more
+    models than the pair, shrunk towards a per-source Rasch model of every model's outcomes."""
+    if label == "gain":
+        return q
+    if label != "irt":
+        raise ClassifierError(f"unknown label {label!r}; choose from 'gain', 'irt'")
+    from simkit.classify.difficulty import irt_pair_labels
+
+    every = trace.quality_matrix()
+    out = q.copy()
+    for src in sorted(set(source)):
+        rows = np.flatnonzero(source == src)
+        block = every.iloc[rows]
+        block = block.loc[:, block.notna().any(axis=0)]
+        cols = list(block.columns)
+        if weak not in cols or strong not in cols or len(cols) < 3:
+            continue  # no usable row, or no model beyond the pair: observed labels stay
+        pair = (cols.index(weak), cols.index(strong))
+        out[rows] = irt_pair_labels(block.to_numpy(), pair, shrinkage=shrinkage)
+    return out
 
 
 def _out_of_domain(

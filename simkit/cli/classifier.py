@@ -111,6 +111,20 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "leave-one-domain-out and cv)",
     )
     ev.add_argument("--benchmark", action="append", help="only these sources (repeatable)")
+    ev.add_argument(
+        "--label",
+        choices=["gain", "irt"],
+        default="gain",
+        help="training labels of the pair: 'gain' (observed outcomes, default) or 'irt' "
+        "(on sources with outcomes of more models than the pair, shrunk towards a Rasch model "
+        "of every model's outcomes on that source)",
+    )
+    ev.add_argument(
+        "--irt-shrinkage",
+        type=float,
+        default=0.3,
+        help="with --label irt: weight of the Rasch expectation, in [0, 1) (default 0.3)",
+    )
     ev.add_argument("--folds", type=int, default=5, help="outer folds (default 5)")
     ev.add_argument(
         "--repeats",
@@ -244,6 +258,8 @@ def _run_classifier_evaluate(args: argparse.Namespace) -> int:
         n_splits=args.folds,
         n_bootstrap=args.bootstrap,
         progress=not args.no_progress,
+        label=args.label,
+        irt_shrinkage=args.irt_shrinkage,
     )
     seeds, results, summary = list(evaluated.seeds), evaluated.results, evaluated.summary
     result = results[0]
