@@ -480,9 +480,11 @@ def evaluate_classifier(
     n_splits, seed : int
         Outer folds and their seed (protocol ``cv``).
     target_shares : sequence of float
-        Strong shares to calibrate thresholds for. ``cv``: calibrated on the out-of-fold
-        scores of half the benchmark's requests (a seeded split of the requests), realised share
-        reported on the other half. ``transfer``: calibrated on the training benchmarks'
+        Strong shares to calibrate thresholds for (empty: no calibration rows, and
+        ``transfer``/``leave-one-domain-out`` skip the training benchmarks' out-of-fold
+        fits). ``cv``: calibrated on the out-of-fold scores of half the benchmark's requests
+        (a seeded split of the requests), realised share reported on the other half.
+        ``transfer`` and ``leave-one-domain-out``: calibrated on the training benchmarks'
         out-of-fold scores, realised share on the evaluated benchmark.
     n_bootstrap, level : int, float
         Resamples and coverage of the bootstrap intervals of APGR and CPT over requests
@@ -591,11 +593,13 @@ def evaluate_classifier(
                 )  # fmt: skip
             res = transfer_cache[bench]
             p_hard, gain = res.p_hard, res.gain
-            cal_scores = np.concatenate([oof(b)[1].p_hard for b in sorted(set(source[train]))])
-            cal_rows += _calibration_rows(
-                bench, protocol, cal_scores, p_hard, target_shares,
-                "out-of-fold scores of the training benchmarks",
-            )  # fmt: skip
+            if len(target_shares):  # the training benchmarks' out-of-fold scores cost k fits
+                train_benches = sorted(set(source[train]))
+                cal_scores = np.concatenate([oof(b)[1].p_hard for b in train_benches])
+                cal_rows += _calibration_rows(
+                    bench, protocol, cal_scores, p_hard, target_shares,
+                    "out-of-fold scores of the training benchmarks",
+                )  # fmt: skip
         m = routing_metrics(p_hard, w, s) | probability_metrics(p_hard, w, s)
         if n_bootstrap and protocol == LODO:
             rng = np.random.default_rng(lodo_streams[bench])

@@ -179,3 +179,13 @@ def test_cli_several_traces_need_a_pair_they_all_have(capsys):
                  str(FIXTURES / "arena_small")])  # fmt: skip
     assert code != 0
     assert "name the weak and the strong model (--weak/--strong)" in capsys.readouterr().err
+
+
+def test_without_target_shares_no_calibration_fits_and_the_same_metrics(both, estimator, result):
+    lean = evaluate_classifier(
+        both, weak=WEAK, strong=STRONG, estimator=estimator, protocols=[LODO, "transfer"],
+        n_splits=3, seed=3, n_bootstrap=60, target_shares=(),
+    )  # fmt: skip
+    assert lean.calibration.empty
+    assert lean.metrics.equals(result.metrics)
+    assert lean.out_of_domain.equals(result.out_of_domain)
