@@ -30,7 +30,8 @@ class InlineScorer:
         return self.router.score(text)
 
     async def start(self) -> None:
-        """Nothing to start."""
+        """Score one prompt, so the first request does not pay for loading the tokenizer."""
+        self.router.score("warm-up")
 
     async def stop(self) -> None:
         """Nothing to stop."""
@@ -55,9 +56,12 @@ class BatchScorer:
         self.batches: list[int] = []  # sizes of the last batches (for the benchmark's report)
 
     async def start(self) -> None:
-        """Start the worker (inside the running event loop)."""
+        """Load the embedder (it is built on first use) and start the worker, inside the
+        running event loop; the server accepts requests only after this."""
         self._queue = asyncio.Queue()
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="simkit-scorer")
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._pool, self.router.bundle.p_hard, ["warm-up"])
         self._task = asyncio.create_task(self._run())
 
     async def stop(self) -> None:

@@ -116,8 +116,9 @@ def serve(
     )  # fails here, before listening, if anything is wrong
     sock = listening_socket(host, port)
     common = dict(
-        host=host, port=port, log_level=log_level, loop="uvloop", http="httptools", lifespan="on"
-    )
+        host=host, port=port, log_level=log_level, loop="uvloop", http="httptools", lifespan="on",
+        backlog=4096, timeout_keep_alive=30,  # clients keep pooled connections; bursts queue
+    )  # fmt: skip
     if workers == 1:
         uvicorn.Server(uvicorn.Config(app, **common)).run(sockets=[sock])
         return

@@ -184,6 +184,21 @@ def test_errors_and_a_down_upstream_fall_back_and_with_no_tier_left_give_502(bun
     assert "tier 'frontier': error" in err["message"] and "tier 'small': error" in err["message"]
 
 
+def test_an_upstream_slower_than_its_timeout_falls_back(bundle3, prompts, tmp_path):
+    with StubServer(stub_models(frontier={"ttft_s": Jitter(3.0)})) as stub:
+        config = three_tier_config(stub.base_url, upstreams={"frontier": {"timeout_s": 0.3}})
+        with running_gateway(bundle3, config, tmp_path / "l.jsonl") as (gw, router):
+            hard = next(p for p in prompts if expected_tier(router, p) == "frontier")
+            with httpx.Client(base_url=gw.base_url, headers=AUTH, timeout=30) as c:
+                r = chat(c, hard)
+    assert (r.status_code, r.headers["x-simkit-tier"]) == (200, "mid")
+    (record,) = read_log(tmp_path / "l.jsonl")
+    assert record["attempts"] == [
+        {"tier": "frontier", "outcome": "timeout"},
+        {"tier": "mid", "outcome": "completed"},
+    ]
+
+
 def test_fallback_only_on_the_configured_failures(bundle3, prompts):
     with StubServer(stub_models(frontier={"p_5xx": 1.0})) as stub:
         config = three_tier_config(stub.base_url, fallback={"on": ["rate_limited"]})
@@ -375,3 +390,44 @@ def test_models_health_and_metrics(bundle3, prompts):
     assert "simkit_gateway_decision_seconds_count 2.0" in metrics
     assert 'simkit_gateway_spend_usd_total{tier="mid"}' in metrics
     assert 'simkit_gateway_e2e_seconds_count{tier="mid"}' in metrics
+
+
+def test_a_transformer_bundle_scores_concurrent_requests_in_batches(
+    tmp_path, tiny_model, small_trace, monkeypatch
+):
+    """A sentence-transformers bundle (the tiny local BERT): concurrent decisions are scored
+    together in the embedder, and each request still goes where the bundle sends it."""
+    import asyncio
+
+    from simkit.classify.embed import SentenceEmbedder
+    from simkit.classify.model import ComplexityClassifier
+    from simkit.classify.train import train_bundle
+
+    est = ComplexityClassifier(SentenceEmbedder(str(tiny_model), cache_dir=False), cv=3)
+    bundle = train_bundle(small_trace, tmp_path / "st", estimator=est).path
+    monkeypatch.chdir(tiny_model.parent)  # the bundle names its embedder by folder name
+    prompts = [str(p) for p in small_trace.requests["prompt"][:24]]
+    stub = StubConfig(models=(StubModel("small-model"), StubModel("big-model")))
+    with StubServer(stub) as server:
+        config = three_tier_config(server.base_url)
+        config["upstreams"] = {
+            "cheap": {**config["upstreams"]["small"]},
+            "strong": {**config["upstreams"]["frontier"]},
+        }
+        config["threshold"] = 0.5
+        with running_gateway(bundle, config) as (gw, router):
+
+            async def send() -> list[httpx.Response]:
+                async with httpx.AsyncClient(base_url=gw.base_url, headers=AUTH, timeout=60) as c:
+                    return await asyncio.gather(*(
+                        c.post("/chat/completions", json={"model": "router",
+                               "messages": [{"role": "user", "content": p}]})
+                        for p in prompts
+                    ))  # fmt: skip
+
+            answers = asyncio.run(send())
+            batches = gw.app.state.gateway.scorer.batches
+    assert [r.status_code for r in answers] == [200] * len(prompts)
+    assert [r.headers["x-simkit-tier"] for r in answers] == [router.decide(p).tier for p in prompts]
+    assert sum(batches) == len(prompts)
+    assert max(batches) > 1  # requests that arrived together were scored together
