@@ -25,7 +25,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "sweep",
         help="simulate several policies x parameter grids x seeds in parallel",
         description="Run simulate() for every policy (each --policy, expanded over --grid) and "
-        "seed, in parallel with joblib, and print or save one row per run.",
+        "seed, in parallel (joblib on this host, or a Dask or Ray cluster), and print or save one row per run.",
     )
     p.add_argument("--trace", required=True, help="a simkit trace directory")
     p.add_argument("--fleet", default=None, help="fleet YAML (default: the shipped 3-tier fleet)")
@@ -41,8 +41,33 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--n-jobs", type=n_jobs_arg, default=-1, help="joblib workers (default -1: all cores)"
     )
+    p.add_argument(
+        "--backend",
+        choices=["loky", "dask", "ray"],
+        default="loky",
+        help="where the runs execute: loky processes on this host (default), or a Dask or Ray "
+        "cluster (pip install 'simkit[distributed]')",
+    )
+    p.add_argument(
+        "--address",
+        default=None,
+        help="an existing cluster: a Dask scheduler (tcp://host:8786) or a Ray address "
+        "(ray://host:10001, auto); without it --backend dask|ray starts a local one of "
+        "--n-jobs workers",
+    )
     add_slo_arg(p)
-    p.add_argument("--out", default=None, help="write the table to this .csv or .parquet file")
+    p.add_argument(
+        "--out",
+        default=None,
+        help="a .csv or .parquet file for the table (written at the end), or a folder that "
+        "receives each run's row as it finishes (run-000042.json) and the table as runs.csv",
+    )
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="with --out FOLDER: keep the runs already there and run only the others",
+    )
+    p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     p.add_argument("--json", action="store_true", help="print JSON records instead of a table")
     add_window_args(p)
     p.set_defaults(func=_run_sweep)
@@ -60,7 +85,7 @@ def _run_sweep(args: argparse.Namespace) -> int:
             raise PolicyError("--grid", key=key, problem="given twice; list all values once")
         grid[key] = parse_list(values, f"--grid {key}", yaml_scalar, "YAML values")
     seeds = parse_seeds(args.seeds)
-    check_output_file(args.out, "--out", (".csv", ".parquet"))
+    folder = _out_folder(args.out, args.resume)
     per_policy = {p: _grid_for(p, grid) for p in args.policy}
     used = {k for g in per_policy.values() for k in g}
     unknown = [k for k in grid if k not in used]
@@ -74,10 +99,24 @@ def _run_sweep(args: argparse.Namespace) -> int:
     trace = load_window(args)
     fleet = load_fleet(args.fleet)
     specs = [s for p in args.policy for s in expand_grid(p, per_policy[p])]
-    table = sweep(trace, fleet, specs, seeds=seeds, n_jobs=args.n_jobs, slo_ttft_s=args.slo_ttft_s)
+    table = sweep(
+        trace,
+        fleet,
+        specs,
+        seeds=seeds,
+        n_jobs=args.n_jobs,
+        slo_ttft_s=args.slo_ttft_s,
+        backend=args.backend,
+        address=args.address,
+        out=folder,
+        resume=args.resume,
+        progress=not args.no_progress,
+    )
     shares = [c for c in table.columns if c.startswith("share_")]
     table[shares] = table[shares].fillna(0.0)  # a tier a run never used has share 0, not NaN
-    if args.out:
+    if folder is not None:
+        table.to_csv(f"{folder}/runs.csv", index=False)
+    elif args.out:
         (table.to_parquet if args.out.endswith(".parquet") else table.to_csv)(args.out, index=False)
     if args.json:
         print(dumps(table.to_dict(orient="records"), indent=2))
@@ -97,6 +136,31 @@ def _run_sweep(args: argparse.Namespace) -> int:
             shown[c] = [readable(c, v) for v in shown[c]]
         print(shown.to_string(index=False))
     return 0
+
+
+def _out_folder(out: str | None, resume: bool) -> str | None:
+    """``--out`` as a folder of per-run rows: an existing folder or a name without a suffix
+    (None for no --out or a .csv/.parquet file).
+
+    Raises
+    ------
+    SpecError
+        ``--resume`` without a folder, or a file ``--out`` that cannot be written.
+    """
+    from pathlib import Path
+
+    from simkit.errors import SpecError
+
+    if out is not None and (Path(out).is_dir() or not Path(out).suffix):
+        return out  # a folder: an existing one, or a name without a suffix
+    if resume:
+        raise SpecError(
+            "--resume",
+            problem="needs --out FOLDER (per-run rows to resume from), got "
+            + (f"the file {out}" if out else "no --out"),
+        )
+    check_output_file(out, "--out", (".csv", ".parquet"))
+    return None
 
 
 def _outer(spec: str) -> str:

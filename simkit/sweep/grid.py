@@ -1,20 +1,15 @@
 """``sweep()``: full simulations over policies x parameters x seeds, in parallel, into one tidy
 DataFrame (one row per run).
 
-Parallelism is joblib's: the default ``loky`` backend runs one process per core on one host.
-The same call scales out by switching joblib's backend, without changing simkit code:
-
-* **Ray**: ``from ray.util.joblib import register_ray; register_ray()`` then
-  ``with joblib.parallel_config(backend="ray"): sweep(...)``;
-* **Dask**: start a ``dask.distributed.Client(...)`` then
-  ``with joblib.parallel_config(backend="dask"): sweep(...)``.
-
-Each task is one ``simulate()`` call returning a small summary dict, and with
-``keep_records=True`` also the run's record and endpoint tables (the trace and fleet are sent
-to workers once per task; keep tasks >= ~1 s, e.g. not thousands of tiny runs). Results are
-identical whatever the backend and ``n_jobs``, and identical to a serial loop of
-``simulate(trace, fleet, policy, seed=seed, run_id=run_id)`` over the same runs: every run is
-seeded by its own ``seed`` and numbered by its position (policy-major, seed-minor).
+Runs execute on joblib's ``loky`` processes on this host (default), or on a Dask
+``distributed`` or Ray cluster (``backend="dask"``/``"ray"``, ``address=`` an existing one):
+see :mod:`simkit.sweep.backends`. The trace and fleet go to each worker once; each task is one
+``simulate()`` call returning a small summary dict, and with ``keep_records=True`` also the
+run's record and endpoint tables. Results are identical whatever the backend and ``n_jobs``,
+and identical to a serial loop of ``simulate(trace, fleet, policy, seed=seed, run_id=run_id)``
+over the same runs: every run is seeded by its own ``seed`` and numbered by its position
+(policy-major, seed-minor). With ``out=`` each finished run is written at once and
+``resume=True`` skips the runs already there.
 
 This is the one loop over simulations in simkit: :class:`simkit.study.Study`, ``simkit
 report``, ``simkit demo`` and ``simkit sweep`` all run their simulations through
@@ -25,12 +20,13 @@ from __future__ import annotations
 
 import itertools
 import json
+import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal, overload
 
 import pandas as pd
-from joblib import Parallel, delayed
 
 from simkit.errors import SpecError
 from simkit.fleet.costs import check_cost_source
@@ -39,6 +35,8 @@ from simkit.metrics import summarize_runs
 from simkit.policies import build_policy, policy_name, policy_params
 from simkit.policies.grammar import join_policy, split_policy
 from simkit.sim import simulate
+from simkit.sweep.backends import check_backend, run_tasks
+from simkit.sweep.store import RunStore
 from simkit.trace.core import Trace
 
 __all__ = ["SweepResult", "expand_grid", "sweep"]
@@ -150,6 +148,10 @@ def sweep(
     progress: bool | Progress = ...,
     keep_records: Literal[False] = ...,
     cost_source: str = ...,
+    backend: str = ...,
+    address: str | None = ...,
+    out: str | Path | None = ...,
+    resume: bool = ...,
 ) -> pd.DataFrame: ...
 
 
@@ -165,6 +167,10 @@ def sweep(
     progress: bool | Progress = ...,
     keep_records: Literal[True],
     cost_source: str = ...,
+    backend: str = ...,
+    address: str | None = ...,
+    out: None = ...,
+    resume: bool = ...,
 ) -> SweepResult: ...
 
 
@@ -179,6 +185,10 @@ def sweep(
     progress: bool | Progress = False,
     keep_records: bool = False,
     cost_source: str = "catalog",
+    backend: str = "loky",
+    address: str | None = None,
+    out: str | Path | None = None,
+    resume: bool = False,
 ) -> pd.DataFrame | SweepResult:
     """Simulate every policy under every seed; one row per run.
 
@@ -195,16 +205,29 @@ def sweep(
     seeds : sequence of int
         Every policy runs once per seed.
     n_jobs : int
-        joblib workers (``-1``: all cores). See the module docstring for Ray/Dask.
+        Workers on this host (``-1``: all cores): loky's processes, or the size of the local
+        Dask/Ray cluster started when ``backend`` is ``"dask"``/``"ray"`` without ``address``.
     slo_ttft_s : float
         TTFT bound for the ``slo_attainment`` column.
     progress : bool or callable(done, total)
-        True: joblib's progress messages; a callable is called after each run, in run order.
+        True: a progress bar across the grid on stderr (tqdm); a callable is called in this
+        process as each run finishes (``done`` counts runs finished, resumed ones included).
     keep_records : bool, default False
         Also return every run's record and endpoint tables (:class:`SweepResult`).
     cost_source : {"catalog", "observed"}, default "catalog"
         Passed to :func:`simkit.simulate`: price API tiers by the catalog or by the costs the
         trace recorded (:mod:`simkit.fleet.costs`).
+    backend : {"loky", "dask", "ray"}, default "loky"
+        Where the runs execute (:mod:`simkit.sweep.backends`); the same rows on each.
+    address : str, optional
+        An existing cluster: a Dask scheduler (``tcp://host:8786``) or a Ray address
+        (``ray://host:10001``, ``auto``). Without it Dask/Ray start a local cluster.
+    out : path, optional
+        A folder that receives each run's row as soon as the run finishes
+        (``run-000042.json``, written atomically), so an interrupted sweep keeps what finished.
+    resume : bool, default False
+        With ``out``: load the runs already in the folder and run only the others; the table
+        is the one an uninterrupted sweep gives.
 
     Returns
     -------
@@ -223,6 +246,10 @@ def sweep(
     PolicyError
         A bad policy spec, or one that does not fit the fleet or the trace's scores: raised
         before any run.
+    BackendError
+        Unknown backend, its package missing, or no cluster at ``address``.
+    SpecError
+        ``out`` holds runs of another sweep, or finished runs without ``resume``.
     """
     if isinstance(policies, Mapping):
         items = list(policies.items())
@@ -256,27 +283,95 @@ def sweep(
         check = getattr(policy, "check", None)
         if check is not None:
             check(fleet.tier_names, t.score_names)
+    check_backend(backend, address)
+    if out is not None and keep_records:
+        raise SpecError(
+            "sweep",
+            key="out",
+            problem="per-run files keep each run's row, not its records; "
+            "use keep_records=False with out",
+        )
+    store = None if out is None else RunStore(out, _sweep_key(tasks, fleet, options), resume)
+    finished = {} if store is None else store.finished()
+    todo = [task for task in tasks if task[5] not in finished]
+    index = {label: i for i, (label, _) in enumerate(traces)}
+    shared = [fleet, tuple(t for _, t in traces)]
+    work = [
+        (index[trace_label], spec, label, seed, run_id, options, trace_label)
+        for trace_label, _, label, spec, seed, run_id in todo
+    ]
+    bar = None
+    if progress is True:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(tasks), initial=len(finished), unit="run", file=sys.stderr)
     report = progress if callable(progress) else None
-    outputs = Parallel(
-        n_jobs=n_jobs,
-        verbose=10 if progress is True else 0,
-        return_as="generator",  # in task order, as each finishes: progress as runs complete
-    )(
-        delayed(_one)(t, fleet, spec, label, seed, run_id, options, trace_label)
-        for trace_label, t, label, spec, seed, run_id in tasks
-    )
-    rows, records, endpoints = [], [], []
-    for done, (row, rec, ep) in enumerate(outputs, start=1):
-        rows.append(row)
-        records.append(rec)
-        endpoints.append(ep)
-        if report is not None:
-            report(done, len(tasks))
-    runs = pd.DataFrame(rows).sort_values("run_id", kind="stable").reset_index(drop=True)
+    rows: dict[int, dict[str, Any]] = dict(finished)
+    records: dict[int, pd.DataFrame | None] = {}
+    endpoints: dict[int, pd.DataFrame | None] = {}
+    try:
+        for _, (row, rec, ep) in run_tasks(
+            _run, shared, work, backend=backend, n_jobs=n_jobs, address=address
+        ):
+            run_id = row["run_id"]
+            if store is not None:
+                store.write(row)
+            rows[run_id], records[run_id], endpoints[run_id] = row, rec, ep
+            if bar is not None:
+                bar.update(1)
+            if report is not None:
+                report(len(rows), len(tasks))
+    finally:
+        if bar is not None:
+            bar.close()
+    order = sorted(rows)
+    # rows in run order before the frame is built: its columns come out the same whatever order
+    # the runs finished in
+    runs = pd.DataFrame([rows[i] for i in order])
     if not keep_records:
         return runs
     return SweepResult(
         runs=runs,
-        records=pd.concat(records, ignore_index=True),
-        endpoints=pd.concat(endpoints, ignore_index=True),
+        records=pd.concat([records[i] for i in order], ignore_index=True),
+        endpoints=pd.concat([endpoints[i] for i in order], ignore_index=True),
     )
+
+
+def _run(
+    fleet: Fleet,
+    traces: tuple[Trace, ...],
+    trace_index: int,
+    spec: Any,
+    label: str,
+    seed: int,
+    run_id: int,
+    options: Mapping[str, Any],
+    trace_label: str | None,
+) -> tuple[dict[str, Any], pd.DataFrame | None, pd.DataFrame | None]:
+    """One task on a worker: the fleet and traces arrive once per worker (see
+    :mod:`simkit.sweep.backends`), the rest per run."""
+    return _one(traces[trace_index], fleet, spec, label, seed, run_id, options, trace_label)
+
+
+def _sweep_key(tasks: list[tuple], fleet: Fleet, options: Mapping[str, Any]) -> str:
+    """A digest of what a sweep runs (runs, policies, seeds, traces' sizes, fleet tiers, options):
+    ``resume`` refuses a folder written by a different sweep."""
+    import hashlib
+
+    described = [
+        [
+            trace_label,
+            len(t.requests),
+            label,
+            spec if isinstance(spec, (str, int, float)) else repr(spec),
+            seed,
+            run_id,
+        ]
+        for trace_label, t, label, spec, seed, run_id in tasks
+    ]
+    payload = json.dumps(
+        [described, list(fleet.tier_names), {k: options[k] for k in sorted(options)}],
+        sort_keys=True,
+        default=repr,
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()
