@@ -64,6 +64,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
@@ -391,7 +392,7 @@ def _error_body(message: str, type_: str, code: str | None, param: str | None = 
 class _ChatCompletions:
     """The ``/v1/chat/completions`` endpoint as a raw ASGI app (it controls each body write)."""
 
-    def __init__(self, config: StubConfig, log: list[dict[str, Any]] | None) -> None:
+    def __init__(self, config: StubConfig, log: deque[dict[str, Any]] | None) -> None:
         self.config = config
         self.key = (
             shipped_answer_key()
@@ -672,7 +673,8 @@ def create_app(config: StubConfig, *, keep_log: bool = True):
     from starlette.responses import JSONResponse, Response
     from starlette.routing import Route
 
-    log: list[dict[str, Any]] | None = [] if keep_log else None
+    # the last 200,000 requests: a long dry run does not grow without bound
+    log: deque[dict[str, Any]] | None = deque(maxlen=200_000) if keep_log else None
     chat = _ChatCompletions(config, log)
 
     async def models(request: Request) -> Response:
@@ -694,7 +696,7 @@ def create_app(config: StubConfig, *, keep_log: bool = True):
         return JSONResponse({"object": "list", "data": data})
 
     async def stub_log(request: Request) -> Response:
-        return JSONResponse({"requests": [] if log is None else log})
+        return JSONResponse({"requests": [] if log is None else list(log)})
 
     return Starlette(
         routes=[
