@@ -29,6 +29,15 @@ The format (every error names the YAML key, e.g. ``tiers.gpu.usd_per_gpu_hour``)
         timeout_s: 600
         quality_model: gpt-4-1106-preview
         private: false
+        context_window: 128000            # optional: default from the catalog (API) or preset (GPU)
+        over_context: fail                # serve (default: no limit) | fail | truncate
+
+``context_window`` (prompt + answer tokens) defaults to the price catalog's ``context_window``
+of the API model (genai-prices; e.g. openai gpt-4o 128,000; groq's llama3-70b-8192 has none
+there, so give it in the spec) or to the GPU preset's (:data:`simkit.fleet.presets.PRESET_CONTEXT_WINDOWS`, Llama 3: 8,192); a model
+neither knows has none. ``over_context`` says what a request over the window does
+(:class:`simkit.fleet.spec.Tier`); the default ``serve`` enforces nothing, so fleets written
+before context windows replay exactly as they did.
 """
 
 from __future__ import annotations
@@ -40,7 +49,7 @@ from pathlib import Path
 from typing import Any
 
 from simkit.errors import PriceError, SpecError
-from simkit.fleet.presets import GPU_PRESETS
+from simkit.fleet.presets import GPU_PRESETS, PRESET_CONTEXT_WINDOWS
 from simkit.fleet.prices import ModelPrice, PriceCatalog, load_price_overrides
 from simkit.fleet.spec import (
     ApiEndpoint,
@@ -54,7 +63,7 @@ from simkit.fleet.spec import (
 
 __all__ = ["default_fleet_path", "load_fleet"]
 
-_TIER_KEYS = {"kind", "quality_model", "private"}
+_TIER_KEYS = {"kind", "quality_model", "private", "context_window", "over_context"}
 _API_KEYS = {
     "model",
     "provider",
@@ -224,6 +233,20 @@ def _gpu(ctx: _Ctx, body: Mapping[str, Any], key: str) -> GpuServer:
     return ctx.build(key, GpuServer, **kwargs)
 
 
+def _context_window(
+    body: Mapping[str, Any], endpoint: ApiEndpoint | GpuServer, catalog: PriceCatalog
+) -> int | None:
+    """The spec's ``context_window``, else the preset's (GPU) or the catalog's (API)."""
+    if "context_window" in body:
+        return body["context_window"]
+    if isinstance(endpoint, GpuServer):
+        return PRESET_CONTEXT_WINDOWS.get(endpoint.preset) if endpoint.preset else None
+    if endpoint.price.resolved_by == "override":
+        return None
+    entry = catalog.find(endpoint.model, provider=body.get("provider"))
+    return None if entry is None else entry.context_window
+
+
 def load_fleet(
     spec: str | PathLike[str] | Mapping[str, Any] | None = None,
     *,
@@ -308,6 +331,8 @@ def load_fleet(
             endpoint=endpoint,
             quality_model=str(body["quality_model"]),
             private=private,
+            context_window=_context_window(body, endpoint, catalog),
+            over_context=body.get("over_context", "serve"),
         )
         tiers.append(tier)
     return ctx.build(

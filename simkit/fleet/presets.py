@@ -18,6 +18,10 @@ Every number comes from ``shared/reference/SERVING.md`` (sources cited there):
   holds ~20–25 % less than that upper bound (LLMServingSim's RTX 4090 case: 41,408 measured vs
   54,400 modelled).
 * ``max_num_seqs`` 128 and ``max_batched_tokens`` 2,048 — vLLM/LLMServingSim defaults (§3.1).
+* ``context_window`` 8,192 — Llama 3's context length (``max_position_embeddings`` 8192 in
+  the Meta-Llama-3-8B/70B-Instruct ``config.json``; vLLM's default ``max_model_len``). It is a
+  :class:`~simkit.fleet.spec.Tier` setting, not a server one: it is in
+  :data:`PRESET_CONTEXT_WINDOWS`, which the loader reads.
 
 The analytic model is unvalidated against a real server (§3.7); treat outputs as estimates.
 The rental price is *not* part of a preset: give ``usd_per_gpu_hour`` in the fleet spec.
@@ -29,7 +33,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
-__all__ = ["GPU_PRESETS"]
+__all__ = ["GPU_PRESETS", "PRESET_CONTEXT_WINDOWS"]
 
 _DEFAULTS = {"max_num_seqs": 128, "max_batched_tokens": 2048}
 
@@ -98,3 +102,6 @@ GPU_PRESETS: Mapping[str, Mapping[str, Any]] = MappingProxyType(
         ),
     }
 )
+
+#: preset name -> context window in tokens (prompt + answer): Llama 3's 8,192 (module notes).
+PRESET_CONTEXT_WINDOWS: Mapping[str, int] = MappingProxyType(dict.fromkeys(GPU_PRESETS, 8192))

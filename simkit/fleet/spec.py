@@ -22,6 +22,7 @@ from simkit.errors import SpecError
 from simkit.fleet.prices import ModelPrice
 
 __all__ = [
+    "OVER_CONTEXT",
     "ApiEndpoint",
     "Fleet",
     "GpuServer",
@@ -30,6 +31,10 @@ __all__ = [
     "RetryPolicy",
     "Tier",
 ]
+
+
+#: What a tier does with a request over its context window (:class:`Tier`).
+OVER_CONTEXT = ("serve", "fail", "truncate")
 
 
 def _check(cond: bool, key: str, problem: str, source: str | None = None) -> None:
@@ -369,12 +374,32 @@ class Tier:
     private : bool, optional
         Whether data stays inside our infrastructure (privacy policies send requests tagged
         ``sensitive`` only to private tiers). Default: True for GPU servers, False for APIs.
+    context_window : int, optional
+        Tokens the model holds, prompt and answer together. :func:`~simkit.fleet.load_fleet`
+        fills it from the GPU preset (Llama 3: 8,192) or the price catalog's
+        ``context_window`` of the API model when the spec does not give it; None = unknown.
+    over_context : {"serve", "fail", "truncate"}, default "serve"
+        What the tier does with a request whose prompt plus answer (the tier's output length,
+        already capped by ``max_tokens``) exceeds ``context_window``:
+
+        * ``"serve"``: serve it in full (no limit enforced; simkit before context windows);
+        * ``"fail"``: refuse it at once, as an API's 400 ``context_length_exceeded`` or vLLM's
+          refusal of ``prompt + max_tokens > max_model_len``: the attempt fails with
+          ``fail_reason='context_exceeded'``, costs nothing, is not retried (a fallback or
+          cascade policy may send it elsewhere);
+        * ``"truncate"``: drop the prompt's oldest tokens so that prompt plus answer fit
+          (vLLM's ``truncate_prompt_tokens``; the answer is cut to ``window - 1`` tokens when
+          it alone does not fit). It is served and charged at the truncated length; its
+          recorded quality is unchanged (a caveat: the trace does not know the truncated
+          answer). ``Records.meta["context"]`` counts the truncated requests and tokens.
     """
 
     name: str
     endpoint: ApiEndpoint | GpuServer
     quality_model: str
     private: bool | None = None
+    context_window: int | None = None
+    over_context: Literal["serve", "fail", "truncate"] = "serve"
 
     def __post_init__(self) -> None:
         _check(
@@ -389,6 +414,23 @@ class Tier:
         )
         if self.private is None:
             object.__setattr__(self, "private", isinstance(self.endpoint, GpuServer))
+        cw = self.context_window
+        _check(
+            cw is None or (isinstance(cw, int) and not isinstance(cw, bool) and cw >= 2),
+            "context_window",
+            f"expected a whole number of tokens >= 2 (or none), got {cw!r}",
+        )
+        _check(
+            self.over_context in OVER_CONTEXT,
+            "over_context",
+            f"got {self.over_context!r}; expected one of {', '.join(OVER_CONTEXT)}",
+        )
+        _check(
+            self.over_context == "serve" or cw is not None,
+            "over_context",
+            f"{self.over_context!r} needs a context_window; none is given and none is known "
+            f"for model {self.endpoint.model!r}",
+        )
 
     @property
     def kind(self) -> str:

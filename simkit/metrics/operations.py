@@ -110,17 +110,23 @@ def event_counts(records: pd.DataFrame) -> pd.DataFrame:
     Parameters
     ----------
     records : DataFrame
-        Simulator records with ``run_id``, ``status``, ``retries``, ``n_429`` and
-        ``privacy_violation`` (bool: a request sent where its tags forbid).
+        Simulator records with ``run_id``, ``status``, ``fail_reason``, ``retries``,
+        ``n_429`` and ``privacy_violation`` (bool: a request sent where its tags forbid).
 
     Returns
     -------
     DataFrame
         Indexed by ``run_id``: ``n_requests``, ``retries`` (total), ``requests_retried``
         (requests with at least one retry), ``n_429`` (total), ``requests_429``,
-        ``n_failed``, ``privacy_violations``.
+        ``n_failed``, ``n_context_exceeded`` (failed with ``fail_reason`` ``context_exceeded``:
+        over the context window of a tier that refuses such requests,
+        :class:`simkit.fleet.Tier`), ``privacy_violations``.
     """
-    table(records, ["status", "retries", "n_429", "privacy_violation"], where="records")
+    table(
+        records,
+        ["status", "fail_reason", "retries", "n_429", "privacy_violation"],
+        where="records",
+    )
     completed = completed_mask(records)
     retries = _counts(records, "retries")
     n_429 = _counts(records, "n_429")
@@ -142,6 +148,9 @@ def event_counts(records: pd.DataFrame) -> pd.DataFrame:
             "n_429": n_429,
             "requests_429": (n_429 > 0).astype(np.int64),
             "n_failed": (~completed).astype(np.int64),
+            "n_context_exceeded": (
+                ~completed & records["fail_reason"].eq("context_exceeded").fillna(False).to_numpy()
+            ).astype(np.int64),
             "privacy_violations": privacy.to_numpy(dtype=bool).astype(np.int64),
         },
         index=records.index,

@@ -30,6 +30,7 @@ _COUNTS = (
     "requests_retried",
     "n_429",
     "requests_429",
+    "n_context_exceeded",
     "privacy_violations",
 )
 
@@ -96,6 +97,7 @@ def summarize_runs(
         to the tier plus its GPU cost; spend of requests that reached no tier is in
         ``token_cost_usd`` only), ``utilisation_<tier>`` (NaN where a run has no such tier),
         and ``retries``, ``requests_retried``, ``n_429``, ``requests_429``,
+        ``n_context_exceeded`` (requests refused over a tier's context window),
         ``privacy_violations``; counts are int64.
     """
     table(records, [], where="records")

@@ -85,7 +85,8 @@ class AttemptView(NamedTuple):
         True if an answer came back.
     fail_reason : str
         '' if completed, else ``'rate_limited'``, ``'error'``, ``'outage'``, ``'timeout'``,
-        ``'too_large'`` (the request can never fit the endpoint).
+        ``'too_large'`` (the request can never fit the endpoint), ``'context_exceeded'``
+        (prompt plus answer over a tier's context window, where the tier refuses them).
     tiers_tried : tuple of str
         Every tier this request has been sent to, in order (this one last).
     n_429 : int

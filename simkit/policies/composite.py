@@ -14,7 +14,7 @@ from simkit.policies.base import AttemptView, FleetView, Policy, RequestView
 
 __all__ = ["CascadePolicy", "FallbackPolicy", "PrivacyPolicy", "SpillOverPolicy"]
 
-FAILURES = ("rate_limited", "error", "outage", "timeout", "too_large")
+FAILURES = ("rate_limited", "error", "outage", "timeout", "too_large", "context_exceeded")
 
 
 def _tiers_known(

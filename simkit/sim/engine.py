@@ -157,6 +157,13 @@ def simulate(
     SimulationError
         Missing request lengths, or a request left unfinished (a bug: every request ends
         completed or failed with a reason).
+
+    Notes
+    -----
+    A tier with ``over_context`` ``"fail"`` or ``"truncate"`` enforces its
+    ``context_window`` (:class:`simkit.fleet.Tier`): refused attempts fail with
+    ``fail_reason='context_exceeded'``; truncated ones are served shorter. ``meta["context"]``
+    counts both per tier (``exceeded``, ``truncated``, ``truncated_prompt_tokens``).
     """
     _check_inputs(trace, fleet, policy)
     check_cost_source(cost_source, where="simulate")
@@ -179,6 +186,7 @@ def simulate(
     requests, endpoints, horizon = run.to_frames(run_id)
     meta = _meta(trace, fleet, policy, run, seed, run_id)
     meta["cost_source"] = cost_source
+    meta["context"] = run.context_counts()
     return Records(
         requests=requests, endpoints=endpoints, horizon_s=horizon, meta=MappingProxyType(meta)
     )

@@ -108,6 +108,13 @@ class Run:
             self.decided,
             LiveState(self.env, self.tiers, self.spend),
         )
+        # per tier: the enforced context window (None: none, or over_context='serve') and
+        # what a request over it does; counts of refused and truncated attempts
+        self.window = [t.context_window if t.over_context != "serve" else None for t in fleet.tiers]
+        self.truncate = [t.over_context == "truncate" for t in fleet.tiers]
+        self.ctx_exceeded = [0] * len(fleet.tiers)
+        self.ctx_truncated = [0] * len(fleet.tiers)
+        self.ctx_cut_tokens = [0] * len(fleet.tiers)
         self.next_tier = getattr(policy, "next_tier", None)
         self.max_attempts = max(8, 4 * len(self.tier_names))
         self._allocate_results(self.n)
@@ -204,6 +211,22 @@ class Run:
         self.routed[self.tier_names[k]] += 1
         if self.table.sensitive[i] and not self.private[k]:
             self.violation[i] = True
+        n_in = self.table.prompt[i]
+        window = self.window[k]
+        if window is not None and n_in + job.n_out > window:
+            if not self.truncate[k]:  # refused at once: no cost, no retry
+                self.ctx_exceeded[k] += 1
+                job.reason = "context_exceeded"
+                job.n_in = n_in
+                self.attempt_done(job, False, 0.0)
+                return
+            # keep the prompt's newest tokens; the answer alone is cut to window - 1
+            job.n_out = min(job.n_out, window - 1)
+            kept = window - job.n_out
+            self.ctx_truncated[k] += 1
+            self.ctx_cut_tokens[k] += n_in - kept
+            n_in = kept
+        job.n_in = n_in
         self.tiers[k].submit(job)
 
     # -- attempt results -----------------------------------------------------------------------
@@ -320,6 +343,18 @@ class Run:
                     }
                 )
         return pd.DataFrame(rows, columns=list(ENDPOINT_COLUMNS)).astype(dict(ENDPOINT_COLUMNS))
+
+    def context_counts(self) -> dict[str, dict[str, int]]:
+        """Per tier: attempts refused over the context window, attempts truncated to it, and
+        the prompt tokens truncation dropped."""
+        return {
+            name: {
+                "exceeded": self.ctx_exceeded[k],
+                "truncated": self.ctx_truncated[k],
+                "truncated_prompt_tokens": self.ctx_cut_tokens[k],
+            }
+            for k, name in enumerate(self.tier_names)
+        }
 
     def gpu_counts(self) -> tuple[int, int]:
         """Steps and preemptions of every GPU replica of the run."""

@@ -130,6 +130,8 @@ def _one(
     )
     # to_dict("records") keeps each column's type: counts stay int
     row.update({k: v for k, v in summary.to_dict(orient="records")[0].items() if k != "run_id"})
+    context = records.meta["context"].values()
+    row["n_context_truncated"] = sum(c["truncated"] for c in context)
     row["config_hash"] = records.meta["config_hash"]
     if options["keep_records"]:
         return row, records.requests, records.endpoints
@@ -236,7 +238,9 @@ def sweep(
         prices the cost columns used), ``param_<name>`` columns,
         then the per-run numbers of :func:`simkit.metrics.summarize_runs` (cost incl. GPU
         rental over the horizon, monthly cost, quality, latency percentiles, SLO attainment,
-        tier shares, privacy violations...), sorted by ``run_id`` (policy-major, seed-minor;
+        tier shares, privacy violations, requests refused over a context window...),
+        ``n_context_truncated`` (attempts truncated to a context window, from
+        ``Records.meta["context"]``), sorted by ``run_id`` (policy-major, seed-minor;
         trace-major before that when ``trace`` is a mapping).
 
     Raises

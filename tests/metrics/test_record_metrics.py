@@ -304,6 +304,7 @@ def test_event_counts_total_retries_429s_failures_and_privacy_violations():
             "n_429": 3,
             "requests_429": 2,
             "n_failed": 1,
+            "n_context_exceeded": 0,
             "privacy_violations": 1,
         },
         1: {
@@ -313,6 +314,7 @@ def test_event_counts_total_retries_429s_failures_and_privacy_violations():
             "n_429": 0,
             "requests_429": 0,
             "n_failed": 0,
+            "n_context_exceeded": 0,
             "privacy_violations": 0,
         },
     }
@@ -365,6 +367,7 @@ def test_summarize_runs_gives_one_row_per_run_with_every_headline_number():
         "requests_retried",
         "n_429",
         "requests_429",
+        "n_context_exceeded",
         "privacy_violations",
     ]
     row0, row1 = table.to_dict("records")

@@ -429,7 +429,7 @@ NO_P_EASY = (
         (
             FallbackPolicy(StaticPolicy("gpu"), on=("error", "slow")),
             "policy 'fallback', key 'on': unknown failure reason 'slow'; valid reasons: "
-            "rate_limited, error, outage, timeout, too_large",
+            "rate_limited, error, outage, timeout, too_large, context_exceeded",
         ),
         (FallbackPolicy(StaticPolicy("gpt4")), f"policy 'static', key 'tier': {UNKNOWN}"),
         (PrivacyPolicy(StaticPolicy("gpt4")), f"policy 'static', key 'tier': {UNKNOWN}"),
