@@ -398,8 +398,10 @@ class Tier:
     endpoint: ApiEndpoint | GpuServer
     quality_model: str
     private: bool | None = None
-    context_window: int | None = None
-    over_context: Literal["serve", "fail", "truncate"] = "serve"
+    # out of repr: the simulator's config hash hashes repr(tiers) and adds these itself only
+    # when they are enforced, so fleets that do not use them keep their hash
+    context_window: int | None = field(default=None, repr=False)
+    over_context: Literal["serve", "fail", "truncate"] = field(default="serve", repr=False)
 
     def __post_init__(self) -> None:
         _check(

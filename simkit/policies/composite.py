@@ -14,7 +14,11 @@ from simkit.policies.base import AttemptView, FleetView, Policy, RequestView
 
 __all__ = ["CascadePolicy", "FallbackPolicy", "PrivacyPolicy", "SpillOverPolicy"]
 
-FAILURES = ("rate_limited", "error", "outage", "timeout", "too_large", "context_exceeded")
+FAILURES = ("rate_limited", "error", "outage", "timeout", "too_large")
+#: Every reason a fallback can react to: the default ``FAILURES`` plus ``context_exceeded``
+#: (a refusal over a tier's context window), which a fallback takes only when asked to, so
+#: that fallbacks written before context windows keep their configuration hash.
+FAILURE_REASONS = (*FAILURES, "context_exceeded")
 
 
 def _tiers_known(
@@ -209,7 +213,8 @@ class FallbackPolicy:
         Fallback order; default: the tiers above the failed one (more expensive) in fleet
         order, then those below it, nearest first.
     on : sequence of str
-        Failure reasons that trigger a fallback.
+        Failure reasons that trigger a fallback; default every reason but
+        ``'context_exceeded'``, which is taken only when listed (``FAILURE_REASONS``).
     """
 
     name: ClassVar[str] = "fallback"
@@ -220,12 +225,13 @@ class FallbackPolicy:
     def check(self, tiers: tuple[str, ...], score_names: tuple[str, ...]) -> None:
         _check_base(self.base, tiers, score_names)
         _tiers_known(self.name, "order", self.order, tiers)
-        bad = [r for r in self.on if r not in FAILURES]
+        bad = [r for r in self.on if r not in FAILURE_REASONS]
         if bad:
             raise PolicyError(
                 f"policy '{self.name}'",
                 key="on",
-                problem=f"unknown failure reason {bad[0]!r}; valid reasons: {', '.join(FAILURES)}",
+                problem=f"unknown failure reason {bad[0]!r}; valid reasons: "
+                f"{', '.join(FAILURE_REASONS)}",
             )
 
     def route(self, request: RequestView, fleet: FleetView, rng: np.random.Generator) -> str:

@@ -39,7 +39,7 @@ from simkit.trace.core import Trace
 __all__ = ["TierArrays", "simulate", "tier_arrays"]
 
 
-def _config_hash(trace: Trace, fleet: Fleet, policy: Policy) -> str:
+def _config_hash(trace: Trace, fleet: Fleet, policy: Policy, cost_source: str = "catalog") -> str:
     h = hashlib.sha256()
     h.update(
         pd.util.hash_pandas_object(
@@ -55,6 +55,12 @@ def _config_hash(trace: Trace, fleet: Fleet, policy: Policy) -> str:
         h.update(pd.util.hash_pandas_object(trace.scores, index=False).values.tobytes())
     h.update(repr(fleet.tiers).encode())
     h.update(repr(policy).encode())
+    # options that change the records only when used enter the hash only then
+    for t in fleet.tiers:
+        if t.over_context != "serve":
+            h.update(f"context:{t.name}={t.context_window},{t.over_context}".encode())
+    if cost_source != "catalog":
+        h.update(f"cost_source={cost_source}".encode())
     return h.hexdigest()[:16]
 
 
@@ -81,13 +87,21 @@ def _check_inputs(trace: Trace, fleet: Fleet, policy: Policy) -> None:
         check(fleet.tier_names, trace.score_names)
 
 
-def _meta(trace: Trace, fleet: Fleet, policy: Policy, run: Run, seed: int, run_id: int) -> dict:
+def _meta(
+    trace: Trace,
+    fleet: Fleet,
+    policy: Policy,
+    run: Run,
+    seed: int,
+    run_id: int,
+    cost_source: str = "catalog",
+) -> dict:
     """What the run was (seed, config hash, policy and its parameters) and its event counts."""
     gpu_steps, preemptions = run.gpu_counts()
     return {
         "seed": int(seed),
         "run_id": int(run_id),
-        "config_hash": _config_hash(trace, fleet, policy),
+        "config_hash": _config_hash(trace, fleet, policy, cost_source),
         "policy": type(policy).__name__,
         "policy_params": json.loads(json.dumps(policy_params(policy), default=repr)),
         "fleet": fleet.name,
@@ -184,7 +198,7 @@ def simulate(
             "the simulator, please report it with the fleet spec"
         )
     requests, endpoints, horizon = run.to_frames(run_id)
-    meta = _meta(trace, fleet, policy, run, seed, run_id)
+    meta = _meta(trace, fleet, policy, run, seed, run_id, cost_source)
     meta["cost_source"] = cost_source
     meta["context"] = run.context_counts()
     return Records(

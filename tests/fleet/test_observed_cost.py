@@ -74,6 +74,7 @@ def test_the_simulator_charges_api_tiers_what_the_trace_recorded(trace):
     np.testing.assert_allclose(r["cost_usd"].to_numpy(), expected, rtol=0, atol=1e-15)
     api = want != "selfhosted"
     assert (catalog.requests["cost_usd"].to_numpy()[api] != expected[api]).all()
+    assert rec.meta["config_hash"] != catalog.meta["config_hash"]
     # everything but the cost is the same run
     same = [c for c in r.columns if c != "cost_usd"]
     pd.testing.assert_frame_equal(r[same], catalog.requests[same])

@@ -16,6 +16,7 @@ from simkit.fleet import load_fleet
 from simkit.fleet.costs import request_token_cost_usd
 from simkit.metrics import summarize_runs
 from simkit.policies import FallbackPolicy, StaticPolicy
+from simkit.policies.composite import FAILURE_REASONS
 from simkit.sweep import sweep
 
 PROMPTS = [100, 8000, 8100, 9000, 50, 7992]
@@ -130,13 +131,15 @@ def test_fail_refuses_exactly_the_requests_over_the_window_at_no_cost():
 
 
 def test_a_fallback_sends_a_refused_request_to_the_next_tier():
-    rec = simulate(
-        _trace(), _fleet("fail"), FallbackPolicy(StaticPolicy("hosted")), seed=4
-    ).requests.set_index("request_id")
+    policy = FallbackPolicy(StaticPolicy("hosted"), on=FAILURE_REASONS)
+    rec = simulate(_trace(), _fleet("fail"), policy, seed=4).requests.set_index("request_id")
     assert (rec["status"] == "completed").all()
     assert rec.loc[["r1", "r2", "r3"], "tier"].tolist() == ["frontier"] * 3
     assert rec.loc[["r1", "r2", "r3"], "tiers_tried"].tolist() == ["hosted,frontier"] * 3
     assert rec.loc[["r0", "r4", "r5"], "tier"].tolist() == ["hosted"] * 3
+    # by default a fallback leaves context refusals failed (it takes them only when asked)
+    plain = simulate(_trace(), _fleet("fail"), FallbackPolicy(StaticPolicy("hosted")), seed=4)
+    assert plain.requests["fail_reason"].tolist().count("context_exceeded") == 3
 
 
 def test_truncate_serves_the_newest_tokens_that_fit_and_charges_them():
@@ -175,4 +178,10 @@ def test_serve_and_an_unknown_window_replay_exactly_as_before():
         rec = simulate(trace, fleet, policy, seed=4)
         pd.testing.assert_frame_equal(rec.requests, base.requests)
         pd.testing.assert_frame_equal(rec.endpoints, base.endpoints)
+        assert rec.meta["config_hash"] == base.meta["config_hash"]
     assert (base.requests["status"] == "completed").all()
+    enforced = {
+        simulate(trace, _fleet(over), policy, seed=4).meta["config_hash"]
+        for over in ("fail", "truncate")
+    }
+    assert len(enforced) == 2 and base.meta["config_hash"] not in enforced
