@@ -33,7 +33,7 @@ from simkit.policies.base import Policy, policy_params
 from simkit.sim.arrays import TierArrays, tier_arrays
 from simkit.sim.records import Records
 from simkit.sim.requests import RequestTable
-from simkit.sim.run import Run
+from simkit.sim.run import Run, events_scheduled
 from simkit.trace.core import Trace
 
 __all__ = ["TierArrays", "simulate", "tier_arrays"]
@@ -106,7 +106,7 @@ def _meta(
         "policy_params": json.loads(json.dumps(policy_params(policy), default=repr)),
         "fleet": fleet.name,
         "trace": str(trace.meta.get("name", trace.where)),
-        "n_events": run.env.n_scheduled,
+        "n_events": events_scheduled(run.env),
         "gpu_steps": int(gpu_steps),
         "preemptions": int(preemptions),
         "versions": _versions(),

@@ -26,28 +26,20 @@ from simkit.sim.gpu import GpuTier
 from simkit.sim.jobs import Job
 from simkit.sim.requests import RequestTable
 
-__all__ = ["CountingEnvironment", "Run"]
+__all__ = ["Run", "events_scheduled"]
 
 
-class CountingEnvironment(simpy.Environment):
-    """A SimPy environment that counts the events it schedules (``meta['n_events']``).
+def events_scheduled(env: simpy.Environment) -> int:
+    """Events ``env`` has scheduled so far (``meta['n_events']``); read once, after the run.
 
-    SimPy has no public count of scheduled events; counting in :meth:`schedule`, the one
-    method every event goes through, avoids reading its private event-id counter.
+    The one read of a SimPy private attribute in simkit: SimPy keeps this count only as the
+    tie-break counter of its event heap, ``Environment._eid``. Counting in an overridden
+    ``schedule()`` instead (every event passes through it) cost 17-20 % of replay speed
+    side by side (20,000 requests, median of 6, shared 2-core machine: API fleet 7,131 vs
+    8,941 requests/s, GPU fleet 4,653 vs 5,588), so the counter is read here and nowhere
+    else. ``next()`` advances it, which is harmless once the run is over.
     """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.n_scheduled = 0
-
-    def schedule(
-        self,
-        event: simpy.Event,
-        priority: simpy.events.EventPriority = simpy.events.NORMAL,
-        delay: simpy.core.SimTime = 0,
-    ) -> None:
-        self.n_scheduled += 1
-        super().schedule(event, priority, delay)
+    return next(env._eid)
 
 
 class Run:
@@ -79,7 +71,7 @@ class Run:
         fast_forward: bool = True,
         cost_source: str = "catalog",
     ) -> None:
-        self.env = CountingEnvironment()
+        self.env = simpy.Environment()
         self.fleet = fleet
         self.policy = policy
         self.table = table
