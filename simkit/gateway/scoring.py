@@ -61,8 +61,17 @@ class BatchScorer:
         self._queue = asyncio.Queue()
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="simkit-scorer")
         loop = asyncio.get_running_loop()
-        await loop.run_in_executor(self._pool, self.router.bundle.p_hard, ["warm-up"])
+        await loop.run_in_executor(self._pool, self._warm_up)
         self._task = asyncio.create_task(self._run())
+
+    def _warm_up(self) -> None:
+        self.router.bundle.p_hard(["warm-up"])  # builds the embedder (torch is loaded now)
+        import torch
+
+        # one intra-op thread: the scorer is one worker among the server's own threads, and
+        # torch's spinning OpenMP pool collapses on a busy 2-core machine (measured: decisions
+        # of seconds at 10 requests/s with the default pool under load)
+        torch.set_num_threads(1)
 
     async def stop(self) -> None:
         """Stop the worker; prompts still queued get a cancellation."""
