@@ -10,6 +10,7 @@ The format (every error names the YAML key, e.g. ``tiers.gpu.usd_per_gpu_hour``)
       gpu:
         kind: gpu
         preset: llama3-70b-a100-tp4      # simkit.fleet.presets.GPU_PRESETS; keys below override it
+        load_balancer: least_outstanding  # | round_robin | shortest_queue | shared_queue
         replicas: 1
         usd_per_gpu_hour: 1.37
         quality_model: mistralai/Mixtral-8x7B-Instruct-v0.1
@@ -93,6 +94,7 @@ _GPU_KEYS = {
     "t_ovh_s",
     "marginal_usd_per_mtok",
     "rtt_s",
+    "load_balancer",
 }
 _JITTER_KEYS = {"median", "sigma"}
 _RATE_KEYS = {"style", "rpm", "tpm", "input_tpm", "output_tpm", "burst_s"}

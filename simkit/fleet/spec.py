@@ -22,6 +22,7 @@ from simkit.errors import SpecError
 from simkit.fleet.prices import ModelPrice
 
 __all__ = [
+    "LOAD_BALANCERS",
     "OVER_CONTEXT",
     "ApiEndpoint",
     "Fleet",
@@ -32,6 +33,9 @@ __all__ = [
     "Tier",
 ]
 
+
+#: How a GPU tier spreads requests over its replicas (:class:`GpuServer`), default first.
+LOAD_BALANCERS = ("least_outstanding", "round_robin", "shortest_queue", "shared_queue")
 
 #: What a tier does with a request over its context window (:class:`Tier`).
 OVER_CONTEXT = ("serve", "fail", "truncate")
@@ -273,7 +277,8 @@ class GpuServer:
                  + beta_s_per_ctx_token * sum(decode contexts) + t_ovh_s
 
     Pure-decode stretches are advanced in one event (decode fast-forward, §3.6). Requests are
-    sent to the replica with the fewest outstanding requests (ties: lowest index).
+    sent to a replica by ``load_balancer`` (default: the fewest outstanding requests, ties:
+    lowest index).
 
     Parameters
     ----------
@@ -295,6 +300,20 @@ class GpuServer:
         Optional per-token cost on top of the rental (power, egress), USD per 1M tokens.
     rtt_s : Jitter
         Network round trip between the router and the server.
+    load_balancer : {"least_outstanding", "round_robin", "shortest_queue", "shared_queue"}
+        How the tier spreads requests over its replicas (:data:`LOAD_BALANCERS`):
+
+        * ``"least_outstanding"`` (default, simkit's rule before the choice existed): the
+          replica with the fewest requests waiting or running (ties: lowest index);
+        * ``"round_robin"``: replicas in turn, whatever their load;
+        * ``"shortest_queue"``: the replica with the fewest requests *waiting* (not yet
+          admitted to its batch, as a balancer reading vLLM's ``num_requests_waiting``
+          sees it; ties: lowest index), blind to what is running;
+        * ``"shared_queue"``: one FIFO queue in front of all replicas; a request leaves it
+          for a replica only when that replica has fewer than ``max_num_seqs`` requests
+          (the replicas act as one server with ``replicas x max_num_seqs`` slots; with
+          ``max_num_seqs=1`` and exponential service this is M/M/c, checked against
+          Erlang-C by ``benchmarks/bench_erlang_c.py``).
     """
 
     model: str
@@ -311,6 +330,8 @@ class GpuServer:
     marginal_usd_per_mtok: float = 0.0
     rtt_s: Jitter = Jitter(0.001, 0.0)
     preset: str | None = None
+    # out of repr (the simulator's config hash adds it when it is not the default)
+    load_balancer: str = field(default="least_outstanding", repr=False)
 
     kind = "gpu"
 
@@ -340,6 +361,11 @@ class GpuServer:
             _check(_finite(v) and v >= 0, name, f"must be a finite number >= 0, got {v!r}")
         x = self.x_sat_tokens_per_s
         _check(_finite(x) and x > 0, "x_sat_tokens_per_s", f"must be > 0, got {x!r}")
+        _check(
+            self.load_balancer in LOAD_BALANCERS,
+            "load_balancer",
+            f"got {self.load_balancer!r}; expected one of {', '.join(LOAD_BALANCERS)}",
+        )
 
     @property
     def usd_per_hour(self) -> float:

@@ -57,6 +57,9 @@ def _config_hash(trace: Trace, fleet: Fleet, policy: Policy, cost_source: str = 
     h.update(repr(policy).encode())
     # options that change the records only when used enter the hash only then
     for t in fleet.tiers:
+        lb = getattr(t.endpoint, "load_balancer", "least_outstanding")
+        if lb != "least_outstanding":
+            h.update(f"load_balancer:{t.name}={lb}".encode())
         if t.over_context != "serve":
             h.update(f"context:{t.name}={t.context_window},{t.over_context}".encode())
     if cost_source != "catalog":

@@ -1,8 +1,11 @@
 """Self-hosted GPU tiers: replicas running vLLM-like continuous batching
-(:mod:`simkit.sim.batching`), join-the-shortest-queue dispatch, and the client's round trip.
+(:mod:`simkit.sim.batching`), dispatch by the spec's ``load_balancer``
+(:class:`simkit.fleet.GpuServer`), and the client's round trip.
 """
 
 from __future__ import annotations
+
+from collections import deque
 
 import numpy as np
 import simpy
@@ -17,7 +20,7 @@ __all__ = ["GpuTier"]
 
 
 class GpuTier(TierRuntime):
-    """A self-hosted tier: ``replicas`` replicas, join-the-shortest-queue dispatch.
+    """A self-hosted tier: ``replicas`` replicas, dispatch by ``spec.load_balancer``.
 
     Parameters
     ----------
@@ -27,7 +30,7 @@ class GpuTier(TierRuntime):
         Advance pure-decode stretches in one event (SERVING.md §3.6).
     """
 
-    __slots__ = ("fast_forward", "replicas")
+    __slots__ = ("fast_forward", "lb", "replicas", "rr", "shared")
 
     kind = "gpu"
 
@@ -48,10 +51,36 @@ class GpuTier(TierRuntime):
             GpuReplica(env, spec, f"{name}-{r}", self.finished, fast_forward=fast_forward)
             for r in range(spec.replicas)
         ]
+        self.lb = spec.load_balancer
+        self.rr = 0  # round robin: the next replica
+        self.shared: deque[Seq] = deque()  # shared queue: requests no replica has room for
+
+    def _pick(self) -> GpuReplica | None:
+        """The replica the load balancer sends the next request to (None: shared queue full)."""
+        replicas = self.replicas
+        lb = self.lb
+        if lb == "least_outstanding":
+            best = replicas[0]
+            for r in replicas:
+                if r.outstanding < best.outstanding:
+                    best = r
+            return best
+        if lb == "round_robin":
+            best = replicas[self.rr]
+            self.rr = (self.rr + 1) % len(replicas)
+            return best
+        if lb == "shortest_queue":
+            best = replicas[0]
+            for r in replicas:
+                if len(r.waiting) < len(best.waiting):
+                    best = r
+            return best
+        slots = self.spec.max_num_seqs  # shared_queue: the first replica with a free slot
+        return next((r for r in replicas if r.outstanding < slots), None)
 
     @property
     def queued(self) -> int:
-        return sum(len(r.waiting) for r in self.replicas)
+        return len(self.shared) + sum(len(r.waiting) for r in self.replicas)
 
     @property
     def in_flight(self) -> int:
@@ -77,17 +106,23 @@ class GpuTier(TierRuntime):
             self.recent_errors.append(self.env.now)
             self.sink.attempt_done(job, False, 0.0)
             return
-        best = self.replicas[0]
-        for r in self.replicas:
-            if r.outstanding < best.outstanding:
-                best = r
-        best.enqueue(Seq(job, self.draws.lognormal(self.spec.rtt_s.median, self.spec.rtt_s.sigma)))
+        seq = Seq(job, self.draws.lognormal(self.spec.rtt_s.median, self.spec.rtt_s.sigma))
+        best = self._pick() if not self.shared else None  # FIFO: nobody passes the queue
+        if best is None:
+            self.shared.append(seq)
+        else:
+            best.enqueue(seq)
 
     def finished(self, seq: Seq, t_end: float) -> None:
         """A replica finished ``seq`` at ``t_end``; the client sees it one RTT later."""
         seq.job.t_first = seq.t_first_server + seq.rtt
         ev = self.env.timeout(seq.rtt, seq)
         ev.callbacks.append(self._deliver)
+        while self.shared:  # a slot came free: the shared queue's head takes it
+            free = self._pick()
+            if free is None:
+                break
+            free.enqueue(self.shared.popleft())
 
     def _deliver(self, event: simpy.Event) -> None:
         seq: Seq = event.value
