@@ -173,6 +173,7 @@ def _dask(fn, shared, tasks, n_jobs, address) -> Iterator[tuple[int, Any]]:
             client = Client(address, timeout=CONNECT_TIMEOUT_S)
         except (OSError, TimeoutError) as err:
             raise _unreachable("dask", address, err) from None
+    futures: dict[Any, int] = {}
     try:
         remote = client.scatter(list(shared), broadcast=True, hash=False)
         futures = {
@@ -182,6 +183,7 @@ def _dask(fn, shared, tasks, n_jobs, address) -> Iterator[tuple[int, Any]]:
         for future in as_completed(futures):
             yield future.result()
     finally:
+        client.cancel(list(futures))  # stopped early (an error, Ctrl-C): drop the rest
         client.close()
         if cluster is not None:
             cluster.close()
@@ -202,6 +204,7 @@ def _ray(fn, shared, tasks, n_jobs, address) -> Iterator[tuple[int, Any]]:
         except (ConnectionError, TimeoutError, OSError, RuntimeError) as err:
             raise _unreachable("ray", address or "a new local instance", err) from None
         started = True
+    pending: list[Any] = []
     try:
         refs = [ray.put(obj) for obj in shared]
         run = ray.remote(_call_indexed)
@@ -210,5 +213,7 @@ def _ray(fn, shared, tasks, n_jobs, address) -> Iterator[tuple[int, Any]]:
             done, pending = ray.wait(pending, num_returns=1)
             yield ray.get(done[0])
     finally:
+        for ref in pending:  # stopped early (an error, Ctrl-C): the cluster drops the rest
+            ray.cancel(ref)
         if started:
             ray.shutdown()
