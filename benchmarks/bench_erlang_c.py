@@ -1,6 +1,7 @@
 """The shared-queue load balancer as an M/M/c queue, checked against Erlang-C.
 
-    PYTHONPATH=. python benchmarks/bench_erlang_c.py [--n 1000000] [--servers 4] [--json out.json]
+    PYTHONPATH=. python benchmarks/bench_erlang_c.py [--n 1000000] [--servers 4] [--seeds 1 2 3]
+        [--rho 0.5 0.8 0.9] [--json out.json]
 
 A GPU tier of ``c`` replicas with one slot each (``max_num_seqs=1``), ``load_balancer:
 shared_queue``, no round trip, and a step time of exactly ``dt`` (``t_floor_s=dt``, no
@@ -12,7 +13,9 @@ request's wait in queue is ``end_s - arrival_s - output_tokens * dt`` (exact: th
 starts it when it leaves the queue). Mean wait and P(wait > 0) are compared with
 :func:`simkit.metrics.queueing.erlang_c` at utilisation 0.5, 0.8 and 0.9, after dropping the
 first 1 % of requests (warm-up from an empty system). The 95 % interval of the mean wait is
-from 20 batch means. Prints a table, then JSON.
+from 20 batch means per run. ``--seeds`` pools independent runs (one seed each; the
+utilisations of one seed share their random draws, so their errors are correlated). Prints a
+table, then JSON.
 """
 
 from __future__ import annotations
@@ -83,23 +86,25 @@ def mmc_waits(n: int, rho: float, servers: int, seed: int, load_balancer: str = 
     return np.maximum(wait, 0.0)  # float rounding of ~1e-12 s around zero
 
 
-def check(n: int, rho: float, servers: int, seed: int) -> dict:
-    """One utilisation: simulated against Erlang-C."""
+def check(n: int, rho: float, servers: int, seeds: list[int]) -> dict:
+    """One utilisation: simulated (one independent run of ``n`` requests per seed, pooled)
+    against Erlang-C."""
     mu = P_END / DT_S
     t0 = time.perf_counter()
-    wait = mmc_waits(n, rho, servers, seed)
+    runs = [mmc_waits(n, rho, servers, seed)[n // 100 :] for seed in seeds]
     wall = time.perf_counter() - t0
-    wait = wait[n // 100 :]
+    wait = np.concatenate(runs)
     p_theory, w_theory = erlang_c(rho * servers * mu, mu, servers)
-    batches = np.array_split(wait, 20)
+    batches = [b for run in runs for b in np.array_split(run, 20)]
     means = np.array([b.mean() for b in batches])
-    half = 2.093 * means.std(ddof=1) / np.sqrt(len(means))  # t(0.975, 19)
+    half = 1.96 * means.std(ddof=1) / np.sqrt(len(means))  # >= 20 batch means
     p_sim = float((wait > 1e-9).mean())
     w_sim = float(wait.mean())
     return {
         "rho": rho,
         "servers": servers,
-        "n_requests": n,
+        "n_requests": n * len(seeds),
+        "seeds": list(seeds),
         "mean_wait_s": w_sim,
         "mean_wait_ci95_s": float(half),
         "erlang_c_mean_wait_s": w_theory,
@@ -115,11 +120,11 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--n", type=int, default=1_000_000, help="requests per utilisation")
     p.add_argument("--servers", type=int, default=4)
-    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--seeds", type=int, nargs="+", default=[1], help="one run of --n per seed")
     p.add_argument("--rho", type=float, nargs="+", default=[0.5, 0.8, 0.9])
     p.add_argument("--json", type=Path, help="also write the JSON here")
     args = p.parse_args(argv)
-    rows = [check(args.n, rho, args.servers, args.seed) for rho in args.rho]
+    rows = [check(args.n, rho, args.servers, args.seeds) for rho in args.rho]
     print(
         f"{'rho':>5} {'E[Wq] sim':>11} {'+-95%':>9} {'Erlang-C':>10} {'err':>7} "
         f"{'P(W>0) sim':>11} {'Erlang-C':>9} {'err':>7} {'wall s':>7}"
