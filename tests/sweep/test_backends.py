@@ -47,6 +47,25 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _dependencies_plugin(scheduler):
+    """A Dask scheduler plugin that notes which keys each finished task needed."""
+    from distributed.diagnostics.plugin import SchedulerPlugin
+
+    class Dependencies(SchedulerPlugin):
+        name = "simkit-test-dependencies"
+
+        def __init__(self) -> None:
+            self.runs: dict = {}
+
+        def transition(self, key, start, finish, *args, **kwargs) -> None:
+            if finish != "memory":
+                return
+            if start == "processing":
+                self.runs[key] = {d.key for d in scheduler.tasks[key].dependencies}
+
+    return Dependencies()
+
+
 def test_a_dask_cluster_gives_the_rows_of_the_local_backend(local, fleet):
     distributed = pytest.importorskip("distributed")
     traces, expected = local
@@ -57,13 +76,18 @@ def test_a_dask_cluster_gives_the_rows_of_the_local_backend(local, fleet):
         dashboard_address=None,
         host="127.0.0.1",
     ) as cluster:
+        seen = _dependencies_plugin(cluster.scheduler)
+        cluster.scheduler.add_plugin(seen)
         got = sweep(
             traces, fleet, POLICIES, seeds=SEEDS, backend="dask", address=cluster.scheduler_address
         )
-        with distributed.Client(cluster) as client:
-            # both workers ran tasks: the runs were spread, not done on one
-            assert len(client.scheduler_info()["workers"]) == 2
     pd.testing.assert_frame_equal(got, expected)
+    # the trace and the fleet went to the workers as two scattered keys (not inside any task),
+    # and each of the 12 runs depended on exactly those two
+    assert len(seen.runs) == 12, seen.runs
+    shared = set.union(*seen.runs.values())
+    assert len(shared) == 2 and not shared & set(seen.runs), seen.runs
+    assert all(deps == shared for deps in seen.runs.values())
     assert list(got["run_id"]) == list(range(12))
     assert list(got["trace"]) == ["a"] * 6 + ["b"] * 6
     assert list(got["seed"]) == SEEDS * 6
