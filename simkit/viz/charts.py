@@ -156,6 +156,24 @@ def _checked(df: pd.DataFrame, columns: Mapping[str, str], where: str) -> pd.Dat
     return df
 
 
+def _stacked_by_tier(
+    df: pd.DataFrame, columns: Mapping[str, str], tiers: Sequence[str] | None, where: str
+) -> tuple[pd.DataFrame, list[str]]:
+    """The chart's columns plus a ``tier_rank`` stacking key, and the tier order (``tiers``,
+    else first appearance); a tier of the frame missing from ``tiers`` is a SpecError."""
+    data = df[list(columns)].copy()
+    order = list(tiers) if tiers is not None else list(dict.fromkeys(data["tier"].astype(str)))
+    missing = sorted(set(data["tier"].astype(str)) - set(order))
+    if missing:
+        raise SpecError(
+            where,
+            key="tiers",
+            problem=f"tier {missing[0]!r} is in the frame but not in tiers {order}",
+        )
+    data["tier_rank"] = data["tier"].astype(str).map({t: i for i, t in enumerate(order)})
+    return data, order
+
+
 def cost_source_of(frame: pd.DataFrame, where: str) -> str:
     """Which prices a frame's costs used: its ``cost_source`` column (sweep and curve output)
     or ``attrs["cost_source"]`` (frames built from them), else ``"catalog"``.
@@ -480,16 +498,7 @@ def tier_share_chart(
     altair.Chart
     """
     shares = _checked(shares, TIER_SHARE_COLUMNS, "tier_share_chart shares")
-    data = shares[list(TIER_SHARE_COLUMNS)].copy()
-    order = list(tiers) if tiers is not None else list(dict.fromkeys(data["tier"].astype(str)))
-    missing = sorted(set(data["tier"].astype(str)) - set(order))
-    if missing:
-        raise SpecError(
-            "tier_share_chart",
-            key="tiers",
-            problem=f"tier {missing[0]!r} is in the frame but not in tiers {order}",
-        )
-    data["tier_rank"] = data["tier"].astype(str).map({t: i for i, t in enumerate(order)})
+    data, order = _stacked_by_tier(shares, TIER_SHARE_COLUMNS, tiers, "tier_share_chart")
     return (
         alt.Chart(data)
         .mark_bar()
@@ -707,16 +716,7 @@ def tier_cost_chart(
     altair.Chart
     """
     costs = _checked(costs, TIER_COST_COLUMNS, "tier_cost_chart costs")
-    data = costs[list(TIER_COST_COLUMNS)].copy()
-    order = list(tiers) if tiers is not None else list(dict.fromkeys(data["tier"].astype(str)))
-    missing = sorted(set(data["tier"].astype(str)) - set(order))
-    if missing:
-        raise SpecError(
-            "tier_cost_chart",
-            key="tiers",
-            problem=f"tier {missing[0]!r} is in the frame but not in tiers {order}",
-        )
-    data["tier_rank"] = data["tier"].astype(str).map({t: i for i, t in enumerate(order)})
+    data, order = _stacked_by_tier(costs, TIER_COST_COLUMNS, tiers, "tier_cost_chart")
     return (
         alt.Chart(data)
         .mark_bar()
