@@ -67,23 +67,33 @@ def main() -> int:
     ap.add_argument("--labels", default="gain,irt")
     ap.add_argument("--irt-shrinkage", type=float, default=0.3)
     ap.add_argument("--bootstrap", type=int, default=1000)
-    ap.add_argument("--no-pair-only", action="store_true", help="skip routellm_azure alone")
+    ap.add_argument(
+        "--traces",
+        default="both,azure",
+        help="which runs: 'both' (routellm_azure + arena_bench_v1, every label) and/or 'azure' "
+        "(routellm_azure alone, gain label), comma separated (default both,azure)",
+    )
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
     azure = load_trace(REPO / "traces" / "routellm_azure")
     arena = load_trace(REPO / "traces" / "arena_bench_v1")
     both = domain_trace([azure, arena], weak=WEAK, strong=STRONG)
     runs = []
-    for label in args.labels.split(","):
-        runs.append({"traces": "routellm_azure + arena_bench_v1",
-                     **_run(both, label, args.embedder, args.bootstrap, args.irt_shrinkage)})  # fmt: skip
-        print(f"done {label} ({runs[-1]['seconds']:.0f} s)", file=sys.stderr, flush=True)
-    if not args.no_pair_only:
-        runs.append({"traces": "routellm_azure",
-                     **_run(azure, "gain", args.embedder, args.bootstrap, args.irt_shrinkage)})  # fmt: skip
+    todo = []
+    if "both" in args.traces.split(","):
+        todo += [
+            ("routellm_azure + arena_bench_v1", both, label) for label in args.labels.split(",")
+        ]
+    if "azure" in args.traces.split(","):
+        todo.append(("routellm_azure", azure, "gain"))
     print(f"{'traces':<32} {'label':<5} {'held out':<15} {'APGR':>6} {'95% CI':>15} "
-          f"{'CPT50':>6} {'95% CI':>15} {'n':>6}")  # fmt: skip
-    for r in runs:
+          f"{'CPT50':>6} {'95% CI':>15} {'n':>6}", flush=True)  # fmt: skip
+    for name, trace, label in todo:  # each run printed as soon as it is done
+        r = {
+            "traces": name,
+            **_run(trace, label, args.embedder, args.bootstrap, args.irt_shrinkage),
+        }
+        runs.append(r)
         o = r["out_of_domain"]
         print(f"{r['traces']:<32} {r['label']:<5} {'MEAN (OOD)':<15} {o['apgr']:6.3f} "
               f"[{o['apgr_ci'][0]:.3f}, {o['apgr_ci'][1]:.3f}] {o['cpt50']:6.1%} "
@@ -92,7 +102,7 @@ def main() -> int:
             print(f"{'':<32} {'':<5} {b:<15} {m['apgr']:6.3f} "
                   f"[{m['apgr_ci'][0]:.3f}, {m['apgr_ci'][1]:.3f}] {m['cpt50']:6.1%} "
                   f"[{m['cpt50_ci'][0]:.1%}, {m['cpt50_ci'][1]:.1%}] {m['n']:6d}"
-                  f"   random {m['random']['apgr']:.3f}")  # fmt: skip
+                  f"   random {m['random']['apgr']:.3f}", flush=True)  # fmt: skip
     payload = {
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
         "bootstrap": args.bootstrap,
