@@ -228,7 +228,9 @@ def scenario(stub_url: str, bundle: Path, rate: float, seconds: float, texts, *,
     s = {ln.split()[0]: float(ln.split()[1]) for ln in dec if " " in ln}
     if s.get("simkit_gateway_decision_seconds_count"):
         row["mean_decision_ms"] = (
-            1000 * s["simkit_gateway_decision_seconds_sum"] / s["simkit_gateway_decision_seconds_count"]
+            1000
+            * s["simkit_gateway_decision_seconds_sum"]
+            / s["simkit_gateway_decision_seconds_count"]
         )
     return row
 
@@ -260,7 +262,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     texts = prompts()
     results: dict = {
-        "machine": f"{os.cpu_count()} CPUs, shared by 8 engineers working at the same time; "
+        "machine": f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start; "
         "load generator, gateway and stub on the same cores",
         "note": "the stub answers at once, so these times are the HTTP stack's and the gateway's",
     }
