@@ -302,6 +302,9 @@ def test_a_client_that_disconnects_mid_stream_cancels_the_upstream_request_and_i
             with httpx.Client(base_url=gw.base_url, headers=AUTH, timeout=30) as c:
                 with c.stream("POST", "/chat/completions", json=body) as r:
                     next(r.iter_lines())  # one event, then hang up
+                    opened = time.monotonic() + 5.0  # the stub's thread registers it a bit later
+                    while not connections and time.monotonic() < opened:
+                        time.sleep(0.01)
                     assert connections  # the gateway's request to the upstream is open
             (record,) = wait_for_lines(log_path, 1)
             deadline = time.monotonic() + 5.0
