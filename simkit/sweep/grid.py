@@ -31,7 +31,7 @@ import pandas as pd
 from simkit.errors import SpecError
 from simkit.fleet.costs import check_cost_source
 from simkit.fleet.spec import Fleet
-from simkit.metrics import summarize_runs
+from simkit.metrics import DEFAULT_SLO_TTFT_S, summarize_runs
 from simkit.policies import build_policy, policy_name, policy_params
 from simkit.policies.grammar import join_policy, split_policy
 from simkit.sim import simulate
@@ -126,7 +126,9 @@ def _one(
             v if isinstance(v, (int, float, str, bool, type(None))) else json.dumps(v, default=repr)
         )
     summary = summarize_runs(
-        records.requests, records.endpoints, slo_ttft_s=options.get("slo_ttft_s", 2.0)
+        records.requests,
+        records.endpoints,
+        slo_ttft_s=options.get("slo_ttft_s", DEFAULT_SLO_TTFT_S),
     )
     # to_dict("records") keeps each column's type: counts stay int
     row.update({k: v for k, v in summary.to_dict(orient="records")[0].items() if k != "run_id"})
@@ -183,7 +185,7 @@ def sweep(
     *,
     seeds: Sequence[int] = (0,),
     n_jobs: int = 1,
-    slo_ttft_s: float = 2.0,
+    slo_ttft_s: float = DEFAULT_SLO_TTFT_S,
     progress: bool | Progress = False,
     keep_records: bool = False,
     cost_source: str = "catalog",
