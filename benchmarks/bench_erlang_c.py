@@ -7,8 +7,9 @@ A GPU tier of ``c`` replicas with one slot each (``max_num_seqs=1``), ``load_bal
 shared_queue``, no round trip, and a step time of exactly ``dt`` (``t_floor_s=dt``, no
 overhead, no context cost, unlimited token rate) serves a request of ``n`` output tokens (and
 an empty prompt) in ``n * dt`` seconds. With ``n`` geometric of mean ``1/p`` the service time
-is geometric in steps of ``dt``, squared coefficient of variation ``1 - p`` (``p = 1e-5``
-here: exponential to 1e-5; the decode fast-forward makes the step count free). Arrivals are
+is geometric in steps of ``dt``, squared coefficient of variation ``1 - p`` (``p = dt =
+1e-5`` here: exponential to 1e-5; the decode fast-forward makes the step count free; the
+tests use the module's ``DT_S = 1e-3``). Arrivals are
 Poisson at ``rho * c * mu``.
 
 What is checked, per utilisation and seed:
@@ -57,13 +58,14 @@ from simkit.fleet.spec import Jitter
 from simkit.metrics.queueing import erlang_c
 from simkit.policies import StaticPolicy
 
-DT_S = 1e-5  # one decode step
-P_END = 1e-5  # per-token stop probability: mean 100,000 tokens = 1.0 s of service
+DT_S = 1e-3  # one decode step of the tests' fleets (tests/sim/test_load_balancers.py)
+P_END = 1e-3  # per-token stop probability: mean 1,000 tokens = 1.0 s of service
+BENCH_DT_S = 1e-5  # the benchmark's step and stop probability: mean 1.0 s, SCV 1 - 1e-5
 BATCHES = 20  # batch means per run
 
 
-def mmc_fleet(servers: int, load_balancer: str = "shared_queue") -> Fleet:
-    """``servers`` one-slot replicas whose service time is ``output_tokens * DT_S``."""
+def mmc_fleet(servers: int, load_balancer: str = "shared_queue", dt_s: float = DT_S) -> Fleet:
+    """``servers`` one-slot replicas whose service time is ``output_tokens * dt_s``."""
     server = GpuServer(
         model="mmc",
         usd_per_gpu_hour=0.0,
@@ -71,7 +73,7 @@ def mmc_fleet(servers: int, load_balancer: str = "shared_queue") -> Fleet:
         max_num_seqs=1,
         max_batched_tokens=4096,
         kv_capacity_tokens=10**9,
-        t_floor_s=DT_S,
+        t_floor_s=dt_s,
         x_sat_tokens_per_s=1e12,
         beta_s_per_ctx_token=0.0,
         t_ovh_s=0.0,
@@ -81,8 +83,8 @@ def mmc_fleet(servers: int, load_balancer: str = "shared_queue") -> Fleet:
     return Fleet((Tier("gpu", server, "mmc"),), name=f"M/M/{servers}")
 
 
-def mmc_trace(n: int, arrival_rate: float, seed: int) -> Trace:
-    """Poisson arrivals (starting at t = 10 s) and geometric output lengths."""
+def mmc_trace(n: int, arrival_rate: float, seed: int, p_end: float = P_END) -> Trace:
+    """Poisson arrivals (starting at t = 10 s) and geometric output lengths (mean 1/p_end)."""
     rng = np.random.default_rng(seed)
     arrival = 10.0 + np.cumsum(rng.exponential(1.0 / arrival_rate, n))
     ids = pd.array([f"r{i}" for i in range(n)], dtype="string")
@@ -91,7 +93,7 @@ def mmc_trace(n: int, arrival_rate: float, seed: int) -> Trace:
             "request_id": ids,
             "arrival_s": arrival,
             "prompt_tokens": np.zeros(n, dtype="int64"),
-            "output_tokens": rng.geometric(P_END, n),
+            "output_tokens": rng.geometric(p_end, n),
         }
     )
     outcomes = pd.DataFrame({"request_id": ids, "model": "mmc", "quality": 1.0})
@@ -111,24 +113,38 @@ def fcfs_recursion(arrival_s: np.ndarray, service_s: np.ndarray, servers: int) -
     return start
 
 
-def mmc_run(n: int, rho: float, servers: int, seed: int, load_balancer: str = "shared_queue"):
-    """Simulate one run; return per-request arrays (arrival, service, wait, start) and the
-    largest difference of the simulated start and end from the FCFS recursion."""
-    mu = P_END / DT_S
-    trace = mmc_trace(n, rho * servers * mu, seed)
-    rec = simulate(trace, mmc_fleet(servers, load_balancer), StaticPolicy("gpu"), seed=seed)
+def mmc_run(
+    n: int,
+    rho: float,
+    servers: int,
+    seed: int,
+    load_balancer: str = "shared_queue",
+    dt_s: float = DT_S,
+):
+    """Simulate one run (step ``dt_s``, stop probability ``dt_s``: mean service 1 s); return
+    per-request arrival, service and wait, and the largest difference of the simulated start
+    and end from the FCFS recursion."""
+    mu = 1.0
+    trace = mmc_trace(n, rho * servers * mu, seed, p_end=dt_s)
+    fleet = mmc_fleet(servers, load_balancer, dt_s=dt_s)
+    rec = simulate(trace, fleet, StaticPolicy("gpu"), seed=seed)
     r = rec.requests
     if not (r["status"] == "completed").all():
         raise RuntimeError("a request failed in the M/M/c run")
     arrival = r["arrival_s"].to_numpy()
-    service = r["output_tokens"].to_numpy() * DT_S
-    start = r["first_token_s"].to_numpy() - DT_S  # the prefill step is the service's first
+    service = r["output_tokens"].to_numpy() * dt_s
+    start = r["first_token_s"].to_numpy() - dt_s  # the prefill step is the service's first
     ref = fcfs_recursion(arrival, service, servers)
     diff = max(
         float(np.abs(start - ref).max()), float(np.abs(r["end_s"].to_numpy() - ref - service).max())
     )
     wait = np.maximum(start - arrival, 0.0)  # float rounding of ~1e-12 s around zero
     return arrival, service, wait, diff
+
+
+def mmc_waits(n: int, rho: float, servers: int, seed: int, load_balancer: str = "shared_queue"):
+    """Each request's wait in queue (s), in arrival order (what tests read)."""
+    return mmc_run(n, rho, servers, seed, load_balancer)[2]
 
 
 def _ks_exponential(x: np.ndarray, mu: float) -> float:
@@ -180,12 +196,12 @@ def _t95(dof: int) -> float:
 def check(n: int, rho: float, servers: int, seeds: list[int], warmup: float) -> dict:
     """One utilisation: simulated (one independent run of ``n`` requests per seed, pooled)
     against Erlang-C."""
-    mu = P_END / DT_S
+    mu = 1.0
     lam = rho * servers * mu
     t0 = time.perf_counter()
     waits, services, gaps, waited, diffs = [], [], [], [], []
     for seed in tqdm(seeds, desc=f"rho {rho:g}", unit="run", leave=False):
-        arrival, service, wait, diff = mmc_run(n, rho, servers, seed)
+        arrival, service, wait, diff = mmc_run(n, rho, servers, seed, dt_s=BENCH_DT_S)
         skip = int(round(warmup * n))
         waits.append(wait[skip:])
         waited.append((wait[skip:] > 1e-9).astype("float64"))

@@ -97,6 +97,11 @@ ENDPOINT_COLUMNS: Mapping[str, str] = {
     "n_requests": "int64",  # attempts served (including failed ones)
     "prompt_tokens": "int64",
     "output_tokens": "int64",
+    # prefix cache (GpuServer.prefix_cache; 0 without one): blocks looked up at admissions,
+    # blocks found cached, and the prefill tokens those hits skipped
+    "prefix_lookup_blocks": "int64",
+    "prefix_hit_blocks": "int64",
+    "prefix_saved_tokens": "int64",
 }
 
 

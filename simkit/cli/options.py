@@ -31,7 +31,7 @@ def add_slo_arg(p: argparse.ArgumentParser) -> None:
 
 
 #: Summary keys printed as percentages in tables (they are fractions in --json output).
-PERCENT_PREFIXES = ("share_", "utilisation_")
+PERCENT_PREFIXES = ("share_", "utilisation_", "prefix_hit_rate_")
 PERCENT_KEYS = ("slo_attainment", "failure_rate", "quality_coverage")
 
 

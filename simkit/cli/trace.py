@@ -1,4 +1,5 @@
-"""``simkit trace inspect|convert``: summarise a trace; convert a dataset or log into one."""
+"""``simkit trace inspect|convert|restamp|prefix-heavy``: summarise a trace; convert a dataset
+or log into one; record new checksums; build a synthetic prefix-heavy trace."""
 
 from __future__ import annotations
 
@@ -114,6 +115,30 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     rs.add_argument("--note", default=None, help="why the tables were edited (kept in meta)")
     rs.set_defaults(func=_run_trace_restamp)
 
+    ph = tsub.add_parser(
+        "prefix-heavy",
+        help="build a synthetic trace whose prompts repeat a known share of prefix blocks",
+        description="Write a synthetic trace to OUT_DIR whose prompts are BLOCKS_PER_PROMPT "
+        "blocks of BLOCK_SIZE tokens; the first REPEAT_SHARE of each prompt's blocks are one "
+        "of PREFIXES shared prefixes (drawn uniformly), the rest unique, so that (once each "
+        "prefix has been seen) exactly REPEAT_SHARE of all blocks repeat an earlier one. "
+        "Arrivals are Poisson. Replay it over a fleet whose GPU tier has prefix_cache: true "
+        "to see the prefill the cache skips (benchmarks/bench_prefix_cache.py).",
+    )
+    ph.add_argument("out_dir", help="the trace directory to write")
+    ph.add_argument("--n", type=int, default=10_000, help="requests (default 10000)")
+    ph.add_argument(
+        "--repeat-share", type=float, default=0.5, help="share of blocks shared (default 0.5)"
+    )
+    ph.add_argument("--block-size", type=int, default=512, help="tokens per block (default 512)")
+    ph.add_argument("--blocks-per-prompt", type=int, default=8, help="blocks per prompt (8)")
+    ph.add_argument("--output-tokens", type=int, default=64, help="output tokens (default 64)")
+    ph.add_argument("--rate", type=float, default=1.0, help="arrivals per second (default 1)")
+    ph.add_argument("--prefixes", type=int, default=16, help="distinct shared prefixes (16)")
+    ph.add_argument("--model", default="model", help="the outcomes' model name")
+    ph.add_argument("--seed", type=seed_arg, default=0, help="root seed, >= 0 (default 0)")
+    ph.set_defaults(func=_run_trace_prefix_heavy)
+
 
 def _run_trace_inspect(args: argparse.Namespace) -> int:
 
@@ -122,6 +147,27 @@ def _run_trace_inspect(args: argparse.Namespace) -> int:
 
     summary = summarize(load_trace(args.path))
     print(dumps(summary, indent=2) if args.json else format_summary(summary))
+    return 0
+
+
+def _run_trace_prefix_heavy(args: argparse.Namespace) -> int:
+    from simkit.trace import prefix_heavy_trace, save_trace
+    from simkit.trace.store import check_output_dir
+
+    check_output_dir(args.out_dir)
+    trace = prefix_heavy_trace(
+        args.n,
+        repeat_share=args.repeat_share,
+        block_size=args.block_size,
+        blocks_per_prompt=args.blocks_per_prompt,
+        output_tokens=args.output_tokens,
+        rate_per_s=args.rate,
+        n_prefixes=args.prefixes,
+        model=args.model,
+        seed=args.seed,
+    )
+    out = save_trace(trace, args.out_dir)
+    print(f"wrote {out}: {trace!r}; repeated block share {trace.meta['repeat_share']:.4f}")
     return 0
 
 

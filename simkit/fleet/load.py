@@ -11,6 +11,10 @@ The format (every error names the YAML key, e.g. ``tiers.gpu.usd_per_gpu_hour``)
         kind: gpu
         preset: llama3-70b-a100-tp4      # simkit.fleet.presets.GPU_PRESETS; keys below override it
         load_balancer: least_outstanding  # | round_robin | shortest_queue | shared_queue
+                                          # | prefix_affinity (needs prefix_cache)
+        prefix_cache: false               # LRU prefix-block cache per replica (trace column
+                                          # prefix_blocks); cached leading blocks skip prefill
+        prefix_cache_tokens: 300000       # optional: cache capacity (default kv_capacity_tokens)
         replicas: 1
         usd_per_gpu_hour: 1.37
         quality_model: mistralai/Mixtral-8x7B-Instruct-v0.1
@@ -95,6 +99,8 @@ _GPU_KEYS = {
     "marginal_usd_per_mtok",
     "rtt_s",
     "load_balancer",
+    "prefix_cache",
+    "prefix_cache_tokens",
 }
 _JITTER_KEYS = {"median", "sigma"}
 _RATE_KEYS = {"style", "rpm", "tpm", "input_tpm", "output_tpm", "burst_s"}

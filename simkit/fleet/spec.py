@@ -35,7 +35,13 @@ __all__ = [
 
 
 #: How a GPU tier spreads requests over its replicas (:class:`GpuServer`), default first.
-LOAD_BALANCERS = ("least_outstanding", "round_robin", "shortest_queue", "shared_queue")
+LOAD_BALANCERS = (
+    "least_outstanding",
+    "round_robin",
+    "shortest_queue",
+    "shared_queue",
+    "prefix_affinity",
+)
 
 #: What a tier does with a request over its context window (:class:`Tier`).
 OVER_CONTEXT = ("serve", "fail", "truncate")
@@ -300,7 +306,8 @@ class GpuServer:
         Optional per-token cost on top of the rental (power, egress), USD per 1M tokens.
     rtt_s : Jitter
         Network round trip between the router and the server.
-    load_balancer : {"least_outstanding", "round_robin", "shortest_queue", "shared_queue"}
+    load_balancer : {"least_outstanding", "round_robin", "shortest_queue", "shared_queue", \
+"prefix_affinity"}
         How the tier spreads requests over its replicas (:data:`LOAD_BALANCERS`):
 
         * ``"least_outstanding"`` (default, simkit's rule before the choice existed): the
@@ -313,7 +320,18 @@ class GpuServer:
           for a replica only when that replica has fewer than ``max_num_seqs`` requests
           (the replicas act as one server with ``replicas x max_num_seqs`` slots; with
           ``max_num_seqs=1`` and exponential service this is M/M/c, checked against
-          Erlang-C by ``benchmarks/bench_erlang_c.py``).
+          Erlang-C by ``benchmarks/bench_erlang_c.py``);
+        * ``"prefix_affinity"``: the replica whose prefix cache holds the longest run of the
+          request's leading prefix blocks (ties: fewest outstanding, then lowest index); when
+          no replica holds any, the ``"least_outstanding"`` rule. Needs ``prefix_cache``.
+    prefix_cache : bool
+        Keep an LRU cache of prefix blocks on each replica (vLLM's automatic prefix caching,
+        :mod:`simkit.sim.prefix`): an admitted request skips the prefill of the leading
+        blocks of its ``prefix_blocks`` (a trace column, :mod:`simkit.trace.prefix`) that
+        the replica has cached. Default off: records are those of a fleet without caching.
+    prefix_cache_tokens : int, optional
+        Capacity of each replica's prefix cache in tokens (``prefix_cache_tokens //
+        prefix_block_size`` blocks), at most ``kv_capacity_tokens`` (the default).
     """
 
     model: str
@@ -332,6 +350,8 @@ class GpuServer:
     preset: str | None = None
     # out of repr (the simulator's config hash adds it when it is not the default)
     load_balancer: str = field(default="least_outstanding", repr=False)
+    prefix_cache: bool = field(default=False, repr=False)
+    prefix_cache_tokens: int | None = field(default=None, repr=False)
 
     kind = "gpu"
 
@@ -365,6 +385,29 @@ class GpuServer:
             self.load_balancer in LOAD_BALANCERS,
             "load_balancer",
             f"got {self.load_balancer!r}; expected one of {', '.join(LOAD_BALANCERS)}",
+        )
+        _check(
+            isinstance(self.prefix_cache, (bool, np.bool_)),
+            "prefix_cache",
+            f"must be true or false, got {self.prefix_cache!r}",
+        )
+        _check(
+            self.load_balancer != "prefix_affinity" or bool(self.prefix_cache),
+            "load_balancer",
+            "'prefix_affinity' sends a request to the replica caching its prefix, so it needs "
+            "prefix_cache: true",
+        )
+        pct = self.prefix_cache_tokens
+        _check(
+            pct is None
+            or (
+                isinstance(pct, (int, np.integer))
+                and not isinstance(pct, bool)
+                and 1 <= pct <= self.kv_capacity_tokens
+            ),
+            "prefix_cache_tokens",
+            f"must be an integer from 1 to kv_capacity_tokens ({self.kv_capacity_tokens}), "
+            f"got {pct!r}",
         )
 
     @property

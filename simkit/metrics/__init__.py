@@ -27,7 +27,12 @@ from simkit.metrics.latency import (
     slo_attainment,
     throughput,
 )
-from simkit.metrics.operations import event_counts, tier_shares, utilisation
+from simkit.metrics.operations import (
+    event_counts,
+    prefix_cache_stats,
+    tier_shares,
+    utilisation,
+)
 from simkit.metrics.pareto import pareto_front
 from simkit.metrics.quality import quality_summary
 from simkit.metrics.routerbench import (
@@ -76,6 +81,7 @@ __all__ = [
     "oracle_router",
     "pareto_front",
     "pgr",
+    "prefix_cache_stats",
     "quality_summary",
     "request_latencies",
     "routellm_curve",

@@ -5,6 +5,9 @@
   its replicas (capacity-weighted, so a tier of two replicas with one idle is at 50 %).
 * **Share per tier** is the fraction of the run's requests whose final ``tier`` is that tier,
   whatever their status; requests that reached no tier (``tier == ""``) are in no share.
+* **Prefix-cache hit rate** of a replica or tier is ``prefix_hit_blocks /
+  prefix_lookup_blocks`` (blocks found cached over blocks looked up at admissions), beside
+  the prefill tokens the hits skipped (``prefix_saved_tokens``).
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from simkit.errors import TraceError
 from simkit.metrics._checks import option, show
 from simkit.metrics._records import checked_endpoints, completed_mask, numbers, table, tiers
 
-__all__ = ["event_counts", "tier_shares", "utilisation"]
+__all__ = ["event_counts", "prefix_cache_stats", "tier_shares", "utilisation"]
 
 UTILISATION_LEVELS = ("replica", "tier")
 
@@ -61,6 +64,46 @@ def utilisation(endpoints: pd.DataFrame, *, by: str = "tier") -> pd.Series:
         )
     g = parts.groupby(keys, sort=True)[["busy_s", "horizon_s"]].sum()
     return (g["busy_s"] / g["horizon_s"]).rename("utilisation")
+
+
+def prefix_cache_stats(endpoints: pd.DataFrame, *, by: str = "tier") -> pd.DataFrame:
+    """Prefix-cache hit rate and saved prefill tokens, per replica or per tier, per run.
+
+    Parameters
+    ----------
+    endpoints : DataFrame
+        Simulator endpoint rows with ``run_id``, ``tier``, ``replica``,
+        ``prefix_lookup_blocks``, ``prefix_hit_blocks`` and ``prefix_saved_tokens``.
+    by : {"tier", "replica"}
+        Level of the result.
+
+    Returns
+    -------
+    DataFrame
+        Indexed by ``(run_id, tier)`` or ``(run_id, tier, replica)``: ``lookup_blocks``,
+        ``hit_blocks``, ``saved_tokens`` (int64) and ``hit_rate`` (NaN where nothing was
+        looked up: no cache, or no request with prefix blocks).
+    """
+    option(by, UTILISATION_LEVELS, func="prefix_cache_stats", key="by")
+    cols = ["prefix_lookup_blocks", "prefix_hit_blocks", "prefix_saved_tokens"]
+    checked_endpoints(endpoints, ["tier", "replica", *cols])
+    parts = pd.DataFrame(
+        {
+            "run_id": endpoints["run_id"].to_numpy(),
+            "tier": endpoints["tier"].astype("string").to_numpy(),
+            "replica": endpoints["replica"].astype("string").to_numpy(),
+            **{
+                c.removeprefix("prefix_"): numbers(endpoints, c, where="endpoints").astype("int64")
+                for c in cols
+            },
+        }
+    )
+    keys = ["run_id", "tier"] + (["replica"] if by == "replica" else [])
+    g = parts.groupby(keys, sort=True)[["lookup_blocks", "hit_blocks", "saved_tokens"]].sum()
+    looked = g["lookup_blocks"].to_numpy(dtype="float64")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        g["hit_rate"] = np.where(looked > 0, g["hit_blocks"].to_numpy() / looked, np.nan)
+    return g
 
 
 def tier_shares(records: pd.DataFrame) -> pd.Series:

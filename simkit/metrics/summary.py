@@ -15,7 +15,7 @@ from simkit.metrics.latency import (
     slo_attainment,
     throughput,
 )
-from simkit.metrics.operations import event_counts, tier_shares, utilisation
+from simkit.metrics.operations import event_counts, prefix_cache_stats, tier_shares, utilisation
 from simkit.metrics.quality import quality_summary
 from simkit.schema import RECORD_COLUMNS
 
@@ -98,7 +98,9 @@ def summarize_runs(
         ``token_cost_usd`` only), ``utilisation_<tier>`` (NaN where a run has no such tier),
         and ``retries``, ``requests_retried``, ``n_429``, ``requests_429``,
         ``n_context_exceeded`` (requests refused over a tier's context window),
-        ``privacy_violations``; counts are int64.
+        ``privacy_violations``; for each tier whose prefix cache looked anything up,
+        ``prefix_hit_rate_<tier>`` and ``prefix_saved_tokens_<tier>``
+        (:func:`simkit.metrics.prefix_cache_stats`); counts are int64.
     """
     table(records, [], where="records")
     checked_endpoints(endpoints, ["tier"])
@@ -128,10 +130,23 @@ def summarize_runs(
     )
     util = utilisation(endpoints, by="tier").unstack("tier")
     parts.append(util.reindex(runs).add_prefix("utilisation_"))
+    if "prefix_lookup_blocks" in endpoints.columns:
+        # only tiers whose cache looked something up, so fleets without one summarise as before
+        pc = prefix_cache_stats(endpoints, by="tier")
+        used = pc.groupby(level="tier")["lookup_blocks"].sum()
+        pc = pc[pc.index.get_level_values("tier").isin(used[used > 0].index)]
+        if len(pc):
+            parts.append(
+                pc["hit_rate"].unstack("tier").reindex(runs).add_prefix("prefix_hit_rate_")
+            )
+            parts.append(
+                pc["saved_tokens"].unstack("tier").reindex(runs).add_prefix("prefix_saved_tokens_")
+            )
     parts.append(event_counts(records).drop(columns=["n_requests", "n_failed"]))
     out = pd.concat([p.reindex(runs) for p in parts], axis=1)
     out.columns = [str(c) for c in out.columns]
-    for c in _COUNTS:  # counts are whole numbers: int64, not 15344.0
+    counts = [*_COUNTS, *(c for c in out.columns if c.startswith("prefix_saved_tokens_"))]
+    for c in counts:  # counts are whole numbers: int64, not 15344.0
         if c in out.columns and out[c].notna().all():
             out[c] = out[c].astype("int64")
     out.index = pd.Index(np.asarray(runs), name="run_id")

@@ -28,6 +28,7 @@ import simpy
 
 from simkit.fleet.spec import GpuServer
 from simkit.sim.jobs import Job
+from simkit.sim.prefix import PrefixCache
 
 __all__ = ["GpuReplica", "Seq"]
 
@@ -42,10 +43,12 @@ class Seq:
     ``gstate`` is waiting, prefill, decode or done; ``gen`` the tokens generated so far;
     ``prefill_len``/``prefill_done`` the prompt (plus recomputed tokens after a preemption)
     and how much of it is prefilled; a decoding sequence's context is ``s_i + D`` and it ends
-    at decode step ``d_finish``; ``gseq`` orders admissions; ``rtt`` is the client's round trip.
+    at decode step ``d_finish``; ``gseq`` orders admissions; ``rtt`` is the client's round trip;
+    ``blocks`` the prompt's prefix-block ids when the replica has a prefix cache (else empty).
     """
 
     __slots__ = (
+        "blocks",
         "d_finish",
         "first_stamped",
         "gen",
@@ -71,6 +74,7 @@ class Seq:
         self.prefill_len = job.n_in if job.n_in > 0 else 1  # an empty prompt still takes a step
         self.prefill_done = 0
         self.first_stamped = False
+        self.blocks: tuple[int, ...] = ()
 
 
 class GpuReplica:
@@ -86,11 +90,16 @@ class GpuReplica:
         Called with a sequence and the server-side end time when it has all its tokens.
     fast_forward : bool
         Advance pure-decode stretches in one event (SERVING.md §3.6).
+    cache : PrefixCache, optional
+        The replica's prefix cache (:mod:`simkit.sim.prefix`): an admitted request skips
+        the prefill of its cached leading blocks, and its blocks are cached when its prefill
+        completes.
     """
 
     __slots__ = (
         "D",
         "busy_s",
+        "cache",
         "departures",
         "env",
         "fast_forward",
@@ -125,9 +134,11 @@ class GpuReplica:
         on_finished: Callable[[Seq, float], None],
         *,
         fast_forward: bool = True,
+        cache: PrefixCache | None = None,
     ) -> None:
         self.env = env
         self.spec = spec
+        self.cache = cache
         self.name = name
         self.on_finished = on_finished
         self.kv_cap = int(spec.kv_capacity_tokens)
@@ -354,6 +365,7 @@ class GpuReplica:
         waiting = self.waiting
         running = self.running
         max_seqs = self.spec.max_num_seqs
+        cache = self.cache
         while waiting and len(running) < max_seqs and budget > 0:
             job = waiting[0]
             need = job.prefill_len + 1
@@ -366,7 +378,11 @@ class GpuReplica:
             running[job.gseq] = job
             self.prefilling[job.gseq] = job
             self.kv_prefill += need
-            c_tok = job.prefill_len if job.prefill_len < budget else budget
+            if cache is not None and job.blocks:  # cached leading blocks count as prefilled
+                job.prefill_done = cache.admit(job.blocks, job.n_in, job.prefill_len)
+            c_tok = job.prefill_len - job.prefill_done
+            if c_tok > budget:
+                c_tok = budget
             chunks.append((job, c_tok))
             budget -= c_tok
             n_tok += c_tok
@@ -385,6 +401,8 @@ class GpuReplica:
                 continue
             del self.prefilling[job.gseq]
             self.kv_prefill -= job.prefill_len + 1
+            if self.cache is not None and job.blocks:
+                self.cache.insert(job.blocks)
             job.gen += 1
             if not job.first_stamped:
                 job.first_stamped = True

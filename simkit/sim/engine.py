@@ -26,7 +26,7 @@ import pandas as pd
 import simpy
 
 from simkit._version import __version__
-from simkit.errors import PolicyError, SimulationError
+from simkit.errors import PolicyError, SimulationError, SpecError
 from simkit.fleet.costs import check_cost_source
 from simkit.fleet.spec import Fleet
 from simkit.policies.base import Policy, policy_params
@@ -35,6 +35,7 @@ from simkit.sim.records import Records
 from simkit.sim.requests import RequestTable
 from simkit.sim.run import Run, events_scheduled
 from simkit.trace.core import Trace
+from simkit.trace.prefix import PREFIX_BLOCKS_COLUMN
 
 __all__ = ["TierArrays", "simulate", "tier_arrays"]
 
@@ -62,6 +63,13 @@ def _config_hash(trace: Trace, fleet: Fleet, policy: Policy, cost_source: str = 
             h.update(f"load_balancer:{t.name}={lb}".encode())
         if t.over_context != "serve":
             h.update(f"context:{t.name}={t.context_window},{t.over_context}".encode())
+        if getattr(t.endpoint, "prefix_cache", False):
+            h.update(f"prefix_cache:{t.name}={t.endpoint.prefix_cache_tokens}".encode())
+    if PREFIX_BLOCKS_COLUMN in trace.requests.columns and any(
+        getattr(t.endpoint, "prefix_cache", False) for t in fleet.tiers
+    ):
+        h.update(repr(trace.requests[PREFIX_BLOCKS_COLUMN].tolist()).encode())
+        h.update(repr(trace.meta.get("prefix_block_size")).encode())
     if cost_source != "catalog":
         h.update(f"cost_source={cost_source}".encode())
     return h.hexdigest()[:16]
@@ -88,6 +96,16 @@ def _check_inputs(trace: Trace, fleet: Fleet, policy: Policy) -> None:
     check = getattr(policy, "check", None)
     if check is not None:
         check(fleet.tier_names, trace.score_names)
+    cached = [t.name for t in fleet.tiers if getattr(t.endpoint, "prefix_cache", False)]
+    if cached and PREFIX_BLOCKS_COLUMN not in trace.requests.columns:
+        raise SpecError(
+            f"fleet {fleet.name!r}",
+            key=f"tiers.{cached[0]}.prefix_cache",
+            problem=f"is true but trace {trace.where!r} has no {PREFIX_BLOCKS_COLUMN!r} column "
+            "(each request's prefix-block ids), so the cache could never hit",
+            hint="load the trace with a 'prefix_blocks' column mapping (and "
+            "'prefix_block_size'), or set prefix_cache: false",
+        )
 
 
 def _meta(

@@ -1,11 +1,13 @@
 """Self-hosted GPU tiers: replicas running vLLM-like continuous batching
 (:mod:`simkit.sim.batching`), dispatch by the spec's ``load_balancer``
-(:class:`simkit.fleet.GpuServer`), and the client's round trip.
+(:class:`simkit.fleet.GpuServer`), each replica's prefix cache when the spec asks for one
+(:mod:`simkit.sim.prefix`), and the client's round trip.
 """
 
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Sequence
 
 import numpy as np
 import simpy
@@ -14,6 +16,7 @@ from simkit.fleet.costs import request_token_cost_usd
 from simkit.fleet.spec import GpuServer
 from simkit.sim.batching import GpuReplica, Seq
 from simkit.sim.jobs import AttemptSink, Job
+from simkit.sim.prefix import PrefixCache
 from simkit.sim.tier import TierRuntime
 
 __all__ = ["GpuTier"]
@@ -28,9 +31,25 @@ class GpuTier(TierRuntime):
         As :class:`~simkit.sim.tier.TierRuntime`.
     fast_forward : bool
         Advance pure-decode stretches in one event (SERVING.md §3.6).
+    prefix_blocks : sequence of tuple of int, optional
+        Each request's prefix-block ids, by trace position (needed when the spec has
+        ``prefix_cache``).
+    prompt_tokens : sequence of int, optional
+        Each request's prompt tokens as in the trace: an attempt whose prompt was truncated
+        to the context window no longer starts with its blocks and is not looked up.
+    block_size : int, optional
+        Tokens per prefix block.
     """
 
-    __slots__ = ("fast_forward", "lb", "replicas", "rr", "shared")
+    __slots__ = (
+        "blocks",
+        "fast_forward",
+        "lb",
+        "prompt_tokens",
+        "replicas",
+        "rr",
+        "shared",
+    )
 
     kind = "gpu"
 
@@ -43,22 +62,49 @@ class GpuTier(TierRuntime):
         rng: np.random.Generator,
         *,
         fast_forward: bool = True,
+        prefix_blocks: Sequence[tuple[int, ...]] | None = None,
+        prompt_tokens: Sequence[int] | None = None,
+        block_size: int | None = None,
     ) -> None:
         super().__init__(env, sink, name, spec, rng)
         self.spec: GpuServer = spec
         self.fast_forward = fast_forward
+        self.blocks = prefix_blocks if spec.prefix_cache else None
+        self.prompt_tokens = prompt_tokens
+        capacity = 0
+        if self.blocks is not None:
+            tokens = spec.prefix_cache_tokens or spec.kv_capacity_tokens
+            capacity = max(1, tokens // block_size)
         self.replicas = [
-            GpuReplica(env, spec, f"{name}-{r}", self.finished, fast_forward=fast_forward)
+            GpuReplica(
+                env,
+                spec,
+                f"{name}-{r}",
+                self.finished,
+                fast_forward=fast_forward,
+                cache=PrefixCache(capacity, block_size) if capacity else None,
+            )
             for r in range(spec.replicas)
         ]
         self.lb = spec.load_balancer
         self.rr = 0  # round robin: the next replica
         self.shared: deque[Seq] = deque()  # shared queue: requests no replica has room for
 
-    def _pick(self) -> GpuReplica | None:
-        """The replica the load balancer sends the next request to (None: shared queue full)."""
+    def _pick(self, seq: Seq | None = None) -> GpuReplica | None:
+        """The replica the load balancer sends ``seq`` to (None: shared queue full)."""
         replicas = self.replicas
         lb = self.lb
+        if lb == "prefix_affinity":
+            best = replicas[0]
+            most = -1
+            if seq is not None and seq.blocks:
+                for r in replicas:
+                    m = r.cache.match(seq.blocks)
+                    if m > most or (m == most and r.outstanding < best.outstanding):
+                        best, most = r, m
+            if most > 0:
+                return best
+            lb = "least_outstanding"  # nobody holds its prefix
         if lb == "least_outstanding":
             best = replicas[0]
             for r in replicas:
@@ -99,15 +145,25 @@ class GpuTier(TierRuntime):
             for r in self.replicas
         ]
 
+    def prefix_rows(self) -> dict[str, tuple[int, int, int]]:
+        """Per replica with a prefix cache: blocks looked up, blocks hit, prefill tokens saved."""
+        return {
+            r.name: (r.cache.lookup_blocks, r.cache.hit_blocks, r.cache.saved_tokens)
+            for r in self.replicas
+            if r.cache is not None
+        }
+
     def submit(self, job: Job) -> None:
-        """Send an attempt to the replica with the fewest outstanding requests."""
+        """Send an attempt to the replica the load balancer picks (or the shared queue)."""
         if job.n_in + job.n_out > self.spec.kv_capacity_tokens:
             job.reason = "too_large"
             self.recent_errors.append(self.env.now)
             self.sink.attempt_done(job, False, 0.0)
             return
         seq = Seq(job, self.draws.lognormal(self.spec.rtt_s.median, self.spec.rtt_s.sigma))
-        best = self._pick() if not self.shared else None  # FIFO: nobody passes the queue
+        if self.blocks is not None and job.n_in == self.prompt_tokens[job.i]:
+            seq.blocks = self.blocks[job.i]
+        best = self._pick(seq) if not self.shared else None  # FIFO: nobody passes the queue
         if best is None:
             self.shared.append(seq)
         else:

@@ -13,6 +13,7 @@ from simkit.policies.base import RequestView
 from simkit.schema import TAG_SEPARATOR
 from simkit.sim.arrays import int_column, tier_arrays
 from simkit.trace.core import Trace
+from simkit.trace.prefix import PREFIX_BLOCK_SIZE_KEY, PREFIX_BLOCKS_COLUMN
 
 __all__ = ["RequestTable"]
 
@@ -31,6 +32,12 @@ class RequestTable:
         self.arrival = req["arrival_s"].to_numpy(dtype="float64").tolist()
         arrays = tier_arrays(trace, fleet, allow_missing_quality=allow_missing_quality)
         self.prompt = arrays.prompt_tokens.tolist()
+        # prefix-block ids per request (tuples) and tokens per block; None without the column
+        self.blocks: list[tuple[int, ...]] | None = None
+        self.block_size: int | None = None
+        if PREFIX_BLOCKS_COLUMN in req.columns:
+            self.blocks = req[PREFIX_BLOCKS_COLUMN].tolist()
+            self.block_size = int(trace.meta[PREFIX_BLOCK_SIZE_KEY])
         max_tok, max_known = int_column(trace, "max_tokens")
         self.max_tok = np.where(max_known, max_tok, -1).tolist()
         self.quality: list[list[float]] = [

@@ -126,7 +126,15 @@ class Run:
             else:
                 tiers.append(
                     GpuTier(
-                        self.env, self, tier.name, tier.endpoint, rng, fast_forward=fast_forward
+                        self.env,
+                        self,
+                        tier.name,
+                        tier.endpoint,
+                        rng,
+                        fast_forward=fast_forward,
+                        prefix_blocks=self.table.blocks,
+                        prompt_tokens=self.table.prompt,
+                        block_size=self.table.block_size,
                     )
                 )
         return tiers
@@ -319,7 +327,9 @@ class Run:
         rows = []
         for tier_rt, tier in zip(self.tiers, self.fleet.tiers, strict=True):
             fixed = tier.endpoint.usd_per_hour
+            prefix = tier_rt.prefix_rows() if isinstance(tier_rt, GpuTier) else {}
             for replica, busy, n_req, p_tok, o_tok in tier_rt.replica_rows():
+                lookup, hit, saved = prefix.get(replica, (0, 0, 0))
                 rows.append(
                     {
                         "run_id": run_id,
@@ -332,6 +342,9 @@ class Run:
                         "n_requests": int(n_req),
                         "prompt_tokens": int(p_tok),
                         "output_tokens": int(o_tok),
+                        "prefix_lookup_blocks": int(lookup),
+                        "prefix_hit_blocks": int(hit),
+                        "prefix_saved_tokens": int(saved),
                     }
                 )
         return pd.DataFrame(rows, columns=list(ENDPOINT_COLUMNS)).astype(dict(ENDPOINT_COLUMNS))

@@ -13,6 +13,7 @@ The names below are loaded on first use (PEP 562): importing one light module of
 ``attach_arrivals``            put labelled prompts on a timeline (``simkit.trace.compose``)
 ``tag_fraction``, ``combine``  synthetic constraint tags; merge traces
 ``window``                     the first N requests, at a multiple of their rate
+``prefix_heavy_trace``         synthetic prompts repeating a known share of prefix blocks
 ``count_tokens``               offline token counts (cl100k_base)
 =============================  ===============================================================
 """
@@ -28,7 +29,13 @@ from simkit.trace.convert import convert
 
 if TYPE_CHECKING:  # what static analysis and IDEs see; at run time __getattr__ loads them
     from simkit.trace.arrivals import Bursty, Diurnal, Poisson, Replay, parse_arrivals
-    from simkit.trace.compose import attach_arrivals, combine, tag_fraction, window
+    from simkit.trace.compose import (
+        attach_arrivals,
+        combine,
+        prefix_heavy_trace,
+        tag_fraction,
+        window,
+    )
     from simkit.trace.core import Trace
     from simkit.trace.loaders import (
         DroppedRowsWarning,
@@ -64,6 +71,7 @@ __all__ = [
     "load_routellm_mmlu",
     "load_trace",
     "parse_arrivals",
+    "prefix_heavy_trace",
     "restamp_trace",
     "save_trace",
     "tag_fraction",
@@ -75,6 +83,7 @@ _WHERE = {
     "attach_arrivals": "simkit.trace.compose",
     "Bursty": "simkit.trace.arrivals",
     "combine": "simkit.trace.compose",
+    "prefix_heavy_trace": "simkit.trace.compose",
     "count_tokens": "simkit.trace.tokens",
     "Diurnal": "simkit.trace.arrivals",
     "DroppedRowsWarning": "simkit.trace.loaders",

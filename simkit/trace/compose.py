@@ -1,4 +1,5 @@
-"""Composition: put labelled prompts on a timeline, merge traces, add synthetic tags.
+"""Composition: put labelled prompts on a timeline, merge traces, add synthetic tags, build a
+prefix-heavy synthetic trace (:func:`prefix_heavy_trace`).
 
 Benchmarks give prompts with per-model outcomes but no arrival times; timing traces give
 arrival times and token counts but no prompts. :func:`attach_arrivals` joins the two: it
@@ -13,6 +14,7 @@ inputs and seed give a bit-identical trace.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -24,6 +26,7 @@ from simkit.schema import TAG_SEPARATOR
 from simkit.seeding import named_stream
 from simkit.trace.arrivals import ArrivalProcess, Replay
 from simkit.trace.core import Trace
+from simkit.trace.prefix import PREFIX_BLOCK_SIZE_KEY, PREFIX_BLOCKS_COLUMN
 
 __all__ = [
     "ORDERS",
@@ -31,6 +34,7 @@ __all__ = [
     "attach_arrivals",
     "check_rate_multiplier",
     "combine",
+    "prefix_heavy_trace",
     "tag_fraction",
     "window",
 ]
@@ -249,3 +253,121 @@ def window(trace: Trace, *, n_requests: int | None = None, rate_multiplier: floa
     meta = dict(trace.meta)
     meta["window"] = {"n_requests": out.n_requests, "rate_multiplier": float(rate_multiplier)}
     return out.replace(requests=req, meta=meta)
+
+
+def prefix_heavy_trace(
+    n: int,
+    *,
+    repeat_share: float,
+    block_size: int = 512,
+    blocks_per_prompt: int = 8,
+    output_tokens: int = 64,
+    rate_per_s: float = 1.0,
+    n_prefixes: int = 16,
+    model: str = "model",
+    seed: int = 0,
+) -> Trace:
+    """A synthetic trace whose prompts repeat a known share of their blocks.
+
+    Every prompt is ``blocks_per_prompt`` full blocks (``block_size * blocks_per_prompt``
+    tokens). Its first ``round(repeat_share * blocks_per_prompt)`` blocks are one of
+    ``n_prefixes`` shared prefixes (system prompts, earlier turns), drawn uniformly; the rest
+    are ids no other request has. Once every shared prefix has been seen, exactly
+    ``repeat_share`` of all blocks repeat an earlier block (the first request of each prefix
+    computes it; ``meta['repeat_share']`` holds the realised share). Arrivals are Poisson at
+    ``rate_per_s``; every request has ``output_tokens`` output tokens and an outcome of
+    quality 1 for ``model``.
+
+    Parameters
+    ----------
+    n : int
+        Requests (>= 1).
+    repeat_share : float
+        Share of each prompt's blocks that are a shared prefix, in [0, 1];
+        ``repeat_share * blocks_per_prompt`` must be a whole number.
+    block_size, blocks_per_prompt, output_tokens, n_prefixes : int
+        >= 1.
+    rate_per_s : float
+        Poisson arrival rate (> 0).
+    model : str
+        The outcomes' model.
+    seed : int
+        Seed of the arrivals and prefix draws.
+
+    Returns
+    -------
+    Trace
+
+    Raises
+    ------
+    SpecError
+        A parameter out of range.
+    """
+    for key, v in (
+        ("n", n),
+        ("block_size", block_size),
+        ("blocks_per_prompt", blocks_per_prompt),
+        ("output_tokens", output_tokens),
+        ("n_prefixes", n_prefixes),
+    ):
+        if not (isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 1):
+            raise SpecError(
+                "prefix_heavy_trace", key=key, problem=f"expected an int >= 1, got {v!r}"
+            )
+    shared = repeat_share * blocks_per_prompt
+    if not (0.0 <= repeat_share <= 1.0 and abs(shared - round(shared)) < 1e-9):
+        raise SpecError(
+            "prefix_heavy_trace",
+            key="repeat_share",
+            problem=f"expected a share in [0, 1] with repeat_share * blocks_per_prompt "
+            f"({blocks_per_prompt}) a whole number, got {repeat_share!r}",
+        )
+    if not (isinstance(rate_per_s, (int, float)) and math.isfinite(rate_per_s) and rate_per_s > 0):
+        raise SpecError(
+            "prefix_heavy_trace", key="rate_per_s", problem=f"expected > 0, got {rate_per_s!r}"
+        )
+    k = int(round(shared))
+    rng = named_stream(seed, "prefix_heavy_trace")
+    arrival = np.cumsum(rng.exponential(1.0 / rate_per_s, n))
+    arrival -= arrival[0]
+    which = rng.integers(0, n_prefixes, n)
+    # prefix p's blocks are p*k .. p*k+k-1; unique blocks are numbered after all prefixes
+    unique = n_prefixes * k + np.arange(n * (blocks_per_prompt - k)).reshape(n, -1)
+    blocks = [
+        tuple(range(int(p) * k, int(p) * k + k)) + tuple(u.tolist())
+        for p, u in zip(which, unique, strict=True)
+    ]
+    seen: set[int] = set()
+    repeats = 0
+    for b in blocks:
+        repeats += sum(x in seen for x in b)
+        seen.update(b)
+    ids = [f"p{i:07d}" for i in range(n)]
+    requests = pd.DataFrame(
+        {
+            "request_id": ids,
+            "arrival_s": arrival,
+            "prompt_tokens": np.full(n, block_size * blocks_per_prompt, dtype="int64"),
+            "output_tokens": np.full(n, output_tokens, dtype="int64"),
+            PREFIX_BLOCKS_COLUMN: blocks,
+        }
+    )
+    outcomes = pd.DataFrame({"request_id": ids, "model": model, "quality": 1.0})
+    meta = {
+        "name": f"prefix-heavy-{repeat_share:g}",
+        "sources": [{"generator": "simkit.trace.prefix.prefix_heavy_trace"}],
+        PREFIX_BLOCK_SIZE_KEY: int(block_size),
+        "repeat_share_target": float(repeat_share),
+        "repeat_share": repeats / (n * blocks_per_prompt),
+        "generator": {
+            "n": int(n),
+            "repeat_share": float(repeat_share),
+            "block_size": int(block_size),
+            "blocks_per_prompt": int(blocks_per_prompt),
+            "output_tokens": int(output_tokens),
+            "rate_per_s": float(rate_per_s),
+            "n_prefixes": int(n_prefixes),
+            "seed": int(seed),
+        },
+    }
+    return Trace(requests, outcomes, meta=meta, where=f"prefix-heavy trace (seed {seed})")

@@ -20,6 +20,7 @@ from simkit.schema import (
     check_rows,
     require_columns,
 )
+from simkit.trace.prefix import PREFIX_BLOCKS_COLUMN, validate_prefix_blocks
 from simkit.trace.readers import check_arrivals
 
 __all__ = ["Trace"]
@@ -237,6 +238,10 @@ class Trace:
         order; a score whose name starts with ``p_`` (``p_hard``) is a probability in [0, 1].
     meta : mapping, optional
         Provenance: name, sources, licences, how it was built. Stored with the trace.
+        ``prefix_block_size`` (tokens per block) is required when the requests carry the
+        optional ``prefix_blocks`` column (each request's prefix-block ids, a list of
+        integers >= 0; :mod:`simkit.trace.prefix`), which self-hosted tiers with a prefix
+        cache read.
     where : str
         Where the trace came from, used in error messages (a path or a description).
 
@@ -262,6 +267,9 @@ class Trace:
         requests = _normalise(self.requests, REQUEST_COLUMNS, REQUEST_REQUIRED, req_where)
         requests["tags"] = requests["tags"].fillna("")
         _validate_requests(requests, req_where)
+        blocks = validate_prefix_blocks(requests, self.meta, req_where)
+        if blocks is not None:  # optional column: each request's prefix-block ids, as tuples
+            requests[PREFIX_BLOCKS_COLUMN] = blocks
         out_where = f"{self.where} (outcomes)"
         outcomes = _normalise(self.outcomes, OUTCOME_COLUMNS, OUTCOME_REQUIRED, out_where)
         _validate_outcomes(outcomes, requests["request_id"], out_where)

@@ -86,6 +86,9 @@ def make_endpoints() -> pd.DataFrame:
             "n_requests": [2, 0, 1, 3],
             "prompt_tokens": [20, 0, 10, 30],
             "output_tokens": [12, 0, 3, 33],
+            "prefix_lookup_blocks": [0, 0, 0, 0],
+            "prefix_hit_blocks": [0, 0, 0, 0],
+            "prefix_saved_tokens": [0, 0, 0, 0],
         }
     )
     return df.astype(dict(ENDPOINT_COLUMNS))

@@ -13,6 +13,8 @@ is not read. As a Python dict or a YAML file (``simkit trace convert --mapping``
     source: app
     tags: tags                  # comma-separated constraint tags
     flags: {sensitive: has_pii} # a tag per true/false column (true, 1, yes -> tagged)
+    prefix_blocks: hash_ids     # prefix-block ids per request (a list; "[1, 2]" or "1 2" in CSV)
+    prefix_block_size: 512      # tokens per block: a number, required with prefix_blocks
     # outcomes, one of two forms (both optional):
     model: model                # long form: one row = one call to the model in this column,
     outcome: {quality: q, latency_s: latency, cost_usd: cost, output_tokens: n_out}
@@ -51,6 +53,7 @@ import pyarrow.parquet as pq
 from simkit.errors import SpecError, TraceError
 from simkit.schema import check_rows
 from simkit.trace.core import Trace
+from simkit.trace.prefix import PREFIX_BLOCK_SIZE_KEY, PREFIX_BLOCKS_COLUMN, block_lists
 from simkit.trace.readers import check_arrivals, read_csv_strings, read_jsonl, to_numbers
 from simkit.trace.tokens import count_tokens, tokenizer_info
 
@@ -88,6 +91,7 @@ _REQUEST_FIELDS = (
     "category",
     "source",
     "tags",
+    "prefix_blocks",
 )
 OUTCOME_FIELDS = (
     "quality",
@@ -99,7 +103,15 @@ OUTCOME_FIELDS = (
     "ttft_ms",
     "cost_usd",
 )
-MAPPING_KEYS = (*_REQUEST_FIELDS, "flags", "model", "outcome", "models", "scale")
+MAPPING_KEYS = (
+    *_REQUEST_FIELDS,
+    "prefix_block_size",
+    "flags",
+    "model",
+    "outcome",
+    "models",
+    "scale",
+)
 _TEXT = ("request_id", "prompt", "category", "source", "tags")
 _COUNTS = ("prompt_tokens", "output_tokens", "max_tokens")
 _TRUE = {"true", "1", "yes", "y", "t"}
@@ -194,6 +206,27 @@ def _check_mapping(mapping: Mapping[str, Any], source: str) -> dict[str, Any]:
     spec: dict[str, Any] = {
         k: _column_name(mapping[k], source, k) for k in _REQUEST_FIELDS if k in mapping
     }
+    if ("prefix_blocks" in mapping) != ("prefix_block_size" in mapping):
+        given, missing = (
+            ("prefix_blocks", "prefix_block_size")
+            if "prefix_blocks" in mapping
+            else ("prefix_block_size", "prefix_blocks")
+        )
+        raise SpecError(
+            source,
+            key=missing,
+            problem=f"required with '{given}': 'prefix_blocks' names the column of block ids, "
+            "'prefix_block_size' the tokens per block (Mooncake: 512)",
+        )
+    if "prefix_block_size" in mapping:
+        size = mapping["prefix_block_size"]
+        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+            raise SpecError(
+                source,
+                key="prefix_block_size",
+                problem=f"expected the tokens per block, an integer >= 1, got {size!r}",
+            )
+        spec["prefix_block_size"] = size
     flags = mapping.get("flags", {})
     if not isinstance(flags, Mapping):
         raise SpecError(source, key="flags", problem="expected {tag: column}")
@@ -430,6 +463,8 @@ def load_log(
     for field in _COUNTS:
         if field in spec:
             cols[field] = _counts(df[spec[field]], spec[field], ck, allow_missing=True)
+    if "prefix_blocks" in spec:
+        cols[PREFIX_BLOCKS_COLUMN] = _prefix_blocks(df, spec, cols.get("prompt_tokens"), ck)
     tags = cols.get("tags", pd.Series("", index=range(n), dtype="string")).fillna("")
     for tag, column in spec["flags"].items():
         true, not_bool = _bools(df[column])
@@ -452,6 +487,8 @@ def load_log(
         "time_unit": time_unit,
         "time_origin": origin,
     }
+    if "prefix_block_size" in spec:
+        meta[PREFIX_BLOCK_SIZE_KEY] = spec["prefix_block_size"]
     if drop_invalid:
         meta["dropped_rows"] = {"rows_read": n, "dropped": int(ck.bad.sum()), "reasons": ck.reasons}
         if ck.bad.any():
@@ -523,6 +560,33 @@ def _counts(values: pd.Series, column: str, ck: _Checker, *, allow_missing: bool
     ck.check(finite & (numeric != np.round(numeric)), column, "expected a whole number")
     clean = np.where(finite & (numeric >= 0) & (numeric == np.round(numeric)), numeric, np.nan)
     return pd.Series(clean, dtype="float64").astype("Int64")
+
+
+def _prefix_blocks(
+    df: pd.DataFrame, spec: dict[str, Any], prompt_tokens: pd.Series | None, ck: _Checker
+) -> pd.Series:
+    """The prefix-block column as tuples of ids; bad cells (not a list of ints >= 0, or more
+    blocks than the prompt has) are reported at their file row."""
+    column, size = spec["prefix_blocks"], spec["prefix_block_size"]
+    parsed = block_lists(df[column])
+    bad = np.fromiter((isinstance(p, str) for p in parsed), dtype=bool, count=len(parsed))
+    if bad.any():
+        ck.check(bad, column, parsed[int(np.flatnonzero(bad)[0])])
+    blocks = [() if isinstance(p, str) else p for p in parsed]
+    if prompt_tokens is not None:
+        n_blocks = np.fromiter((len(b) for b in blocks), dtype="float64", count=len(blocks))
+        most = np.ceil(prompt_tokens.to_numpy(dtype="float64", na_value=np.nan) / size)
+        over = n_blocks > most  # NaN (no prompt count): not checked
+        if over.any():
+            i = int(np.flatnonzero(over)[0])
+            ck.check(
+                over,
+                column,
+                f"{int(n_blocks[i])} blocks of {size} tokens for a prompt of "
+                f"{int(prompt_tokens.iloc[i])} tokens; expected at most "
+                f"ceil(prompt_tokens / {size})",
+            )
+    return pd.Series(blocks, dtype=object)
 
 
 def _floats(values: pd.Series, column: str, ck: _Checker) -> np.ndarray:
