@@ -257,7 +257,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         args.n, args.seeds = 100_000, args.seeds[:2]
     print(f"load average at start: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
-    rows = [check(args.n, rho, args.servers, args.seeds, args.warmup) for rho in args.rho]
+    rows = []
+    for rho in args.rho:  # each utilisation's row as soon as it is done (runs are long)
+        rows.append(check(args.n, rho, args.servers, args.seeds, args.warmup))
+        print(json.dumps({"row": rows[-1]}, allow_nan=False), flush=True)
     print(
         f"{'rho':>4} {'runs':>4} {'E[Wq] Erlang-C':>14} {'plain (95%)':>20} {'ctrl var (95%)':>20} "
         f"{'P(W>0) Erlang-C':>15} {'plain (95%)':>18} {'ctrl var (95%)':>18} "

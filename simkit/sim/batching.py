@@ -15,6 +15,10 @@ interrupts it, the in-flight step is finished and the loop re-plans.
 Preemption is vLLM's recompute: the newest running request frees its KV and goes to the front
 of the queue; when readmitted it prefills its prompt plus the tokens it already generated and
 continues (its first-token time stays the original one).
+
+With a prefix cache (:mod:`simkit.sim.prefix`) the one change is at admission: the request's
+cached leading blocks count as already prefilled (``prefill_done``), so its chunks cover only
+the rest; its KV is charged in full as before.
 """
 
 from __future__ import annotations

@@ -8,8 +8,8 @@ preallocated lists and become the records DataFrame at the end.
 
 The parts, each importing only the ones before it: :mod:`~simkit.sim.draws` (random draws in
 blocks), :mod:`~simkit.sim.jobs` (a request's state across attempts, the sink attempts report
-to), :mod:`~simkit.sim.tier`, :mod:`~simkit.sim.api` and :mod:`~simkit.sim.gpu` (tier
-runtimes), :mod:`~simkit.sim.arrays` and :mod:`~simkit.sim.requests` (what is known before the
+to), :mod:`~simkit.sim.tier`, :mod:`~simkit.sim.prefix` (a replica's prefix cache),
+:mod:`~simkit.sim.api` and :mod:`~simkit.sim.gpu` (tier runtimes), :mod:`~simkit.sim.arrays` and :mod:`~simkit.sim.requests` (what is known before the
 run), :mod:`~simkit.sim.fleet_state` (the live values policies read), :mod:`~simkit.sim.run`
 (one run), and this module.
 """
