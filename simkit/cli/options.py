@@ -30,6 +30,21 @@ def add_slo_arg(p: argparse.ArgumentParser) -> None:
     )
 
 
+def add_cost_source_arg(p: argparse.ArgumentParser) -> None:
+    """``--cost-source catalog|observed``, the one option every costing command shares."""
+    from simkit.fleet.costs import COST_SOURCES
+
+    p.add_argument(
+        "--cost-source",
+        choices=COST_SOURCES,
+        default="catalog",
+        help="where API tiers' token costs come from: 'catalog' prices times token counts "
+        "(default), or 'observed', the cost_usd the trace recorded for each request on the "
+        "tier's model (RouterBench-style data; a used request without one is an error). "
+        "Self-hosted tiers cost the same under both. The output says which (cost_source)",
+    )
+
+
 #: Summary keys printed as percentages in tables (they are fractions in --json output).
 PERCENT_PREFIXES = ("share_", "utilisation_", "prefix_hit_rate_")
 PERCENT_KEYS = ("slo_attainment", "failure_rate", "quality_coverage")

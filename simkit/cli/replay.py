@@ -6,6 +6,7 @@ import argparse
 
 from simkit.cli.options import (
     POLICY_HELP,
+    add_cost_source_arg,
     add_slo_arg,
     add_window_args,
     check_output_file,
@@ -28,6 +29,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--policy", required=True, help=POLICY_HELP)
     p.add_argument("--seed", type=seed_arg, default=0, help="root seed, >= 0 (default 0)")
     add_slo_arg(p)
+    add_cost_source_arg(p)
     p.add_argument(
         "--records", default=None, help="also write the per-request records to this Parquet file"
     )
@@ -68,6 +70,7 @@ def _run_replay(args: argparse.Namespace) -> int:
         seed=args.seed,
         allow_missing_quality=args.allow_missing_quality,
         progress=not args.no_progress,
+        cost_source=args.cost_source,
     )
     if args.records:
         try:
@@ -76,7 +79,12 @@ def _run_replay(args: argparse.Namespace) -> int:
             from simkit.errors import SpecError
 
             raise SpecError("--records", problem=f"cannot write {args.records} ({exc})") from None
-    summary = {"policy": args.policy, "policy_name": policy_name(policy), "seed": args.seed}
+    summary = {
+        "policy": args.policy,
+        "policy_name": policy_name(policy),
+        "seed": args.seed,
+        "cost_source": args.cost_source,
+    }
     table = summarize_runs(records.requests, records.endpoints, slo_ttft_s=args.slo_ttft_s)
     row = table.to_dict(orient="records")[0]  # per-column types: counts stay int
     summary.update(

@@ -7,6 +7,7 @@ import sys
 
 from simkit import __version__
 from simkit.cli.options import (
+    add_cost_source_arg,
     add_slo_arg,
     check_output_dir,
     check_output_file,
@@ -61,6 +62,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="simulate at this volume (arrivals rescaled; default: the trace's own rate)",
     )
     add_slo_arg(p)
+    add_cost_source_arg(p)
     p.add_argument("--seeds", default="0", help="comma-separated seeds (default 0)")
     p.add_argument(
         "--n-jobs",
@@ -107,7 +109,7 @@ def _run_report(args: argparse.Namespace) -> int:
     trace = load_trace(args.trace)
     trace = window(trace, n_requests=args.n_requests)
     fleet = load_fleet(args.fleet)
-    study = Study.prepare(trace, fleet, score=args.score)
+    study = Study.prepare(trace, fleet, score=args.score, cost_source=args.cost_source)
     if not cutoffs:
         cutoffs = default_cutoffs(study)
 
@@ -145,7 +147,12 @@ def _run_report(args: argparse.Namespace) -> int:
         intro=(
             f"{trace.n_requests:,} requests of {name}, routed by the score '{args.score}' over "
             f"the fleet '{fleet.name}' ({', '.join(fleet.tier_names)}), simulated at "
-            f"{results.requests_per_month:,.0f} requests per month."
+            f"{results.requests_per_month:,.0f} requests per month. Costs: "
+            + (
+                "API tiers at the costs the trace recorded per request (observed)."
+                if args.cost_source == "observed"
+                else "API tiers at catalog token prices."
+            )
         ),
         footer="\n\n".join(footer),
         png_dir=args.png_dir,

@@ -6,6 +6,7 @@ import argparse
 
 from simkit.cli.options import (
     POLICY_HELP,
+    add_cost_source_arg,
     add_slo_arg,
     add_window_args,
     check_output_file,
@@ -56,6 +57,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--n-jobs workers",
     )
     add_slo_arg(p)
+    add_cost_source_arg(p)
     p.add_argument(
         "--out",
         default=None,
@@ -111,6 +113,7 @@ def _run_sweep(args: argparse.Namespace) -> int:
         out=folder,
         resume=args.resume,
         progress=not args.no_progress,
+        cost_source=args.cost_source,
     )
     shares = [c for c in table.columns if c.startswith("share_")]
     table[shares] = table[shares].fillna(0.0)  # a tier a run never used has share 0, not NaN
@@ -135,7 +138,15 @@ def _run_sweep(args: argparse.Namespace) -> int:
         for c in cols:
             shown[c] = [readable(c, v) for v in shown[c]]
         print(shown.to_string(index=False))
+        print(f"costs: {_COST_NOTE[args.cost_source]}")
     return 0
+
+
+#: What the table's costs are, printed under it (``--json`` rows carry ``cost_source``).
+_COST_NOTE = {
+    "catalog": "catalog token prices (cost_source catalog)",
+    "observed": "the trace's recorded per-request costs on API tiers (cost_source observed)",
+}
 
 
 def _out_folder(out: str | None, resume: bool) -> str | None:

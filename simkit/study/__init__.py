@@ -21,7 +21,9 @@ parts:
 
 Cost conventions are :mod:`simkit.fleet.costs`' (tokens) and :mod:`simkit.metrics.cost`'s: a month is
 30 days (720 h); a token's price is the tier's ``ModelPrice`` (self-hosted tiers:
-``marginal_usd_per_mtok``); the GPU fleet is rented whole hours whether busy or idle. Routing
+``marginal_usd_per_mtok``), or with ``Study.prepare(..., cost_source="observed")`` an API
+tier's recorded cost per request (every frame then says so in its ``cost_source`` column or
+``attrs``); the GPU fleet is rented whole hours whether busy or idle. Routing
 is the simulator's ``ThresholdPolicy``: tiers are tried strongest first and a request goes to
 the first tier whose cut-off its score reaches, else to the cheapest tier.
 

@@ -45,10 +45,15 @@ class Study:
 
     # -- construction and the prepared arrays ------------------------------------------------
     @classmethod
-    def prepare(cls, trace: Trace, fleet: Fleet, *, score: str = "p_hard") -> Study:
+    def prepare(
+        cls, trace: Trace, fleet: Fleet, *, score: str = "p_hard", cost_source: str = "catalog"
+    ) -> Study:
         """Read per-request quality, token counts and scores out of ``trace`` for ``fleet``
-        (:func:`simkit.study.arrays.prepare`, which lists the errors)."""
-        return cls(prepare(trace, fleet, score=score))
+        (:func:`simkit.study.arrays.prepare`, which lists the errors). ``cost_source=
+        "observed"`` prices API tiers at the costs the trace recorded, in every what-if,
+        simulation and report frame of the study (each says which in a ``cost_source``
+        column or ``attrs``)."""
+        return cls(prepare(trace, fleet, score=score, cost_source=cost_source))
 
     @property
     def trace(self) -> Trace:
@@ -64,6 +69,11 @@ class Study:
     def score(self) -> str:
         """The score column (higher = needs a stronger tier)."""
         return self.prepared.score
+
+    @property
+    def cost_source(self) -> str:
+        """Where API tiers' token costs come from: ``"catalog"`` or ``"observed"``."""
+        return self.prepared.cost_source
 
     @property
     def scores(self) -> np.ndarray:

@@ -92,6 +92,8 @@ def explore(
         ``tradeoff`` (:func:`~simkit.study.whatif.tradeoff` rows plus the chosen point as
         policy ``"chosen"``, flagged ``operating_point``), ``shares`` (``policy``, ``tier``,
         ``share``), ``monthly_costs``, ``crossovers`` and ``point`` (the chosen point's row).
+        Which prices the costs used: the ``cost_source`` column of ``tradeoff`` and
+        ``point``, ``attrs["cost_source"]`` of ``monthly_costs`` and ``crossovers``.
     """
     fleet = settings_fleet(p, settings)
     volume = float(settings.requests_per_month)
@@ -125,8 +127,8 @@ def explore(
     return {
         "tradeoff": chosen_curve,
         "shares": _share_rows(p, point, curves),
-        "monthly_costs": monthly_costs(plan, np.geomspace(lo, hi, 121)),
-        "crossovers": cost_crossovers(plan, (lo, hi)),
+        "monthly_costs": p.tagged(monthly_costs(plan, np.geomspace(lo, hi, 121))),
+        "crossovers": p.tagged(cost_crossovers(plan, (lo, hi))),
         "point": point,
     }
 
@@ -148,7 +150,8 @@ def simulate_settings(
     -------
     dict of DataFrame
         ``records`` and ``endpoints`` (all runs) and ``summary``
-        (:func:`simkit.metrics.summarize_runs` with ``slo_ttft_s``, one row per run).
+        (:func:`simkit.metrics.summarize_runs` with ``slo_ttft_s``, one row per run, and the
+        study's ``cost_source``).
     """
     fleet = settings_fleet(p, settings)
     policy = threshold_policy(p, settings_cutoffs(p, settings))
@@ -167,4 +170,5 @@ def simulate_settings(
         slo_ttft_s=float(settings.slo_ttft_s),
         requests_per_month=float(settings.requests_per_month),
     )
+    summary["cost_source"] = p.cost_source
     return {"records": records, "endpoints": endpoints, "summary": summary}

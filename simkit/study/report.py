@@ -76,6 +76,9 @@ class ReportResults:
         The TTFT SLO.
     seeds : list of int
         Every policy ran once per seed.
+    cost_source : {"catalog", "observed"}
+        Which prices every cost of the report used (the study's); ``runs`` and ``tradeoff``
+        carry it as a column, ``monthly_costs`` and ``crossovers`` in ``attrs``.
     """
 
     runs: pd.DataFrame = field(repr=False)
@@ -94,6 +97,7 @@ class ReportResults:
     requests_per_month: float
     slo_ttft_s: float
     seeds: list[int]
+    cost_source: str = "catalog"
 
 
 def _policies(
@@ -194,6 +198,7 @@ def report_results(
     summary.insert(1, "policy", [labels[r][0] for r in summary["run_id"]])
     summary.insert(2, "threshold", [labels[r][1] for r in summary["run_id"]])
     summary.insert(3, "family", [family[labels[r][0]] for r in summary["run_id"]])
+    summary["cost_source"] = p.cost_source
     chosen_index = list(policies).index(chosen)
     chosen_runs = range(chosen_index * len(seeds), (chosen_index + 1) * len(seeds))
     routing, routing_models = _routing(p)
@@ -210,6 +215,8 @@ def report_results(
         else None
     )
     plan = cost_plan(p, cutoffs=tiered, gpu_capacity_rps=capacity or None)
+    monthly = p.tagged(monthly_costs(plan, volumes))
+    crossovers = p.tagged(cost_crossovers(plan, (volumes[0], volumes[-1])))
     return ReportResults(
         runs=summary,
         chosen=chosen,
@@ -219,12 +226,13 @@ def report_results(
         routing_models=routing_models,
         load_curve=load,
         capacity_rps=capacity,
-        monthly_costs=monthly_costs(plan, volumes),
-        crossovers=cost_crossovers(plan, (volumes[0], volumes[-1])),
+        monthly_costs=monthly,
+        crossovers=crossovers,
         tiered_cutoffs=tiered,
         fleet=pd.DataFrame(p.fleet.describe()),
         trace=summarize(p.trace),
         requests_per_month=volume,
         slo_ttft_s=slo,
         seeds=seeds,
+        cost_source=p.cost_source,
     )

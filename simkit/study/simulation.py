@@ -70,7 +70,8 @@ def simulate_policies(
     ``run_id`` policy-major, seed-minor), the arrivals rescaled by :func:`trace_at`.
 
     ``n_requests`` keeps only the first requests (after rescaling); ``n_jobs`` joblib
-    workers run the simulations (same records for any ``n_jobs``).
+    workers run the simulations (same records for any ``n_jobs``). Costs use the study's
+    ``cost_source`` (the rows' ``cost_source`` column says which).
     """
     fleet = fleet or p.fleet
     trace = _first(trace_at(p, requests_per_month), n_requests)
@@ -85,6 +86,7 @@ def simulate_policies(
         n_jobs=n_jobs,
         progress=progress or False,
         keep_records=True,
+        cost_source=p.cost_source,
     )
 
 

@@ -140,7 +140,8 @@ def evaluate(
         One row per cut-off vector: ``cutoff_<tier>``, ``share_<tier>``, ``frontier_share``,
         ``mean_quality``, ``quality_coverage``, ``token_cost_per_1k_usd``,
         ``gpu_cost_per_1k_usd``, ``cost_per_1k_usd``, ``requests_per_month``,
-        ``monthly_cost_usd``.
+        ``monthly_cost_usd``, ``cost_source`` (the study's: which prices the token costs
+        used).
     """
     matrix = (
         cutoff_matrix(p, cutoffs)
@@ -176,6 +177,7 @@ def _evaluate(
     curve["cost_per_1k_usd"] = token + gpu
     curve["requests_per_month"] = volume
     curve["monthly_cost_usd"] = curve["cost_per_1k_usd"] * volume / 1000.0
+    curve["cost_source"] = p.cost_source
     return curve
 
 
@@ -259,7 +261,9 @@ def _random_rows(p: PreparedTrace, fleet: Fleet, requests_per_month: float | Non
     for col in both.columns:
         if col in ("policy", "threshold"):
             continue
-        if col.startswith("cutoff_"):
+        if col == "cost_source":
+            out[col] = p.cost_source
+        elif col.startswith("cutoff_"):
             out[col] = math.nan
         else:
             out[col] = (1 - share) * float(weak[col]) + share * float(strong[col])

@@ -546,6 +546,7 @@ def monthly_cost_chart(
     altair.LayerChart
     """
     costs = _checked(costs, MONTHLY_COST_COLUMNS, "monthly_cost_chart costs")
+    observed = cost_source_of(costs, "monthly_cost_chart costs") == "observed"
     data = costs[list(MONTHLY_COST_COLUMNS)].copy()
     for column in ("requests_per_month", "monthly_cost_usd"):
         if (data[column] <= 0).any():
@@ -555,7 +556,8 @@ def monthly_cost_chart(
                 problem="values must be > 0 on the log axes",
             )
     x = alt.X("requests_per_month:Q").title("requests per month").scale(type="log")
-    y = alt.Y("monthly_cost_usd:Q").title("monthly cost (USD)").scale(type="log")
+    y_title = "monthly cost (USD; observed token costs)" if observed else "monthly cost (USD)"
+    y = alt.Y("monthly_cost_usd:Q").title(y_title).scale(type="log")
     money = alt.Tooltip("monthly_cost_usd:Q", title="monthly cost", format="$,.0f")
     volume_tip = alt.Tooltip("requests_per_month:Q", title="requests / month", format=",.0f")
     layers: list[alt.Chart] = [

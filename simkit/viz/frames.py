@@ -119,7 +119,8 @@ def summary_points(
     DataFrame
         ``policy``, ``threshold``, ``frontier_share``, ``cost_per_1k_usd``, ``mean_quality``,
         ``p95_ttft_s``, ``operating_point``, ``n_runs`` (one row per label, in first-seen
-        order); pass it to :func:`tradeoff_points`.
+        order), ``cost_source`` (which prices the costs used; also in ``attrs``); pass it to
+        :func:`tradeoff_points`.
     """
     share = f"share_{frontier_tier}"
     needed = [label, share, "cost_per_1k_usd", "mean_quality", "p95_ttft_s"]
@@ -145,7 +146,9 @@ def summary_points(
     if family:
         names = dict(zip(summary[label].astype(str), summary[family].astype(str), strict=True))
         out["policy"] = out["policy"].map(names)
-    out.attrs["cost_source"] = cost_source_of(summary, "summary_points summary")
+    source = cost_source_of(summary, "summary_points summary")
+    out["cost_source"] = source  # a column too, so it survives a concat with curve rows
+    out.attrs["cost_source"] = source
     return out[
         [
             "policy",
@@ -156,6 +159,7 @@ def summary_points(
             "p95_ttft_s",
             "operating_point",
             "n_runs",
+            "cost_source",
         ]
     ]
 
@@ -344,6 +348,7 @@ def seed_interval_points(
         out[c] = mean
         out[f"{c}_lo"] = mean - t * sem
         out[f"{c}_hi"] = mean + t * sem
+    out.attrs["cost_source"] = cost_source_of(summary, "seed_interval_points summary")
     return out
 
 

@@ -62,6 +62,7 @@ class ReportInputs(Protocol):
     requests_per_month: float
     slo_ttft_s: float
     seeds: list[int]
+    cost_source: str
 
 
 #: The attributes :func:`study_report_sections` reads (those of :class:`ReportInputs`).
@@ -82,6 +83,7 @@ REPORT_KEYS = (
     "requests_per_month",
     "slo_ttft_s",
     "seeds",
+    "cost_source",
 )
 
 
@@ -206,6 +208,13 @@ def study_report_sections(results: ReportInputs) -> list[ReportSection]:
     seeds = list(results.seeds)
     chosen = str(results.chosen)
     per_run = f"{len(seeds)} seed(s) each" if len(seeds) > 1 else f"seed {seeds[0]}"
+    observed = str(results.cost_source) == "observed"
+    token_prices = (
+        "API token costs are the ones the trace recorded for each request (observed cost, "
+        "not catalog prices)"
+        if observed
+        else "API token costs are catalog prices times the token counts"
+    )
     sections = []
 
     table = _policy_table(runs, tiers)
@@ -216,7 +225,8 @@ def study_report_sections(results: ReportInputs) -> list[ReportSection]:
             text=(
                 f"Every policy replayed through the SimPy simulator at {volume:,.0f} requests "
                 f"per month ({per_run}). Cost includes the GPU rental of the whole fleet over "
-                f"the simulated horizon (idle GPUs still cost); the SLO is TTFT <= {slo:g} s."
+                f"the simulated horizon (idle GPUs still cost); {token_prices}. The SLO is "
+                f"TTFT <= {slo:g} s."
             ),
             chart=tier_share_chart(shares, tiers=tiers),
             table=table,
@@ -369,7 +379,12 @@ def study_report_sections(results: ReportInputs) -> list[ReportSection]:
         ReportSection(
             "Monthly cost vs request volume",
             text=(
-                "Token prices times this trace's token counts per request, plus the GPU "
+                (
+                    "This trace's recorded (observed) token cost per request"
+                    if observed
+                    else "Token prices times this trace's token counts per request"
+                )
+                + ", plus the GPU "
                 "replicas each volume needs at the measured capacity (at least one when the "
                 f"self-hosted tier is used). 'tiered': {tiered_text or 'no cut-offs'}. "
                 "Circles mark where two strategies cost the same (first crossing per pair "

@@ -45,7 +45,10 @@ def test_report_results_are_the_simulator_and_metrics_numbers(study, results):
         "oracle",
     ]
     assert runs["run_id"].tolist() == list(range(16))
-    chosen = runs[runs["policy"] == "chosen"].drop(columns=["policy", "threshold", "family"])
+    assert set(runs["cost_source"]) == {"catalog"}
+    chosen = runs[runs["policy"] == "chosen"].drop(
+        columns=["policy", "threshold", "family", "cost_source"]
+    )
     records, endpoints = study.simulate(
         ThresholdPolicy({"frontier": 0.8, "hosted": 0.6}), seeds=(0, 1)
     )
