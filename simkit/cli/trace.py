@@ -20,6 +20,9 @@ _CONVERT_EXAMPLES = """examples:
   simkit trace convert AzureLLMInferenceTrace_code.csv out/code --format azure
   simkit trace convert prod.csv out/prod --format csv --mapping mapping.yaml \\
       --time-unit datetime --sort --drop-invalid
+  simkit trace convert logs/ out/logs --format parquet --mapping mapping.yaml   # every file
+  simkit trace convert prompts.csv out/p --format csv --mapping no-arrival.yaml \\
+      --arrivals poisson:rate=2 --seed 1    # a log without times: generated arrivals
   simkit trace convert gateway.jsonl out/gw --format openai-log --sort
   simkit trace convert decisions.jsonl out/gw --format gateway-log   # simkit gateway's log
 
@@ -30,7 +33,11 @@ a mapping file (csv, jsonl, parquet) maps trace fields to your columns, e.g.:
   model: model
   outcome: {quality: grade, latency_s: latency, cost_usd: cost}
   flags: {sensitive: has_pii}
-(see simkit.trace.loaders.generic for every key)
+(see simkit.trace.loaders.generic for every key). For csv, jsonl and parquet, INPUT may be a
+directory: its files are read in name order as one log (one format, the same columns; each
+row keeps its file in errors, default ids and meta). 'arrival' may be left out of the mapping
+when --arrivals generates the times. An unnamed index column (pandas' to_csv(index=True),
+'Unnamed: 0') is dropped with a note unless the mapping names it.
 
 arrival processes (--arrivals): poisson:rate=R | bursty:rate=R,cv=C |
   diurnal:rate=R,amplitude=A,period=P,phase=F | replay:PATH (a trace directory or an Azure
@@ -60,7 +67,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         epilog=_CONVERT_EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    conv.add_argument("input", help="input file or folder (see --format)")
+    conv.add_argument(
+        "input",
+        help="input file or folder (see --format); for csv, jsonl and parquet a directory of "
+        "log files is read in sorted name order",
+    )
     conv.add_argument("out_dir", help="output trace directory (created)")
     conv.add_argument("--format", required=True, choices=FORMATS, help="input format")
     conv.add_argument("--mapping", help="YAML column mapping (csv, jsonl, parquet)")
@@ -77,7 +88,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="drop bad rows (count and reasons are reported) instead of failing",
     )
-    conv.add_argument("--arrivals", help="attach arrivals from a process or a timing trace")
+    conv.add_argument(
+        "--arrivals",
+        help="attach arrivals from a process or a timing trace (then the mapping needs no "
+        "'arrival' column); rates from 1e-06 to 1e+06 per second",
+    )
     conv.add_argument(
         "--seed", type=seed_arg, default=0, help="seed for --arrivals, >= 0 (default 0)"
     )
@@ -210,6 +225,18 @@ def _run_trace_convert(args: argparse.Namespace) -> int:
         )
     for w in caught:
         print(f"simkit trace convert: warning: {w.message}", file=sys.stderr)
+    for d in trace.meta.get("dropped_index_columns", []):
+        print(
+            f"simkit trace convert: note: dropped the column {d['column']!r} of {d['file']}: "
+            f"{d['why']} (map it to keep it)",
+            file=sys.stderr,
+        )
+    if trace.meta.get("skipped_files"):
+        print(
+            "simkit trace convert: note: skipped hidden file(s) "
+            + ", ".join(trace.meta["skipped_files"]),
+            file=sys.stderr,
+        )
     out = save_trace(trace, args.out_dir)
     print(f"wrote {out}: {trace!r}")
     return 0

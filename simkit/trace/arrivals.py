@@ -17,6 +17,9 @@ non-decreasing arrival times in seconds, and ``scaled(rate_multiplier)``, the sa
   requests than trace rows are asked for.
 
 :func:`parse_arrivals` reads the command line's ``--arrivals`` spec (``poisson:rate=5``).
+A generated process's rate lies in :data:`RATE_RANGE_PER_S` (one request a million seconds
+apart to a million a second), after any rate multiplier: outside it the times stop meaning
+anything (gaps that underflow to 0 or overflow to infinity).
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from simkit.errors import SpecError
 from simkit.seeding import named_stream
 
 __all__ = [
+    "RATE_RANGE_PER_S",
     "ArrivalProcess",
     "Bursty",
     "Diurnal",
@@ -43,6 +47,11 @@ __all__ = [
 ]
 
 _WHERE = "<arrivals>"
+
+#: Arrivals per second a generated process may have, inclusive: beyond a million a second no
+#: fleet is simulated (and at 1e308 the gaps underflow to 0); below one per million seconds
+#: (11.6 days) the times of a long trace overflow what a float second can tell apart.
+RATE_RANGE_PER_S = (1e-6, 1e6)
 
 
 class ArrivalProcess(Protocol):
@@ -66,6 +75,19 @@ def _positive(value: float, key: str) -> None:
         raise SpecError(_WHERE, key=key, problem=f"must be a number > 0, got {value!r}")
     if not math.isfinite(value):
         raise SpecError(_WHERE, key=key, problem=f"must be finite, got {value!r}")
+
+
+def _rate(value: float, key: str) -> None:
+    """A generated process's rate: a finite number within :data:`RATE_RANGE_PER_S`."""
+    _positive(value, key)
+    lo, hi = RATE_RANGE_PER_S
+    if not lo <= value <= hi:
+        raise SpecError(
+            _WHERE,
+            key=key,
+            problem=f"got {value!r} arrivals per second; expected {lo:g} to {hi:g} (the rate "
+            "after any rate multiplier)",
+        )
 
 
 def as_generator(rng: np.random.Generator | int) -> np.random.Generator:
@@ -98,7 +120,7 @@ class Poisson:
     rate_per_s: float
 
     def __post_init__(self) -> None:
-        _positive(self.rate_per_s, "rate_per_s")
+        _rate(self.rate_per_s, "rate_per_s")
 
     def times(self, n: int, rng: np.random.Generator | int) -> np.ndarray:
         _check_n(n)
@@ -126,7 +148,7 @@ class Bursty:
     cv: float = 2.0
 
     def __post_init__(self) -> None:
-        _positive(self.rate_per_s, "rate_per_s")
+        _rate(self.rate_per_s, "rate_per_s")
         if (
             isinstance(self.cv, bool)
             or not isinstance(self.cv, (int, float))
@@ -165,7 +187,7 @@ class Diurnal:
     phase_s: float = 0.0
 
     def __post_init__(self) -> None:
-        _positive(self.mean_rate_per_s, "mean_rate_per_s")
+        _rate(self.mean_rate_per_s, "mean_rate_per_s")
         _positive(self.period_s, "period_s")
         if isinstance(self.amplitude, bool) or not (0 <= self.amplitude <= 1):
             raise SpecError(
@@ -373,7 +395,12 @@ def parse_arrivals(spec: str) -> ArrivalProcess:
     first = next(iter(params.values()))
     if first not in kwargs:
         raise SpecError(_WHERE, key=f"{kind}.rate", problem="required (arrivals per second)")
-    return cls(**kwargs)
+    try:
+        return cls(**kwargs)
+    except SpecError as exc:  # name the key as the spec wrote it (poisson.rate, not rate_per_s)
+        spelled = {field: name for name, field in params.items()}
+        key = f"{kind}.{spelled[exc.key]}" if exc.key in spelled else exc.key
+        raise SpecError(_WHERE, key=key, problem=exc.problem, hint=exc.hint) from None
 
 
 def _timing_trace(path: str | PathLike[str]):

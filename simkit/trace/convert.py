@@ -50,11 +50,13 @@ def convert(
     Parameters
     ----------
     path : path-like
-        The input file or folder.
+        The input file or folder (for ``csv``, ``jsonl`` and ``parquet``: a log file, or a
+        directory of them read in sorted name order, :func:`~simkit.trace.loaders.load_log`).
     format : str
         One of :data:`FORMATS`.
     mapping : mapping or path-like, optional
-        Column mapping; required for ``csv``, ``jsonl`` and ``parquet``.
+        Column mapping; required for ``csv``, ``jsonl`` and ``parquet``. Its ``arrival`` may
+        be left out when ``arrivals`` generates the times.
     arrivals : str or ArrivalProcess, optional
         A spec for :func:`~simkit.trace.arrivals.parse_arrivals` or a process object; attached
         with :func:`~simkit.trace.compose.attach_arrivals` using ``seed``, ``rate_multiplier``,
@@ -110,6 +112,7 @@ def convert(
             drop_invalid=drop_invalid,
             tokenizer=tokenizer,
             name=name,
+            arrival_optional=arrivals is not None,
         )
     elif format == "gateway-log":
         trace = load_gateway_log(path, name=name)

@@ -31,7 +31,21 @@ kept with quality NaN (recorded, not graded). In long form the same request may 
 several rows (one per model); its request fields must agree.
 
 Arrival times become seconds relative to the earliest request. Rows must be in arrival order
-(pass ``sort=True`` to sort them, recorded in ``meta``). Bad values raise a
+(pass ``sort=True`` to sort them, recorded in ``meta``). ``arrival`` may be left out of the
+mapping only with ``arrival_optional=True``, for a caller that generates arrivals next
+(``simkit trace convert --arrivals poisson:rate=...``); every request then arrives at 0 until
+those are attached.
+
+``path`` may be a directory: its files are read in sorted name order as one table (one format,
+the same columns; a file that differs is named with the column), each row keeping its file in
+errors (``dir/b.csv, row 7, column 'ts'``), in default request ids (``<file stem>/<row>``) and in
+``meta['sources']`` (file, format, rows). Hidden files (``.name``) are skipped and listed in
+``meta['skipped_files']``.
+
+An unnamed column, the row index pandas writes with ``to_csv(index=True)`` (an empty header
+cell, read as ``Unnamed: <position>`` as pandas names it; ``Unnamed: 0`` also when a file was
+read and written again), is dropped when the mapping does not name it, noted in
+``meta['dropped_index_columns']``; map it explicitly (``request_id: "Unnamed: 0"``) to use it. Bad values raise a
 :class:`~simkit.errors.TraceError` naming the file, row (CSV/Parquet) or line (JSONL) and column;
 with ``drop_invalid=True`` the bad rows are dropped instead and the count and reasons are
 recorded in ``meta['dropped_rows']`` and reported with a :class:`DroppedRowsWarning`.
@@ -39,8 +53,10 @@ recorded in ``meta['dropped_rows']`` and reported with a :class:`DroppedRowsWarn
 
 from __future__ import annotations
 
+import re
 import warnings
 from collections.abc import Mapping
+from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
 from typing import Any
@@ -114,6 +130,13 @@ MAPPING_KEYS = (
 )
 _TEXT = ("request_id", "prompt", "category", "source", "tags")
 _COUNTS = ("prompt_tokens", "output_tokens", "max_tokens")
+#: Column names of a row index written as data: pandas' name for an unnamed header cell
+#: (``Unnamed: 0``) and pyarrow's for an index it stored as a column (``__index_level_0__``).
+_INDEX_COLUMN = re.compile(r"Unnamed: \d+|__index_level_\d+__")
+_ARRIVALS_HINT = (
+    "To generate arrival times instead, leave 'arrival' out of the mapping and pass --arrivals "
+    "(e.g. --arrivals poisson:rate=5 or replay:traces/azure_conv_2023; convert(arrivals=...))"
+)
 _TRUE = {"true", "1", "yes", "y", "t"}
 _FALSE = {"false", "0", "no", "n", "f", ""}
 
@@ -193,7 +216,9 @@ def _outcome_spec(spec: Any, source: str, key: str, scale) -> dict[str, Any]:
     return out
 
 
-def _check_mapping(mapping: Mapping[str, Any], source: str) -> dict[str, Any]:
+def _check_mapping(
+    mapping: Mapping[str, Any], source: str, arrival_optional: bool = False
+) -> dict[str, Any]:
     if not isinstance(mapping, Mapping):
         raise SpecError(source, problem=f"expected a mapping, got {type(mapping).__name__}")
     for key in mapping:
@@ -201,8 +226,14 @@ def _check_mapping(mapping: Mapping[str, Any], source: str) -> dict[str, Any]:
             raise SpecError(
                 source, key=str(key), problem=f"unknown key; valid keys: {', '.join(MAPPING_KEYS)}"
             )
-    if "arrival" not in mapping:
-        raise SpecError(source, key="arrival", problem="required: the column with arrival times")
+    if "arrival" not in mapping and not arrival_optional:
+        raise SpecError(
+            source,
+            key="arrival",
+            problem="required: the column with arrival times",
+            hint="If the log has none, pass --arrivals to generate them (e.g. --arrivals "
+            "poisson:rate=5 or replay:traces/azure_conv_2023; convert(arrivals=...))",
+        )
     spec: dict[str, Any] = {
         k: _column_name(mapping[k], source, k) for k in _REQUEST_FIELDS if k in mapping
     }
@@ -270,6 +301,9 @@ def _read(path: Path, fmt: str) -> tuple[pd.DataFrame, np.ndarray, str]:
     """The table, each row's number in the file, and what that number is ('row' or 'line')."""
     if fmt == "csv":
         df = read_csv_strings(path)
+        # an empty header cell is a written row index: pandas' name for it, so that a mapping
+        # written against pandas' view of the file (request_id: "Unnamed: 0") finds it
+        df.columns = [c if c != "" else f"Unnamed: {i}" for i, c in enumerate(df.columns)]
         return df, np.arange(1, len(df) + 1), "row"
     if fmt == "jsonl":
         records = read_jsonl(path)
@@ -292,36 +326,193 @@ def _read(path: Path, fmt: str) -> tuple[pd.DataFrame, np.ndarray, str]:
     return df.reset_index(drop=True), np.arange(1, len(df) + 1), "row"
 
 
-class _Checker:
-    """Collects bad rows per reason; raises on the first unless dropping was asked for."""
+@dataclass(frozen=True, eq=False)
+class _Origin:
+    """Where each row of the table was read: its file and its 1-based row (or line) there."""
 
-    def __init__(self, path: Path, numbers: np.ndarray, unit: str, drop: bool) -> None:
-        self.path, self.numbers, self.unit, self.drop = path, numbers, unit, drop
-        self.bad = np.zeros(len(numbers), dtype=bool)
-        self.reasons: dict[str, dict[str, Any]] = {}
+    files: tuple[Path, ...]
+    file_of: np.ndarray  # index into files, one per row
+    numbers: np.ndarray  # row or line number in its file, one per row
+    unit: str  # "row" or "line"
+
+    def path(self, i: int) -> Path:
+        return self.files[int(self.file_of[i])]
 
     def where(self, i: int) -> dict[str, int]:
         return {self.unit: int(self.numbers[i])}
 
+    def check(
+        self,
+        mask: np.ndarray,
+        column: str,
+        problem: str | Any,
+        hint: str | None = None,
+        rows: np.ndarray | None = None,
+    ) -> None:
+        """Raise on the first flagged row naming its file, row and column
+        (:func:`simkit.schema.check_rows`); ``rows``: the table positions of ``mask``'s rows."""
+        mask = np.asarray(mask, dtype=bool)
+        if not mask.any():
+            return
+        at = np.arange(len(mask)) if rows is None else np.asarray(rows)
+        i = int(at[int(np.flatnonzero(mask)[0])])
+        check_rows(
+            mask,
+            where=self.path(i),
+            column=column,
+            problem=problem,
+            rows=self.numbers[at],
+            unit=self.unit,
+            hint=hint,
+        )
+
+
+def _read_files(
+    p: Path, format: str | None, spec: dict[str, Any]
+) -> tuple[pd.DataFrame, _Origin, str, dict[str, Any]]:
+    """Read a file, or every file of a directory in sorted name order, as one table.
+
+    Returns the table, where each row came from, the format and the notes for ``meta``
+    (``sources``, and ``skipped_files`` / ``dropped_index_columns`` where there are any).
+    """
+    notes: dict[str, Any] = {}
+    if p.is_dir():
+        entries = sorted(p.iterdir(), key=lambda f: f.name)
+        hidden = [f.name for f in entries if f.name.startswith(".")]
+        files = [f for f in entries if not f.name.startswith(".")]
+        if hidden:
+            notes["skipped_files"] = hidden
+        if not files:
+            raise TraceError(
+                p,
+                problem="the directory has no files"
+                + (f" (only hidden ones: {', '.join(hidden)})" if hidden else "")
+                + "; expected CSV, JSON-lines or Parquet logs of one format",
+            )
+        for f in files:
+            if f.is_dir():
+                raise TraceError(
+                    f,
+                    problem="is a directory; a log directory holds the log files themselves "
+                    "(sub-directories are not read)",
+                )
+        fmt = _infer_format(files[0], format)
+        for f in files:
+            if f.suffix.lower() not in FORMATS[fmt]:
+                raise TraceError(
+                    f,
+                    problem=f"is not a {fmt} file (suffix {f.suffix!r}) but "
+                    f"{'format is ' + repr(format) if format else files[0].name + ' is'}; every "
+                    f"file of a log directory has one format ({', '.join(FORMATS[fmt])})",
+                    hint="Move other files out of the directory",
+                )
+    else:
+        files = [p]
+        fmt = _infer_format(p, format)
+    frames, file_of, numbers, unit = [], [], [], "row"
+    dropped: list[dict[str, str]] = []
+    first_columns: list[str] | None = None
+    first_types: dict[str, str] = {}
+    for k, f in enumerate(files):
+        df, nums, unit = _read(f, fmt)
+        df, gone = _drop_index_columns(df, spec)
+        dropped += [{"file": f.name, "column": c} for c in gone]
+        _require_mapped_columns(df, spec, f)
+        types = _parquet_types(f) if fmt == "parquet" else {}
+        if first_columns is None:
+            first_columns, first_types = list(df.columns), types
+        elif fmt != "jsonl":  # a JSON object may leave a key out; a table has its columns
+            _check_same_schema(f, df, types, files[0], first_columns, first_types)
+        frames.append(df)
+        file_of.append(np.full(len(df), k, dtype=np.int64))
+        numbers.append(nums)
+    notes["sources"] = [
+        {"file": f.name, "format": fmt, "rows": len(df)}
+        for f, df in zip(files, frames, strict=True)
+    ]
+    if dropped:
+        notes["dropped_index_columns"] = [
+            {**d, "why": "an unnamed row index (pandas to_csv(index=True)), not in the mapping"}
+            for d in dropped
+        ]
+    df = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+    origin = _Origin(tuple(files), np.concatenate(file_of), np.concatenate(numbers), unit)
+    return df, origin, fmt, notes
+
+
+def _drop_index_columns(df: pd.DataFrame, spec: dict[str, Any]) -> tuple[pd.DataFrame, list[str]]:
+    """``df`` without the unnamed index columns the mapping does not name, and their names."""
+    mapped = {c for _, c in _mapped_columns(spec)}
+    gone = [c for c in df.columns if _INDEX_COLUMN.fullmatch(str(c)) and c not in mapped]
+    return (df.drop(columns=gone) if gone else df), gone
+
+
+def _parquet_types(path: Path) -> dict[str, str]:
+    """Column -> Arrow type of a Parquet file (from its footer)."""
+    schema = pq.read_schema(path)
+    return {name: str(schema.field(name).type) for name in schema.names}
+
+
+def _check_same_schema(
+    f: Path,
+    df: pd.DataFrame,
+    types: dict[str, str],
+    first: Path,
+    first_columns: list[str],
+    first_types: dict[str, str],
+) -> None:
+    """A directory's table files must have the first file's columns (and Parquet types)."""
+    extra = [c for c in df.columns if c not in first_columns]
+    missing = [c for c in first_columns if c not in df.columns]
+    hint = "Every file of a log directory must have the same columns: convert them separately"
+    if missing:
+        raise TraceError(
+            f,
+            column=missing[0],
+            problem=f"{first.name} has this column and this file does not ({len(missing)} "
+            f"column(s) missing: {', '.join(map(repr, missing))})",
+            hint=hint,
+        )
+    if extra:
+        raise TraceError(
+            f,
+            column=extra[0],
+            problem=f"this file has a column {first.name} does not ({len(extra)} extra: "
+            f"{', '.join(map(repr, extra))})",
+            hint=hint,
+        )
+    for c in first_columns:
+        if c in types and c in first_types and types[c] != first_types[c]:
+            raise TraceError(
+                f,
+                column=c,
+                problem=f"has type {types[c]} here but {first_types[c]} in {first.name}",
+                hint=hint,
+            )
+
+
+class _Checker:
+    """Collects bad rows per reason; raises on the first unless dropping was asked for."""
+
+    def __init__(self, origin: _Origin, drop: bool) -> None:
+        self.origin, self.drop = origin, drop
+        self.unit = origin.unit
+        self.bad = np.zeros(len(origin.numbers), dtype=bool)
+        self.reasons: dict[str, dict[str, Any]] = {}
+
     def check(self, mask: np.ndarray, column: str, problem: str, hint: str | None = None) -> None:
         mask = np.asarray(mask, dtype=bool)
         if not self.drop:
-            check_rows(
-                mask,
-                where=self.path,
-                column=column,
-                problem=problem,
-                rows=self.numbers,
-                unit=self.unit,
-                hint=hint,
-            )
+            self.origin.check(mask, column, problem, hint)
         if not mask.any():
             return
         i = int(np.flatnonzero(mask)[0])
         key = f"column '{column}': {problem}"
         entry = self.reasons.setdefault(
-            key, {"rows": 0, f"first_{self.unit}": int(self.numbers[i])}
+            key, {"rows": 0, f"first_{self.unit}": int(self.origin.numbers[i])}
         )
+        if len(self.origin.files) > 1:
+            entry.setdefault("first_file", self.origin.path(i).name)
         entry["rows"] += int(mask.sum())
         self.bad |= mask
 
@@ -362,7 +553,7 @@ def _arrivals(values: pd.Series, unit: str, time_format: str | None, ck: _Checke
             )
         except (ValueError, TypeError) as exc:
             raise TraceError(
-                ck.path, column=col, problem=f"cannot parse date/times ({exc})"
+                ck.origin.files[0], column=col, problem=f"cannot parse date/times ({exc})"
             ) from None
         bad = parsed.isna().to_numpy() & ~missing
         ck.check(missing, col, "missing arrival time")
@@ -398,13 +589,15 @@ def load_log(
     drop_invalid: bool = False,
     tokenizer: str | None = None,
     name: str | None = None,
+    arrival_optional: bool = False,
 ) -> Trace:
     """Load a team's log (CSV, JSONL or Parquet) into a :class:`Trace` through a column mapping.
 
     Parameters
     ----------
     path : path-like
-        The log file.
+        The log file, or a directory of log files of one format and one set of columns, read
+        in sorted name order (module notes).
     mapping : mapping or path-like
         Trace field -> file column (see the module docstring), or a YAML file holding one.
     format : {'csv', 'jsonl', 'parquet'}, optional
@@ -423,30 +616,45 @@ def load_log(
         Count ``prompt_tokens`` from the prompt text where the log has no count
         (see :mod:`simkit.trace.tokens`).
     name : str, optional
-        The trace's name in ``meta`` (default: the file stem).
+        The trace's name in ``meta`` (default: the file stem, or the directory's name).
+    arrival_optional : bool
+        Accept a mapping without ``arrival``: every request arrives at 0 (in file order) and
+        ``meta['arrivals']`` says none were read, for a caller that attaches generated
+        arrivals next (:func:`simkit.trace.convert.convert` with ``arrivals=``).
 
     Raises
     ------
     SpecError
-        A mapping with an unknown key, a missing ``arrival`` or a malformed scale.
+        A mapping with an unknown key, a missing ``arrival`` (unless ``arrival_optional``)
+        or a malformed scale; ``sort=True`` without an arrival column.
     TraceError
-        A mapped column the file lacks (listing the columns it has), or a bad value, naming
-        the file, the row or line, and the column.
+        A mapped column a file lacks (listing the columns it has), a bad value, naming the
+        file, the row or line, and the column; for a directory: no files, a file of another
+        format, or a file whose columns differ from the first's (naming file and column).
     """
     p = Path(path)
     source = "<mapping>"
     if isinstance(mapping, (str, PathLike)):
         source = str(mapping)
         mapping = read_mapping(mapping)
-    spec = _check_mapping(mapping, source)
+    spec = _check_mapping(mapping, source, arrival_optional)
     if time_unit not in TIME_UNITS:
         raise TraceError(
             p, problem=f"unknown time_unit {time_unit!r}; valid units: {', '.join(TIME_UNITS)}"
         )
-    fmt = _infer_format(p, format)
-    df, numbers, unit = _read(p, fmt)
-    _require_mapped_columns(df, spec, p)
-    ck = _Checker(p, numbers, unit, drop_invalid)
+    if sort and "arrival" not in spec:
+        raise SpecError(
+            source,
+            key="arrival",
+            problem="sort=True (--sort) sorts rows by the arrival column, and the mapping "
+            "maps none; without times there is nothing to sort by (--order sets the order of "
+            "generated arrivals)",
+        )
+    if not p.exists():
+        raise TraceError(p, problem="file not found")
+    df, origin, fmt, notes = _read_files(p, format, spec)
+    numbers, unit = origin.numbers, origin.unit
+    ck = _Checker(origin, drop_invalid)
     n = len(df)
 
     # request fields
@@ -455,8 +663,17 @@ def load_log(
         ids = _text(df[spec["request_id"]])
         ck.check(ids.isna().to_numpy(), spec["request_id"], "missing request id")
     else:
-        ids = pd.Series([f"{p.stem}/{k}" for k in numbers], dtype="string")
-    arrival_s, origin = _arrivals(df[spec["arrival"]], time_unit, time_format, ck, spec["arrival"])
+        stems = [f.stem for f in origin.files]
+        ids = pd.Series(
+            [f"{stems[i]}/{k}" for i, k in zip(origin.file_of, numbers, strict=True)],
+            dtype="string",
+        )
+    if "arrival" in spec:
+        arrival_s, time_origin = _arrivals(
+            df[spec["arrival"]], time_unit, time_format, ck, spec["arrival"]
+        )
+    else:
+        arrival_s, time_origin = np.zeros(n), None
     for field in ("prompt", "category", "source", "tags"):
         if field in spec:
             cols[field] = _text(df[spec[field]])
@@ -481,14 +698,17 @@ def load_log(
     requests = pd.DataFrame({"request_id": ids, "arrival_s": arrival_s, **cols})
     keep = ~ck.bad
     meta: dict[str, Any] = {
-        "name": name or p.stem,
-        "sources": [{"file": p.name, "format": fmt}],
+        "name": name or (p.name if p.is_dir() else p.stem),
+        "sources": notes.pop("sources"),
+        **notes,
         "mapping": _plain(mapping),
-        "time_unit": time_unit,
-        "time_origin": origin,
     }
     if "prefix_block_size" in spec:
         meta[PREFIX_BLOCK_SIZE_KEY] = spec["prefix_block_size"]
+    if "arrival" in spec:
+        meta.update(time_unit=time_unit, time_origin=time_origin)
+    else:
+        meta["arrivals"] = "none (all 0); attach arrivals with simkit.trace.compose"
     if drop_invalid:
         meta["dropped_rows"] = {"rows_read": n, "dropped": int(ck.bad.sum()), "reasons": ck.reasons}
         if ck.bad.any():
@@ -500,13 +720,14 @@ def load_log(
             )
         requests = requests[keep].reset_index(drop=True)
         outcomes = outcomes[outcomes["_row"].isin(np.flatnonzero(keep))]
-        numbers = numbers[keep]
+        origin = _Origin(origin.files, origin.file_of[keep], numbers[keep], unit)
         if requests.empty:
             raise TraceError(p, problem="every row was invalid and dropped; nothing left to load")
     requests["_row"] = np.arange(len(requests))
     if "model" in spec:
-        requests = _merge_long_form(requests, spec, p, numbers, unit)
-    requests, meta = _order(requests, numbers, unit, spec["arrival"], p, sort, meta)
+        requests = _merge_long_form(requests, spec, origin)
+    if "arrival" in spec:
+        requests, meta = _order(requests, origin, spec["arrival"], sort, meta)
     requests = requests.drop(columns="_row")
     if tokenizer is not None and "prompt" in requests:
         todo = (
@@ -532,14 +753,19 @@ def _plain(mapping: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def _require_mapped_columns(df: pd.DataFrame, spec: dict[str, Any], path: Path) -> None:
+def _mapped_columns(spec: dict[str, Any]) -> list[tuple[str, str]]:
+    """(mapping key, file column) of every column the mapping names."""
     named: list[tuple[str, str]] = [(k, v) for k, v in spec.items() if isinstance(v, str)]
     named += [(f"flags.{t}", c) for t, c in spec["flags"].items()]
     if "outcome" in spec:
         named += [(f"outcome.{f}", c) for f, c in spec["outcome"].items() if f != "_scale"]
     for model, fields in spec["models"].items():
         named += [(f"models.{model}.{f}", c) for f, c in fields.items() if f != "_scale"]
-    for key, column in named:
+    return named
+
+
+def _require_mapped_columns(df: pd.DataFrame, spec: dict[str, Any], path: Path) -> None:
+    for key, column in _mapped_columns(spec):
         if column not in df.columns:
             have = ", ".join(map(repr, df.columns))
             raise TraceError(
@@ -547,6 +773,7 @@ def _require_mapped_columns(df: pd.DataFrame, spec: dict[str, Any], path: Path) 
                 column=column,
                 problem=f"the mapping's key '{key}' names this column, which the file does not "
                 f"have; columns present: {have}",
+                hint=_ARRIVALS_HINT if key == "arrival" else None,
             )
 
 
@@ -670,7 +897,7 @@ def _plain_value(v: Any) -> Any:
     return v.item() if isinstance(v, np.generic) else v
 
 
-def _merge_long_form(requests, spec, path: Path, numbers, unit) -> pd.DataFrame:
+def _merge_long_form(requests, spec, origin: _Origin) -> pd.DataFrame:
     """Long form: one request per id; rows of the same request must agree on request fields."""
     fields = [c for c in requests.columns if c not in ("request_id", "_row")]
     first = requests.drop_duplicates("request_id", keep="first")
@@ -685,29 +912,42 @@ def _merge_long_form(requests, spec, path: Path, numbers, unit) -> pd.DataFrame:
             row = int(merged["_row"].iloc[i])
             column = spec.get(field if field != "arrival_s" else "arrival", field)
             raise TraceError(
-                path,
+                origin.path(row),
                 column=column,
                 problem=f"request {merged['request_id'].iloc[i]!r} appears on several rows "
                 f"that disagree on this column ({_plain_value(a.iloc[i])!r} vs "
                 f"{_plain_value(b.iloc[i])!r})",
-                **{unit: int(numbers[row])},
+                **origin.where(row),
             )
     return first.reset_index(drop=True)
 
 
-def _order(requests, numbers, unit, column, path, sort, meta):
+def _order(requests, origin: _Origin, column, sort, meta):
     arr = requests["arrival_s"].to_numpy(dtype="float64")
     back = np.diff(arr) < 0
     if not back.any():
         return requests, meta
     if not sort:
-        check_arrivals(
-            arr,
-            column=column,
-            where=path,
-            rows=numbers[requests["_row"].to_numpy(dtype=np.int64)],
-            unit=unit,
+        rows = requests["_row"].to_numpy(dtype=np.int64)
+        if len(origin.files) == 1:
+            check_arrivals(
+                arr,
+                column=column,
+                where=origin.files[0],
+                rows=origin.numbers[rows],
+                unit=origin.unit,
+                hint="Pass sort=True (simkit trace convert --sort) to sort the rows by arrival",
+            )
+        # several files: the same check, naming the file of the first row that goes back
+        origin.check(
+            np.concatenate([[False], back]),
+            column,
+            lambda i, n: (
+                f"arrival times must be non-decreasing: {float(arr[i])!r} comes "
+                f"after {float(arr[i - 1])!r} ({n} such rows; the files are read in name order)"
+            ),
             hint="Pass sort=True (simkit trace convert --sort) to sort the rows by arrival",
+            rows=rows,
         )
     order = np.argsort(arr, kind="stable")
     meta["sorted"] = f"rows sorted by arrival; {int(back.sum())} were out of order"
