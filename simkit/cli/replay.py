@@ -90,6 +90,15 @@ def _run_replay(args: argparse.Namespace) -> int:
     summary.update(
         {k: (v.item() if hasattr(v, "item") else v) for k, v in row.items() if k != "run_id"}
     )
+    ep = records.endpoints
+    if ep["prefix_lookup_blocks"].sum() > 0:  # per replica, beside the per-tier summary keys
+        from simkit.metrics import prefix_cache_stats
+
+        stats = prefix_cache_stats(ep[ep["prefix_lookup_blocks"] > 0], by="replica")
+        summary["prefix_cache_by_replica"] = {
+            str(replica): {"hit_rate": float(r.hit_rate), "saved_tokens": int(r.saved_tokens)}
+            for (_, _, replica), r in stats.iterrows()
+        }
     used = [t for t in missing if (summary.get(f"share_{t}") or 0) > 0]
     if used:
         # a mean over the requests whose tier has outcomes is not the policy's quality
@@ -119,5 +128,10 @@ def _run_replay(args: argparse.Namespace) -> int:
                 v = "unavailable"
             elif isinstance(v, list):
                 v = ", ".join(map(str, v))
+            elif isinstance(v, dict):  # prefix_cache_by_replica
+                v = "; ".join(
+                    f"{name}: {d['hit_rate']:.1%} hit, {d['saved_tokens']:,} tokens saved"
+                    for name, d in v.items()
+                )
             print(f"{k:<{width}}  {readable(k, v)}")
     return 0

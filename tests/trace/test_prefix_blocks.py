@@ -147,3 +147,35 @@ def test_cli_builds_a_prefix_heavy_trace(tmp_path, capsys):
     assert t.meta["repeat_share"] == pytest.approx((300 * 3 - 2 * 3) / 1200)
     assert (t.requests["prompt_tokens"] == 256).all()
     assert "repeated block share 0.7450" in capsys.readouterr().out
+
+
+FLEET = """name: pc
+tiers:
+  gpu:
+    kind: gpu
+    preset: llama3-8b-h100-tp1
+    usd_per_gpu_hour: 2.0
+    replicas: 2
+    prefix_cache: true
+    load_balancer: prefix_affinity
+    quality_model: model
+"""
+
+
+def test_replay_reports_the_hit_rate_per_tier_and_per_replica(tmp_path, capsys):
+    """8 blocks per prompt, 4 shared among 2 prefixes: each replica misses each prefix it sees
+    once, so the tier's hit rate is just under 0.5 and the replicas' saved tokens add up."""
+    trace, fleet = tmp_path / "ph", tmp_path / "fleet.yaml"
+    fleet.write_text(FLEET)
+    argv = ["trace", "prefix-heavy", str(trace), "--n", "200", "--prefixes", "2", "--seed", "4"]
+    assert main(argv) == 0
+    capsys.readouterr()
+    argv = ["replay", "--trace", str(trace), "--fleet", str(fleet), "--policy", "static:tier=gpu"]
+    assert main([*argv, "--json", "--no-progress"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    by_replica = out["prefix_cache_by_replica"]
+    assert set(by_replica) == {"gpu-0", "gpu-1"}
+    assert sum(r["saved_tokens"] for r in by_replica.values()) == out["prefix_saved_tokens_gpu"]
+    # 800 shared blocks of 1,600, of which at most 2 prefixes x 2 replicas x 4 blocks miss
+    assert (800 - 16) / 1600 <= out["prefix_hit_rate_gpu"] < 0.5
+    assert out["prefix_saved_tokens_gpu"] == round(out["prefix_hit_rate_gpu"] * 1600) * 512
