@@ -183,7 +183,8 @@ def simulate(
     Raises
     ------
     SpecError
-        A tier's quality model has no outcomes in the trace.
+        A tier's quality model has no outcomes in the trace, or a tier has a prefix cache and
+        the trace no ``prefix_blocks``.
     PolicyError
         The policy cannot work with this fleet or trace, or returned an unknown tier.
     TraceError
@@ -199,6 +200,12 @@ def simulate(
     ``context_window`` (:class:`simkit.fleet.Tier`): refused attempts fail with
     ``fail_reason='context_exceeded'``; truncated ones are served shorter. ``meta["context"]``
     counts both per tier (``exceeded``, ``truncated``, ``truncated_prompt_tokens``).
+
+    A GPU tier with ``prefix_cache`` (:class:`simkit.fleet.GpuServer`) needs the trace's
+    ``prefix_blocks`` column (:mod:`simkit.trace.prefix`; else :class:`SpecError`); its
+    replicas skip the prefill of cached leading blocks (:mod:`simkit.sim.prefix`) and the
+    endpoint rows count ``prefix_lookup_blocks``, ``prefix_hit_blocks`` and
+    ``prefix_saved_tokens``.
     """
     _check_inputs(trace, fleet, policy)
     check_cost_source(cost_source, where="simulate")
