@@ -404,7 +404,13 @@ def study_report_sections(results: ReportInputs) -> list[ReportSection]:
     sections.append(
         ReportSection(
             "Fleet",
-            text=f"Tiers cheapest first; '{cheapest}' is the cheapest, '{frontier}' the frontier.",
+            text=f"Tiers cheapest first; '{cheapest}' is the cheapest, '{frontier}' the frontier."
+            + (
+                " The API prices listed are the catalog's; this report charged API tiers the "
+                "costs the trace recorded instead (observed cost)."
+                if observed
+                else ""
+            ),
             table=_fleet_table(fleet),
             name="fleet",
         )

@@ -158,11 +158,15 @@ def test_the_report_says_which_costs_every_cost_figure_used(studies):
         assert "cost per 1k requests (USD; observed token costs)" in spec, title
     spec = json.dumps(sections["Monthly cost vs request volume"].chart.to_dict())
     assert "monthly cost (USD; observed token costs)" in spec
+    assert sections["Fleet"].text.endswith(
+        "charged API tiers the costs the trace recorded instead (observed cost)."
+    )
 
     plain = catalog.report_results(cutoffs=CUTOFFS, load_requests=200)
     assert set(plain.runs["cost_source"]) == {"catalog"}
     sections = {s.title: s for s in study_report_sections(plain)}
     assert "catalog prices times the token counts" in sections["Policies simulated"].text
+    assert "observed" not in sections["Fleet"].text
     for title in ("Latency vs cost", "Cost vs quality", "Monthly cost vs request volume"):
         assert "observed token costs" not in json.dumps(sections[title].chart.to_dict())
 
