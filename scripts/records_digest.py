@@ -1,6 +1,6 @@
 """Digests of ``simulate`` records on the shipped traces, to check a refactoring changes nothing.
 
-    PYTHONPATH=. python scripts/records_digest.py [--n 0] [--json digests.json]
+    PYTHONPATH=. python scripts/records_digest.py [--n 0] [--without-event-count] [--json F]
     PYTHONPATH=/path/to/old/checkout python scripts/records_digest.py --json old.json
     python scripts/records_digest.py --compare old.json new.json
 
@@ -47,20 +47,21 @@ POLICIES = {
 BURST = {"spillover": POLICIES["spillover"], "static-selfhosted": POLICIES["static-selfhosted"]}
 
 
-def records_digest(records) -> str:  # noqa: ANN001 - simkit.sim.Records of either checkout
-    """SHA-256 over every value of the records that a refactoring must not change."""
+def records_digest(records, events: bool = True) -> str:  # noqa: ANN001 - Records of either checkout
+    """SHA-256 over every value of the records that a refactoring must not change;
+    ``events=False`` leaves out ``meta['n_events']`` (for a change meant to schedule fewer)."""
     h = hashlib.sha256()
     for frame in (records.requests, records.endpoints):
         h.update(",".join(frame.columns).encode())
         h.update(",".join(str(t) for t in frame.dtypes).encode())
         h.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
     h.update(repr(float(records.horizon_s)).encode())
-    for key in ("n_events", "gpu_steps", "preemptions", "config_hash"):
+    for key in ("n_events", "gpu_steps", "preemptions", "config_hash")[0 if events else 1 :]:
         h.update(f"{key}={records.meta.get(key)}".encode())
     return h.hexdigest()
 
 
-def digests(n: int) -> dict[str, str]:
+def digests(n: int, events: bool = True) -> dict[str, str]:
     """``trace/scenario/policy`` -> digest for every shipped trace and policy."""
     fleet = load_fleet()
     out = {}
@@ -72,7 +73,7 @@ def digests(n: int) -> dict[str, str]:
                 policy = build_policy(spec, fleet=fleet, trace=trace)
                 rec = simulate(trace, fleet, policy, seed=0, allow_missing_quality=True)
                 key = f"{path.name}/x{rate:g}/{label}"
-                out[key] = records_digest(rec)
+                out[key] = records_digest(rec, events)
                 print(f"{key:<48} {out[key][:16]}", file=sys.stderr)
     return out
 
@@ -87,6 +88,12 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--n", type=int, default=0, help="first N requests of each trace (0 = all)")
     p.add_argument("--json", type=Path, help="write the digests here")
+    p.add_argument(
+        "--without-event-count",
+        action="store_true",
+        help="leave meta['n_events'] out of the digests (for a change that schedules fewer "
+        "events and must leave every record the same)",
+    )
     p.add_argument("--compare", nargs=2, type=Path, metavar=("OLD", "NEW"))
     args = p.parse_args(argv)
     if args.compare:
@@ -96,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"DIFFERENT {k}: {old.get(k)} != {new.get(k)}")
         print(f"{len(old.keys() | new.keys()) - len(bad)} identical, {len(bad)} different")
         return 1 if bad else 0
-    result = digests(args.n)
+    result = digests(args.n, events=not args.without_event_count)
     text = json.dumps(result, indent=1, sort_keys=True)
     if args.json:
         args.json.write_text(text + "\n")

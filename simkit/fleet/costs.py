@@ -25,6 +25,8 @@ Conventions
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from simkit.errors import SpecError, TraceError
@@ -35,6 +37,7 @@ __all__ = [
     "check_cost_source",
     "missing_observed_cost_error",
     "request_token_cost_usd",
+    "request_token_cost_function",
     "token_cost_matrix",
 ]
 
@@ -108,6 +111,16 @@ def request_token_cost_usd(
     if isinstance(endpoint, ApiEndpoint):
         return endpoint.price.cost_usd(input_tokens, output_tokens)
     return _marginal_usd(input_tokens, output_tokens, endpoint.marginal_usd_per_mtok)
+
+
+def request_token_cost_function(endpoint: ApiEndpoint | GpuServer) -> Callable[[int, int], float]:
+    """:func:`request_token_cost_usd` with the endpoint bound: ``f(input_tokens,
+    output_tokens)`` gives the same value, without the per-call dispatch (the simulator's
+    hot path charges every completed attempt through it)."""
+    if isinstance(endpoint, ApiEndpoint):
+        return endpoint.price.cost_usd
+    usd_per_mtok = endpoint.marginal_usd_per_mtok
+    return lambda n_in, n_out: _marginal_usd(n_in, n_out, usd_per_mtok)
 
 
 def token_cost_matrix(

@@ -12,9 +12,10 @@ from collections.abc import Callable
 import numpy as np
 import simpy
 
-from simkit.fleet.costs import request_token_cost_usd
+from simkit.fleet.costs import request_token_cost_function
 from simkit.fleet.ratelimit import Admission, RateLimiter
 from simkit.fleet.spec import ApiEndpoint
+from simkit.sim.deferred import DeferredCompletions
 from simkit.sim.jobs import AttemptSink, Job
 from simkit.sim.tier import TierRuntime
 
@@ -39,6 +40,14 @@ class ApiTier(TierRuntime):
 
     __slots__ = (
         "_busy_since",
+        "_cost",
+        "_error_rate",
+        "_outages",
+        "_prefill",
+        "_rtt",
+        "_speed",
+        "_timeout",
+        "_ttft",
         "busy_s",
         "in_flight",
         "limiter",
@@ -57,8 +66,9 @@ class ApiTier(TierRuntime):
         name: str,
         spec: ApiEndpoint,
         rng: np.random.Generator,
+        deferred: DeferredCompletions | None = None,
     ) -> None:
-        super().__init__(env, sink, name, spec, rng)
+        super().__init__(env, sink, name, spec, rng, deferred)
         self.spec: ApiEndpoint = spec
         self.limiter = RateLimiter(spec.rate_limit) if spec.rate_limit is not None else None
         self.in_flight = 0
@@ -68,6 +78,15 @@ class ApiTier(TierRuntime):
         self.n_requests = 0
         self.prompt_tokens = 0
         self.output_tokens = 0
+        # the spec's values the hot path reads, looked up once
+        self._rtt = (spec.rtt_s.median, spec.rtt_s.sigma)
+        self._ttft = (spec.ttft_s.median, spec.ttft_s.sigma)
+        self._speed = (spec.output_tokens_per_s.median, spec.output_tokens_per_s.sigma)
+        self._prefill = spec.prefill_tokens_per_s
+        self._error_rate = spec.error_rate
+        self._timeout = spec.timeout_s
+        self._outages = bool(spec.outages)
+        self._cost = request_token_cost_function(spec)
 
     # -- views for policies ------------------------------------------------------------------
     def headroom(self, now_s: float) -> float:
@@ -97,12 +116,10 @@ class ApiTier(TierRuntime):
 
     def _try(self, attempt: _Attempt) -> None:
         job = attempt.job
-        env = self.env
-        now = env.now
-        spec = self.spec
-        d = self.draws
-        rtt = d.lognormal(spec.rtt_s.median, spec.rtt_s.sigma)
-        if spec.outages and spec.in_outage(now):
+        now = self.env.now
+        lognormal = self.draws.lognormal
+        rtt = lognormal(*self._rtt)
+        if self._outages and self.spec.in_outage(now):
             job.reason = "outage"
             self._later(rtt, attempt, self._on_failure)
             return
@@ -118,21 +135,26 @@ class ApiTier(TierRuntime):
         if self.in_flight == 0:
             self._busy_since = now
         self.in_flight += 1
-        ttft = rtt + d.lognormal(spec.ttft_s.median, spec.ttft_s.sigma)
-        if spec.prefill_tokens_per_s is not None:
-            ttft += job.n_in / spec.prefill_tokens_per_s
-        speed = d.lognormal(spec.output_tokens_per_s.median, spec.output_tokens_per_s.sigma)
-        e2e = ttft + (job.n_out - 1) / speed if job.n_out > 1 else ttft
-        if spec.error_rate > 0.0 and d.uniform() < spec.error_rate:
+        ttft = rtt + lognormal(*self._ttft)
+        if self._prefill is not None:
+            ttft += job.n_in / self._prefill
+        speed = lognormal(*self._speed)
+        n_out = job.n_out
+        e2e = ttft + (n_out - 1) / speed if n_out > 1 else ttft
+        timeout = self._timeout
+        if self._error_rate > 0.0 and self.draws.uniform() < self._error_rate:
             job.reason = "error"
-            delay = ttft if ttft < spec.timeout_s else spec.timeout_s
+            delay = ttft if ttft < timeout else timeout
             self._later(delay, attempt, self._on_admitted_failure)
-        elif e2e > spec.timeout_s:
+        elif e2e > timeout:
             job.reason = "timeout"
-            self._later(spec.timeout_s, attempt, self._on_admitted_failure)
+            self._later(timeout, attempt, self._on_admitted_failure)
         else:
             job.t_first = now + ttft
-            self._later(e2e, attempt, self._on_complete)
+            if self.deferred is not None:  # the same end time SimPy would give the event
+                self.deferred.push(now + e2e, self, attempt)
+            else:
+                self._later(e2e, attempt, self._on_complete)
 
     def _rate_limited(self, attempt: _Attempt, now: float, rtt: float, wait: float) -> None:
         """A 429 at ``now``: retry after ``retry-after`` (or a back-off), or fail the attempt
@@ -169,33 +191,43 @@ class ApiTier(TierRuntime):
             self.busy_s += now - self._busy_since
 
     def _on_retry(self, event: simpy.Event) -> None:
+        if self.deferred is not None:
+            self.deferred.drain(self.env.now)
         self.queued -= 1
         self._try(event.value)
 
     def _on_complete(self, event: simpy.Event) -> None:
-        attempt: _Attempt = event.value
+        self.complete(event.value, self.env.now)
+
+    def complete(self, attempt: _Attempt, now: float) -> None:
+        """``attempt`` completed at ``now``: refund the limiter, count tokens, charge it."""
         job = attempt.job
-        now = self.env.now
         self._leave(now)
         if self.limiter is not None:
             self.limiter.complete(now, attempt.admission, job.n_in, job.n_out)
         self.prompt_tokens += job.n_in
         self.output_tokens += job.n_out
-        cost = request_token_cost_usd(self.spec, job.n_in, job.n_out)
-        self.sink.attempt_done(job, True, cost)
+        self.sink.attempt_done(job, True, self._cost(job.n_in, job.n_out), now)
 
     def _on_admitted_failure(self, event: simpy.Event) -> None:
         attempt: _Attempt = event.value
         now = self.env.now
+        if self.deferred is not None:
+            self.deferred.drain(now)
         self._leave(now)
         if self.limiter is not None:
             self.limiter.complete(now, attempt.admission, attempt.job.n_in, 0)
-        self._on_failure(event)
+        self._failed(attempt, now)
 
     def _on_failure(self, event: simpy.Event) -> None:
+        now = self.env.now
+        if self.deferred is not None:
+            self.deferred.drain(now)
+        self._failed(event.value, now)
+
+    def _failed(self, attempt: _Attempt, now: float) -> None:
         """A retryable failure (error, outage, timeout): back off and retry, or give up."""
-        attempt: _Attempt = event.value
-        self.recent_errors.append(self.env.now)
+        self.recent_errors.append(now)
         if attempt.retries < self.spec.retry.max_retries:
             wait = self._backoff(attempt.retries)
             attempt.retries += 1
@@ -203,8 +235,11 @@ class ApiTier(TierRuntime):
             self.queued += 1
             self._later(wait, attempt, self._on_retry)
         else:
-            self.sink.attempt_done(attempt.job, False, 0.0)
+            self.sink.attempt_done(attempt.job, False, 0.0, now)
 
     def _on_final_failure(self, event: simpy.Event) -> None:
-        self.recent_errors.append(self.env.now)
-        self.sink.attempt_done(event.value.job, False, 0.0)
+        now = self.env.now
+        if self.deferred is not None:
+            self.deferred.drain(now)
+        self.recent_errors.append(now)
+        self.sink.attempt_done(event.value.job, False, 0.0, now)

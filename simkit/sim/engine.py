@@ -1,17 +1,19 @@
 """``simulate()``: replay a trace through a policy over a fleet in SimPy.
 
 One source process feeds arrivals lazily from the trace; one process per GPU replica runs
-continuous batching; hosted-API attempts are closed-form callbacks. Each component draws from
-its own stream (:func:`simkit.seeding.named_stream`: ``policy``, ``tier:<name>``), so adding a
-tier leaves the other tiers' and the policy's draws unchanged. Per-request results go into
-preallocated lists and become the records DataFrame at the end.
+continuous batching; hosted-API attempts are closed-form callbacks, and when the policy has
+no ``next_tier`` their completions are not events at all (:mod:`~simkit.sim.deferred`). Each
+component draws from its own stream (:func:`simkit.seeding.named_stream`: ``policy``,
+``tier:<name>``), so adding a tier leaves the other tiers' and the policy's draws unchanged.
+Per-request results go into preallocated lists and become the records DataFrame at the end.
 
 The parts, each importing only the ones before it: :mod:`~simkit.sim.draws` (random draws in
 blocks), :mod:`~simkit.sim.jobs` (a request's state across attempts, the sink attempts report
-to), :mod:`~simkit.sim.tier`, :mod:`~simkit.sim.prefix` (a replica's prefix cache),
-:mod:`~simkit.sim.api` and :mod:`~simkit.sim.gpu` (tier runtimes), :mod:`~simkit.sim.arrays` and :mod:`~simkit.sim.requests` (what is known before the
-run), :mod:`~simkit.sim.fleet_state` (the live values policies read), :mod:`~simkit.sim.run`
-(one run), and this module.
+to), :mod:`~simkit.sim.deferred` (API completions applied lazily), :mod:`~simkit.sim.tier`,
+:mod:`~simkit.sim.prefix` (a replica's prefix cache), :mod:`~simkit.sim.api` and
+:mod:`~simkit.sim.gpu` (tier runtimes), :mod:`~simkit.sim.arrays` and
+:mod:`~simkit.sim.requests` (what is known before the run), :mod:`~simkit.sim.fleet_state`
+(the live values policies read), :mod:`~simkit.sim.run` (one run), and this module.
 """
 
 from __future__ import annotations
@@ -215,6 +217,7 @@ def simulate(
     run.start_arrivals()
     try:
         env.run()
+        run.finish()
     finally:
         if run.bar is not None:
             run.bar.update(run.n_done - run.bar.n)

@@ -15,6 +15,7 @@ import simpy
 from simkit.fleet.costs import request_token_cost_usd
 from simkit.fleet.spec import GpuServer
 from simkit.sim.batching import GpuReplica, Seq
+from simkit.sim.deferred import DeferredCompletions
 from simkit.sim.jobs import AttemptSink, Job
 from simkit.sim.prefix import PrefixCache
 from simkit.sim.tier import TierRuntime
@@ -65,8 +66,9 @@ class GpuTier(TierRuntime):
         prefix_blocks: Sequence[tuple[int, ...]] | None = None,
         prompt_tokens: Sequence[int] | None = None,
         block_size: int | None = None,
+        deferred: DeferredCompletions | None = None,
     ) -> None:
-        super().__init__(env, sink, name, spec, rng)
+        super().__init__(env, sink, name, spec, rng, deferred)
         self.spec: GpuServer = spec
         self.fast_forward = fast_forward
         self.blocks = prefix_blocks if spec.prefix_cache else None
@@ -157,8 +159,9 @@ class GpuTier(TierRuntime):
         """Send an attempt to the replica the load balancer picks (or the shared queue)."""
         if job.n_in + job.n_out > self.spec.kv_capacity_tokens:
             job.reason = "too_large"
-            self.recent_errors.append(self.env.now)
-            self.sink.attempt_done(job, False, 0.0)
+            now = self.env.now
+            self.recent_errors.append(now)
+            self.sink.attempt_done(job, False, 0.0, now)
             return
         seq = Seq(job, self.draws.lognormal(self.spec.rtt_s.median, self.spec.rtt_s.sigma))
         if self.blocks is not None and job.n_in == self.prompt_tokens[job.i]:
@@ -182,5 +185,8 @@ class GpuTier(TierRuntime):
 
     def _deliver(self, event: simpy.Event) -> None:
         seq: Seq = event.value
+        now = self.env.now
+        if self.deferred is not None:  # API completions before this one come first
+            self.deferred.drain(now)
         cost = request_token_cost_usd(self.spec, seq.n_in, seq.n_out)
-        self.sink.attempt_done(seq.job, True, cost)
+        self.sink.attempt_done(seq.job, True, cost, now)

@@ -71,7 +71,7 @@ class Job:
 class AttemptSink(Protocol):
     """Where a tier reports a finished attempt (the run's bookkeeping)."""
 
-    def attempt_done(self, job: Job, completed: bool, cost_usd: float) -> None:
-        """``job``'s current attempt ended now, completed (and charged ``cost_usd``) or not
-        (``job.reason`` says why)."""
+    def attempt_done(self, job: Job, completed: bool, cost_usd: float, now: float) -> None:
+        """``job``'s current attempt ended at ``now``, completed (and charged ``cost_usd``) or
+        not (``job.reason`` says why)."""
         ...

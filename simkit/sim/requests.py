@@ -18,6 +18,7 @@ from simkit.trace.prefix import PREFIX_BLOCK_SIZE_KEY, PREFIX_BLOCKS_COLUMN
 __all__ = ["RequestTable"]
 
 _EMPTY_SCORES: Mapping[str, float] = MappingProxyType({})
+_make_view = RequestView._make
 
 
 class RequestTable:
@@ -75,13 +76,16 @@ class RequestTable:
             if self.scores
             else _EMPTY_SCORES
         )
-        return RequestView(
-            self.ids[i],
-            self.arrival[i],
-            self.prompt[i],
-            self.max_tok[i],
-            self.category[i],
-            self.source[i],
-            self.tags[i],
-            scores,
+        # _make: the tuple built in C, without the named tuple's Python-level __new__
+        return _make_view(
+            (
+                self.ids[i],
+                self.arrival[i],
+                self.prompt[i],
+                self.max_tok[i],
+                self.category[i],
+                self.source[i],
+                self.tags[i],
+                scores,
+            )
         )

@@ -21,6 +21,7 @@ from simkit.policies.base import AttemptView, FleetView, Policy
 from simkit.schema import ENDPOINT_COLUMNS, RECORD_COLUMNS
 from simkit.seeding import named_stream
 from simkit.sim.api import ApiTier
+from simkit.sim.deferred import DeferredCompletions
 from simkit.sim.fleet_state import LiveCounts, LiveState
 from simkit.sim.gpu import GpuTier
 from simkit.sim.jobs import Job
@@ -79,6 +80,9 @@ class Run:
         self.tier_names = fleet.tier_names
         self.tier_index = {name: i for i, name in enumerate(self.tier_names)}
         self.private = [t.private for t in fleet.tiers]
+        self.next_tier = getattr(policy, "next_tier", None)
+        # API completions need no event when no policy hook runs at that time
+        self.deferred = DeferredCompletions() if self.next_tier is None else None
         self.tiers = self._tier_runtimes(seed, fast_forward)
         # per tier: the recorded costs a completed attempt is charged, or None (the catalog)
         self.observed: list[list[float] | None] = [
@@ -88,6 +92,7 @@ class Run:
             for k, t in enumerate(fleet.tiers)
         ]
         self.rng = named_stream(seed, "policy")
+        self.route = policy.route
         self.routed = dict.fromkeys(self.tier_names, 0)
         self.decided = [0]
         self.spend = [0.0]
@@ -107,7 +112,6 @@ class Run:
         self.ctx_exceeded = [0] * len(fleet.tiers)
         self.ctx_truncated = [0] * len(fleet.tiers)
         self.ctx_cut_tokens = [0] * len(fleet.tiers)
-        self.next_tier = getattr(policy, "next_tier", None)
         self.max_attempts = max(8, 4 * len(self.tier_names))
         self._allocate_results(self.n)
         self.bar = None
@@ -122,7 +126,7 @@ class Run:
         for tier in self.fleet.tiers:
             rng = named_stream(seed, f"tier:{tier.name}")
             if isinstance(tier.endpoint, ApiEndpoint):
-                tiers.append(ApiTier(self.env, self, tier.name, tier.endpoint, rng))
+                tiers.append(ApiTier(self.env, self, tier.name, tier.endpoint, rng, self.deferred))
             else:
                 tiers.append(
                     GpuTier(
@@ -135,6 +139,7 @@ class Run:
                         prefix_blocks=self.table.blocks,
                         prompt_tokens=self.table.prompt,
                         block_size=self.table.block_size,
+                        deferred=self.deferred,
                     )
                 )
         return tiers
@@ -166,6 +171,8 @@ class Run:
     def _arrive(self, event: simpy.Event) -> None:
         arrival = self.table.arrival
         now = self.env.now
+        if self.deferred is not None:  # what the policy reads includes earlier completions
+            self.deferred.drain(now)
         i = self._next
         n = self.n
         while i < n and arrival[i] <= now:
@@ -180,7 +187,7 @@ class Run:
         table = self.table
         req = table.request_view(i)
         job = Job(i, req, table.prompt[i])
-        tier = self.policy.route(req, self.view, self.rng)
+        tier = self.route(req, self.view, self.rng)
         self.decided[0] += 1
         self.dispatch[i] = self.env.now
         self.send(job, tier, "route")
@@ -201,24 +208,25 @@ class Run:
                 f"{len(job.tried)} tiers in a row; its next_tier() must return None eventually"
             )
         i = job.i
+        table = self.table
         job.tried.append(k)
         job.tier = k
-        job.n_out = self.table.out[k][i]
-        mt = self.table.max_tok[i]
-        job.max_tok = mt if mt >= 0 else job.n_out
+        n_out = job.n_out = table.out[k][i]
+        mt = table.max_tok[i]
+        job.max_tok = mt if mt >= 0 else n_out
         job.att_n429 = 0
         job.reason = ""
-        self.routed[self.tier_names[k]] += 1
-        if self.table.sensitive[i] and not self.private[k]:
+        self.routed[tier] += 1
+        if table.sensitive[i] and not self.private[k]:
             self.violation[i] = True
-        n_in = self.table.prompt[i]
+        n_in = table.prompt[i]
         window = self.window[k]
         if window is not None and n_in + job.n_out > window:
             if not self.truncate[k]:  # refused at once: no cost, no retry
                 self.ctx_exceeded[k] += 1
                 job.reason = "context_exceeded"
                 job.n_in = n_in
-                self.attempt_done(job, False, 0.0)
+                self.attempt_done(job, False, 0.0, self.env.now)
                 return
             # keep the prompt's newest tokens; the answer alone is cut to window - 1
             job.n_out = min(job.n_out, window - 1)
@@ -230,9 +238,9 @@ class Run:
         self.tiers[k].submit(job)
 
     # -- attempt results -----------------------------------------------------------------------
-    def attempt_done(self, job: Job, completed: bool, cost_usd: float) -> None:
-        """Book a finished attempt; ask the policy's ``next_tier`` (if any) where to go next,
-        else close the request's record."""
+    def attempt_done(self, job: Job, completed: bool, cost_usd: float, now: float) -> None:
+        """Book an attempt finished at ``now``; ask the policy's ``next_tier`` (if any) where to
+        go next, else close the request's record."""
         i = job.i
         k = job.tier
         if completed:
@@ -268,14 +276,22 @@ class Run:
             if nxt is not None:
                 self.send(job, nxt, "next_tier")
                 return
-        self.end[i] = self.env.now
+        self.end[i] = now
         self.retries[i] = job.retries
         self.n429[i] = job.n_429
         self.reason[i] = "" if self.final[i] >= 0 else job.reason
-        self.tried[i] = ",".join(self.tier_names[t] for t in job.tried)
+        tried = job.tried
+        names = self.tier_names
+        self.tried[i] = names[tried[0]] if len(tried) == 1 else ",".join([names[t] for t in tried])
         self.n_done += 1
         if self.bar is not None and self.n_done % 1024 == 0:
             self.bar.update(1024)
+
+    def finish(self) -> None:
+        """Apply the deferred completions left when SimPy's queue ran dry (none of them can
+        start anything: deferral is on only when no policy hook answers a completion)."""
+        if self.deferred is not None:
+            self.deferred.drain(float("inf"))
 
     # -- results -------------------------------------------------------------------------------
     def to_frames(self, run_id: int) -> tuple[pd.DataFrame, pd.DataFrame, float]:

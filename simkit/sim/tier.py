@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import simpy
 
+from simkit.sim.deferred import DeferredCompletions
 from simkit.sim.draws import Draws
 from simkit.sim.jobs import AttemptSink
 
@@ -31,9 +32,12 @@ class TierRuntime:
         The endpoint it simulates.
     rng : numpy.random.Generator
         The tier's own random stream.
+    deferred : DeferredCompletions or None
+        The run's deferred API completions (:mod:`simkit.sim.deferred`), drained up to now at
+        the start of every SimPy callback of the tier; None when completions are events.
     """
 
-    __slots__ = ("draws", "env", "name", "recent_429", "recent_errors", "sink", "spec")
+    __slots__ = ("deferred", "draws", "env", "name", "recent_429", "recent_errors", "sink", "spec")
 
     def __init__(
         self,
@@ -42,8 +46,10 @@ class TierRuntime:
         name: str,
         spec: Any,
         rng: np.random.Generator,
+        deferred: DeferredCompletions | None = None,
     ) -> None:
         self.env = env
+        self.deferred = deferred
         self.sink = sink
         self.name = name
         self.spec = spec
