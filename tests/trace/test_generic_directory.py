@@ -100,13 +100,31 @@ def test_times_going_back_across_files_name_the_later_file_unless_sorted(logs):
     ]
 
 
-def test_a_request_id_repeated_in_another_file_names_that_file(tmp_path):
+def test_mapped_ids_repeated_in_another_file_name_it_and_each_file_keeps_its_span(tmp_path):
     d = tmp_path / "ids"
     d.mkdir()
     _write(d / "1.csv", "id,ts\nx,0\ny,1\n")
     _write(d / "2.csv", "id,ts\nz,2\nx,3\n")
     with pytest.raises(TraceError, match=r"2\.csv, row 2, column 'id': duplicate request id"):
         load_log(d, {"request_id": "id", "arrival": "ts"})
+    _write(d / "2.csv", "id,ts\nz,2\nw,3\n")
+    t = load_log(d, {"request_id": "id", "arrival": "ts"})
+    assert t.meta["sources"] == [
+        {
+            "file": "1.csv",
+            "format": "csv",
+            "rows": 2,
+            "first_request_id": "x",
+            "last_request_id": "y",
+        },
+        {
+            "file": "2.csv",
+            "format": "csv",
+            "rows": 2,
+            "first_request_id": "z",
+            "last_request_id": "w",
+        },
+    ]
 
 
 def test_empty_mixed_and_nested_directories_are_clear_errors(tmp_path):

@@ -39,7 +39,7 @@ those are attached.
 ``path`` may be a directory: its files are read in sorted name order as one table (one format,
 the same columns; a file that differs is named with the column), each row keeping its file in
 errors (``dir/b.csv, row 7, column 'ts'``), in default request ids (``<file stem>/<row>``) and in
-``meta['sources']`` (file, format, rows). Hidden files (``.name``) are skipped and listed in
+``meta['sources']`` (file, format, rows and, with mapped ids, the first and last id of each). Hidden files (``.name``) are skipped and listed in
 ``meta['skipped_files']``.
 
 An unnamed column, the row index pandas writes with ``to_csv(index=True)`` (an empty header
@@ -668,6 +668,12 @@ def load_log(
             [f"{stems[i]}/{k}" for i, k in zip(origin.file_of, numbers, strict=True)],
             dtype="string",
         )
+    if "request_id" in spec:  # the ids the log gives: each file's span of them, in file order
+        for k, src in enumerate(notes["sources"]):
+            at = np.flatnonzero(origin.file_of == k)
+            first, last = ids.iloc[int(at[0])], ids.iloc[int(at[-1])]
+            src["first_request_id"] = None if pd.isna(first) else str(first)
+            src["last_request_id"] = None if pd.isna(last) else str(last)
     if "arrival" in spec:
         arrival_s, time_origin = _arrivals(
             df[spec["arrival"]], time_unit, time_format, ck, spec["arrival"]
