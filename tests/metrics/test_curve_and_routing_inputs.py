@@ -11,6 +11,7 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from simkit.errors import SpecError, TraceError
@@ -273,3 +274,98 @@ def test_cpt_interp_warns_once_at_the_callers_line_on_a_non_monotone_curve():
         "cpt(method='interp') on a curve whose quality is not non-decreasing: the result is "
         "np.interp's, not the minimum share; use method='min' for that"
     )
+
+
+# --- tiered_curve's cost, cut-off and score inputs ------------------------------------------------
+TWO_TIERS = [[1.0, 0.0], [1.0, 1.0]]
+
+
+@pytest.mark.parametrize(
+    ("scores", "quality", "cost", "cutoffs", "expected"),
+    [
+        (
+            [0.1, 0.2],
+            TWO_TIERS,
+            [["a", "b"], ["c", "d"]],
+            [0.5],
+            "cost: expected numbers (could not convert string to float: 'a')",
+        ),
+        (
+            [0.1, 0.2],
+            TWO_TIERS,
+            [1, 2, 3],
+            [0.5],
+            "cost: expected shape (2, 2) (one per request and tier) or (2,), got (3,)",
+        ),
+        (
+            [0.1, 0.2],
+            TWO_TIERS,
+            [[1, 2, 3]],
+            [0.5],
+            "cost: expected shape (2, 2) (one per request and tier) or (2,), got (1, 3)",
+        ),
+        (
+            [0.1, 0.2],
+            TWO_TIERS,
+            [[1, 2], [np.inf, 1]],
+            [0.5],
+            "cost, row 2: missing or non-finite in 1 cells (first in column 0: inf); "
+            "expected a finite number",
+        ),
+        (
+            [0.1, 0.2],
+            TWO_TIERS,
+            [1, 0],
+            [["x"]],
+            "cutoffs: expected numbers (could not convert string to float: 'x')",
+        ),
+        ([], np.zeros((0, 2)), [1, 0], [0.5], "quality: is empty; expected at least one row"),
+        ([0.1, 0.2, 0.3], TWO_TIERS, [1, 0], [0.5], "scores: has 3 rows but quality has 2"),
+        (
+            [0.1, np.nan],
+            TWO_TIERS,
+            [1, 0],
+            [0.5],
+            "scores, row 2: missing or non-finite in 1 rows (first: nan); expected a finite number",
+        ),
+        ([0.1, 0.2], [1, 0], [1, 0], [0.5], "quality: expected a 2-D array, got shape (2,)"),
+    ],
+)
+def test_tiered_curve_names_the_bad_cost_cutoff_score_or_quality(
+    scores, quality, cost, cutoffs, expected
+):
+    with pytest.raises(TraceError) as e:
+        tiered_curve(scores, quality, cost, cutoffs)
+    assert message(e) == expected
+
+
+def test_tiered_curve_reads_a_cost_frame_and_names_its_missing_cell():
+    """Costs as a DataFrame (one column per tier); pandas' <NA> is a missing cost."""
+    cost = pd.DataFrame({"a": pd.array([3, 5], dtype="Int64"), "b": [1, 1]})
+    frame = tiered_curve([0.1, 0.9], TWO_TIERS, cost, [0.5])
+    assert frame["mean_cost"].tolist() == [3.0]  # 0.9 -> a (cost 5), 0.1 -> b (cost 1)
+    cost.loc[1, "a"] = pd.NA
+    with pytest.raises(TraceError) as e:
+        tiered_curve([0.1, 0.9], TWO_TIERS, cost, [0.5])
+    assert message(e) == (
+        "cost, row 2: missing or non-finite in 1 cells (first in column 0: nan); "
+        "expected a finite number"
+    )
+
+
+def test_integer_cutoffs_are_reported_as_float_cutoffs():
+    frame = tiered_curve([0.1, 2.0], TWO_TIERS, [1, 0], [1, 3])
+    assert frame["cutoff_tier0"].dtype == np.float64
+    assert frame["cutoff_tier0"].tolist() == [1.0, 3.0]
+    assert frame["share_tier0"].tolist() == [0.5, 0.0]
+
+
+def test_a_curve_with_no_known_quality_is_nan_without_a_numpy_warning():
+    """Both requests go to the tier whose quality is unknown: mean NaN, coverage 0, and no
+    RuntimeWarning from the 0/0 (an application running with -W error keeps working)."""
+    quality = [[np.nan, 1.0], [np.nan, 0.0]]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        frame = tiered_curve([0.5, 0.6], quality, [1, 0], [0.0], missing="exclude")
+    assert np.isnan(frame["mean_quality"].iloc[0])
+    assert frame["quality_coverage"].iloc[0] == 0.0

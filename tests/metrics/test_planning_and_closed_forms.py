@@ -285,3 +285,13 @@ def test_zero_router_names_the_missing_column_and_the_hull_choices():
     with pytest.raises(TraceError) as e:
         zero_router(pd.DataFrame())
     assert message(e) == "points, column 'cost': required column missing; have none"
+
+
+def test_router_points_name_the_column_with_a_missing_cost():
+    bad = POINTS.assign(cost=[0.1, np.nan, 0.3, 0.1, 0.15, 0.3])
+    with pytest.raises(TraceError) as e:
+        aiq_code(bad, router="system")
+    assert message(e) == (
+        "points['cost'], row 2: missing or non-finite in 1 rows (first: nan); "
+        "expected a finite number"
+    )
