@@ -1,5 +1,6 @@
-"""``simkit trace inspect|convert|restamp|prefix-heavy``: summarise a trace; convert a dataset
-or log into one; record new checksums; build a synthetic prefix-heavy trace."""
+"""``simkit trace inspect|convert|repeat|restamp|prefix-heavy``: summarise a trace; convert a
+dataset or log into one; repeat one to a production size; record new checksums; build a
+synthetic prefix-heavy trace."""
 
 from __future__ import annotations
 
@@ -117,6 +118,43 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     conv.add_argument("--name", help="trace name recorded in its metadata")
     conv.set_defaults(func=_run_trace_convert)
 
+    rep = tsub.add_parser(
+        "repeat",
+        help="repeat a trace's requests to any count on an arrival process (a production-sized "
+        "trace, written in chunks)",
+        description="Write a trace of N requests made of copies of SRC's requests (ids "
+        "suffixed #copy, each copy in its own seeded order), request k arriving at the k-th "
+        "time of --arrivals (default: SRC's own arrival times, cycled), with their outcomes and "
+        "scores. Written chunk by chunk with outcomes in request order, so `simkit replay` "
+        "streams it in bounded memory. Only one chunk is in memory at a time.",
+        epilog="example (10 million requests from the shipped RouteLLM prompts on the Azure "
+        "conversation arrivals at 50x their rate):\n"
+        "  simkit trace repeat traces/routellm_azure /tmp/azure_10m --n-requests 10000000 \\\n"
+        "      --arrivals replay:traces/azure_conv_2023 --rate-multiplier 50 --drop-text\n"
+        "  simkit replay --trace /tmp/azure_10m --policy threshold:p_hard=0.7 "
+        "--records /tmp/records.parquet",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    rep.add_argument("src", help="a simkit trace directory (the labelled requests to repeat)")
+    rep.add_argument("out_dir", help="output trace directory (created)")
+    rep.add_argument("--n-requests", type=int, required=True, help="requests to write (>= 1)")
+    rep.add_argument(
+        "--arrivals",
+        help="arrival process (poisson:rate=R, bursty:..., diurnal:..., replay:PATH); "
+        "default: SRC's own arrival times, replayed and cycled",
+    )
+    rep.add_argument("--rate-multiplier", type=float, default=1.0, help="scale the arrival rate")
+    rep.add_argument(
+        "--seed", type=seed_arg, default=0, help="seed for the order and arrivals (default 0)"
+    )
+    rep.add_argument(
+        "--drop-text",
+        action="store_true",
+        help="leave the prompt text out (token counts are kept; a replay needs only those)",
+    )
+    rep.add_argument("--no-progress", action="store_true", help="no progress bar")
+    rep.set_defaults(func=_run_trace_repeat)
+
     rs = tsub.add_parser(
         "restamp",
         help="record new table checksums after editing a trace's Parquet tables on purpose",
@@ -183,6 +221,28 @@ def _run_trace_prefix_heavy(args: argparse.Namespace) -> int:
     )
     out = save_trace(trace, args.out_dir)
     print(f"wrote {out}: {trace!r}; repeated block share {trace.meta['repeat_share']:.4f}")
+    return 0
+
+
+def _run_trace_repeat(args: argparse.Namespace) -> int:
+    from simkit.trace import load_trace
+    from simkit.trace.arrivals import parse_arrivals
+    from simkit.trace.repeat import repeat_trace
+    from simkit.trace.store import check_output_dir
+
+    check_output_dir(args.out_dir)
+    process = parse_arrivals(args.arrivals) if args.arrivals else None
+    out = repeat_trace(
+        load_trace(args.src),
+        args.out_dir,
+        n_requests=args.n_requests,
+        arrivals=process,
+        seed=args.seed,
+        rate_multiplier=args.rate_multiplier,
+        keep_text=not args.drop_text,
+        progress=not args.no_progress,
+    )
+    print(f"wrote {out}: {args.n_requests:,} requests")
     return 0
 
 

@@ -22,6 +22,7 @@ import hashlib
 import json
 import platform
 from types import MappingProxyType
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -42,20 +43,34 @@ from simkit.trace.prefix import PREFIX_BLOCKS_COLUMN
 __all__ = ["TierArrays", "simulate", "tier_arrays"]
 
 
-def _config_hash(trace: Trace, fleet: Fleet, policy: Policy, cost_source: str = "catalog") -> str:
-    h = hashlib.sha256()
+def hash_trace(h: hashlib._Hash, requests: pd.DataFrame, outcomes: pd.DataFrame) -> None:
+    """Feed the rows of a trace's requests and outcomes that change a run into ``h``.
+
+    Row by row (``hash_pandas_object`` hashes each row alone), so feeding a trace's requests
+    in chunks, then its outcomes in chunks, gives the same digest as feeding it whole.
+    """
     h.update(
         pd.util.hash_pandas_object(
-            trace.requests[["request_id", "arrival_s"]], index=False
+            requests[["request_id", "arrival_s"]], index=False
         ).values.tobytes()
     )
     h.update(
         pd.util.hash_pandas_object(
-            trace.outcomes[["request_id", "model", "quality"]], index=False
+            outcomes[["request_id", "model", "quality"]], index=False
         ).values.tobytes()
     )
-    if trace.scores is not None:
-        h.update(pd.util.hash_pandas_object(trace.scores, index=False).values.tobytes())
+
+
+def finish_config_hash(
+    h: hashlib._Hash,
+    fleet: Fleet,
+    policy: Policy,
+    cost_source: str = "catalog",
+    prefix: tuple[list, Any] | None = None,
+) -> str:
+    """``h`` (fed the trace's requests, outcomes and scores) completed with the fleet, the
+    policy and the options that change records, as the 16-digit ``config_hash``; ``prefix``:
+    the trace's prefix-block lists and block size, when a tier caches prefixes."""
     h.update(repr(fleet.tiers).encode())
     h.update(repr(policy).encode())
     # options that change the records only when used enter the hash only then
@@ -67,14 +82,28 @@ def _config_hash(trace: Trace, fleet: Fleet, policy: Policy, cost_source: str = 
             h.update(f"context:{t.name}={t.context_window},{t.over_context}".encode())
         if getattr(t.endpoint, "prefix_cache", False):
             h.update(f"prefix_cache:{t.name}={t.endpoint.prefix_cache_tokens}".encode())
-    if PREFIX_BLOCKS_COLUMN in trace.requests.columns and any(
-        getattr(t.endpoint, "prefix_cache", False) for t in fleet.tiers
-    ):
-        h.update(repr(trace.requests[PREFIX_BLOCKS_COLUMN].tolist()).encode())
-        h.update(repr(trace.meta.get("prefix_block_size")).encode())
+    if prefix is not None:
+        h.update(repr(prefix[0]).encode())
+        h.update(repr(prefix[1]).encode())
     if cost_source != "catalog":
         h.update(f"cost_source={cost_source}".encode())
     return h.hexdigest()[:16]
+
+
+def _config_hash(trace: Trace, fleet: Fleet, policy: Policy, cost_source: str = "catalog") -> str:
+    h = hashlib.sha256()
+    hash_trace(h, trace.requests, trace.outcomes)
+    if trace.scores is not None:
+        h.update(pd.util.hash_pandas_object(trace.scores, index=False).values.tobytes())
+    prefix = None
+    if PREFIX_BLOCKS_COLUMN in trace.requests.columns and any(
+        getattr(t.endpoint, "prefix_cache", False) for t in fleet.tiers
+    ):
+        prefix = (
+            trace.requests[PREFIX_BLOCKS_COLUMN].tolist(),
+            trace.meta.get("prefix_block_size"),
+        )
+    return finish_config_hash(h, fleet, policy, cost_source, prefix)
 
 
 def _versions() -> dict[str, str]:
@@ -91,27 +120,39 @@ def _check_inputs(trace: Trace, fleet: Fleet, policy: Policy) -> None:
     """Types of the three inputs, and the policy's own ``check`` against this fleet and trace."""
     if not isinstance(trace, Trace):
         raise SimulationError(f"trace must be a simkit Trace, got {type(trace).__name__}")
+    check_fleet_and_policy(fleet, policy, trace.score_names)
+    check_prefix_column(fleet, PREFIX_BLOCKS_COLUMN in trace.requests.columns, trace.where)
+
+
+def check_fleet_and_policy(fleet: Fleet, policy: Policy, score_names: tuple[str, ...]) -> None:
+    """Types of the fleet and the policy, and the policy's own ``check`` against the fleet
+    and the trace's score columns."""
     if not isinstance(fleet, Fleet):
         raise SimulationError(f"fleet must be a simkit Fleet, got {type(fleet).__name__}")
     if not callable(getattr(policy, "route", None)):
         raise PolicyError("policy", problem=f"expected an object with route(), got {policy!r}")
     check = getattr(policy, "check", None)
     if check is not None:
-        check(fleet.tier_names, trace.score_names)
+        check(fleet.tier_names, score_names)
+
+
+def check_prefix_column(fleet: Fleet, has_column: bool, where: str) -> None:
+    """A tier with ``prefix_cache`` needs the trace's prefix-block column."""
     cached = [t.name for t in fleet.tiers if getattr(t.endpoint, "prefix_cache", False)]
-    if cached and PREFIX_BLOCKS_COLUMN not in trace.requests.columns:
+    if cached and not has_column:
         raise SpecError(
             f"fleet {fleet.name!r}",
             key=f"tiers.{cached[0]}.prefix_cache",
-            problem=f"is true but trace {trace.where!r} has no {PREFIX_BLOCKS_COLUMN!r} column "
+            problem=f"is true but trace {where!r} has no {PREFIX_BLOCKS_COLUMN!r} column "
             "(each request's prefix-block ids), so the cache could never hit",
             hint="load the trace with a 'prefix_blocks' column mapping (and "
             "'prefix_block_size'), or set prefix_cache: false",
         )
 
 
-def _meta(
-    trace: Trace,
+def run_meta(
+    trace_name: str,
+    config_hash: str,
     fleet: Fleet,
     policy: Policy,
     run: Run,
@@ -124,11 +165,11 @@ def _meta(
     return {
         "seed": int(seed),
         "run_id": int(run_id),
-        "config_hash": _config_hash(trace, fleet, policy, cost_source),
+        "config_hash": config_hash,
         "policy": type(policy).__name__,
         "policy_params": json.loads(json.dumps(policy_params(policy), default=repr)),
         "fleet": fleet.name,
-        "trace": str(trace.meta.get("name", trace.where)),
+        "trace": trace_name,
         "n_events": events_scheduled(run.env),
         "gpu_steps": int(gpu_steps),
         "preemptions": int(preemptions),
@@ -229,7 +270,16 @@ def simulate(
             "the simulator, please report it with the fleet spec"
         )
     requests, endpoints, horizon = run.to_frames(run_id)
-    meta = _meta(trace, fleet, policy, run, seed, run_id, cost_source)
+    meta = run_meta(
+        str(trace.meta.get("name", trace.where)),
+        _config_hash(trace, fleet, policy, cost_source),
+        fleet,
+        policy,
+        run,
+        seed,
+        run_id,
+        cost_source,
+    )
     meta["cost_source"] = cost_source
     meta["context"] = run.context_counts()
     return Records(

@@ -1,16 +1,18 @@
-"""The output of a run: per-request records and per-replica endpoint rows."""
+"""The output of a run: per-request records and per-replica endpoint rows, and the one
+function that builds records rows from a run's per-request results."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from simkit.schema import ENDPOINT_COLUMNS, RECORD_COLUMNS, require_columns
 
-__all__ = ["Records"]
+__all__ = ["Records", "requests_frame"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -54,3 +56,67 @@ class Records:
             f"Records({len(r)} requests, {done} completed, {len(r) - done} failed, "
             f"horizon {self.horizon_s:.1f} s, run_id={self.meta.get('run_id')})"
         )
+
+
+def requests_frame(
+    run_id: int,
+    tier_names: Sequence[str],
+    models: Sequence[str],
+    ids: Sequence[str],
+    arrival: Sequence[float],
+    prompt: Sequence[int],
+    results: Mapping[str, Sequence[Any]],
+    quality: Sequence[Sequence[float]],
+) -> pd.DataFrame:
+    """The records rows (:data:`simkit.schema.RECORD_COLUMNS`) of ``len(ids)`` finished requests.
+
+    The one place records rows are built: :func:`~simkit.sim.simulate` calls it once for the
+    whole run, :func:`~simkit.sim.simulate_stream` once per flushed chunk, so both give the
+    same rows.
+
+    Parameters
+    ----------
+    run_id : int
+    tier_names, models : sequence of str
+        The fleet's tiers and the model standing for each.
+    ids, arrival, prompt : sequence
+        Per request: id, arrival time, prompt tokens.
+    results : mapping
+        Per request, as the run books them: ``final`` (tier index, -1 for none), ``tried``,
+        ``dispatch``, ``first``, ``end``, ``out_tok``, ``cost``, ``retries``, ``n429``,
+        ``reason``, ``violation``.
+    quality : sequence of sequence of float
+        Per tier, the quality of each request on it.
+    """
+    n = len(ids)
+    final = np.asarray(results["final"], dtype="int64")
+    done = final >= 0
+    names = np.asarray([*tier_names, ""], dtype=object)
+    model_names = np.asarray([*models, ""], dtype=object)
+    q_all = np.asarray(quality, dtype="float64").reshape(len(tier_names), n)
+    q = np.full(n, np.nan)
+    if n:
+        q[done] = q_all[final[done], np.flatnonzero(done)]
+    requests = pd.DataFrame(
+        {
+            "run_id": np.full(n, run_id, dtype="int64"),
+            "request_id": pd.array(ids, dtype="string"),
+            "tier": pd.array(names[final].tolist(), dtype="string"),
+            "model": pd.array(model_names[final].tolist(), dtype="string"),
+            "tiers_tried": pd.array(results["tried"], dtype="string"),
+            "arrival_s": np.asarray(arrival, dtype="float64"),
+            "dispatch_s": np.asarray(results["dispatch"], dtype="float64"),
+            "first_token_s": np.asarray(results["first"], dtype="float64"),
+            "end_s": np.asarray(results["end"], dtype="float64"),
+            "prompt_tokens": np.asarray(prompt, dtype="int64"),
+            "output_tokens": np.asarray(results["out_tok"], dtype="int64"),
+            "cost_usd": np.asarray(results["cost"], dtype="float64"),
+            "retries": np.asarray(results["retries"], dtype="int64"),
+            "n_429": np.asarray(results["n429"], dtype="int64"),
+            "quality": q,
+            "status": pd.array(np.where(done, "completed", "failed").tolist(), dtype="string"),
+            "fail_reason": pd.array(results["reason"], dtype="string"),
+            "privacy_violation": np.asarray(results["violation"], dtype="bool"),
+        }
+    )
+    return requests[list(RECORD_COLUMNS)]

@@ -70,6 +70,9 @@ class RequestTable:
             else []
         )
 
+    def __len__(self) -> int:
+        return len(self.ids)
+
     def request_view(self, i: int) -> RequestView:
         scores = (
             {name: col[i] for name, col in zip(self.score_names, self.scores, strict=True)}

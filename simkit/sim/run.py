@@ -18,16 +18,32 @@ from simkit.errors import PolicyError, SimulationError
 from simkit.fleet.costs import missing_observed_cost_error
 from simkit.fleet.spec import ApiEndpoint, Fleet
 from simkit.policies.base import AttemptView, FleetView, Policy
-from simkit.schema import ENDPOINT_COLUMNS, RECORD_COLUMNS
+from simkit.schema import ENDPOINT_COLUMNS
 from simkit.seeding import named_stream
 from simkit.sim.api import ApiTier
 from simkit.sim.deferred import DeferredCompletions
 from simkit.sim.fleet_state import LiveCounts, LiveState
 from simkit.sim.gpu import GpuTier
 from simkit.sim.jobs import Job
+from simkit.sim.records import requests_frame
 from simkit.sim.requests import RequestTable
 
-__all__ = ["Run", "events_scheduled"]
+__all__ = ["RESULT_LISTS", "Run", "events_scheduled"]
+
+#: The per-request results a run books, one list (or dict) each, indexed by request position.
+RESULT_LISTS = (
+    "final",
+    "tried",
+    "dispatch",
+    "first",
+    "end",
+    "out_tok",
+    "cost",
+    "retries",
+    "n429",
+    "reason",
+    "violation",
+)
 
 
 def events_scheduled(env: simpy.Environment) -> int:
@@ -76,7 +92,7 @@ class Run:
         self.fleet = fleet
         self.policy = policy
         self.table = table
-        self.n = len(table.ids)
+        self.n = len(table)
         self.tier_names = fleet.tier_names
         self.tier_index = {name: i for i, name in enumerate(self.tier_names)}
         self.private = [t.private for t in fleet.tiers]
@@ -305,39 +321,19 @@ class Run:
         return requests, self._endpoints_frame(run_id, horizon), horizon
 
     def _requests_frame(self, run_id: int, end: np.ndarray) -> pd.DataFrame:
-        n = self.n
         table = self.table
-        final = np.asarray(self.final, dtype="int64")
-        done = final >= 0
-        names = np.asarray([*self.tier_names, ""], dtype=object)
-        models = np.asarray([*(t.quality_model for t in self.fleet.tiers), ""], dtype=object)
-        q_all = np.asarray(table.quality, dtype="float64").reshape(len(self.tier_names), n)
-        quality = np.full(n, np.nan)
-        if n:
-            quality[done] = q_all[final[done], np.flatnonzero(done)]
-        requests = pd.DataFrame(
-            {
-                "run_id": np.full(n, run_id, dtype="int64"),
-                "request_id": pd.array(table.ids, dtype="string"),
-                "tier": pd.array(names[final].tolist(), dtype="string"),
-                "model": pd.array(models[final].tolist(), dtype="string"),
-                "tiers_tried": pd.array(self.tried, dtype="string"),
-                "arrival_s": np.asarray(table.arrival, dtype="float64"),
-                "dispatch_s": np.asarray(self.dispatch, dtype="float64"),
-                "first_token_s": np.asarray(self.first, dtype="float64"),
-                "end_s": end,
-                "prompt_tokens": np.asarray(table.prompt, dtype="int64"),
-                "output_tokens": np.asarray(self.out_tok, dtype="int64"),
-                "cost_usd": np.asarray(self.cost, dtype="float64"),
-                "retries": np.asarray(self.retries, dtype="int64"),
-                "n_429": np.asarray(self.n429, dtype="int64"),
-                "quality": quality,
-                "status": pd.array(np.where(done, "completed", "failed").tolist(), dtype="string"),
-                "fail_reason": pd.array(self.reason, dtype="string"),
-                "privacy_violation": np.asarray(self.violation, dtype="bool"),
-            }
+        results = {name: getattr(self, name) for name in RESULT_LISTS}
+        results["end"] = end
+        return requests_frame(
+            run_id,
+            self.tier_names,
+            [t.quality_model for t in self.fleet.tiers],
+            table.ids,
+            table.arrival,
+            table.prompt,
+            results,
+            table.quality,
         )
-        return requests[list(RECORD_COLUMNS)]
 
     def _endpoints_frame(self, run_id: int, horizon: float) -> pd.DataFrame:
         rows = []
