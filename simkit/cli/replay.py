@@ -42,7 +42,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--in-memory",
         action="store_true",
         help="load the whole trace and keep every record in memory instead of streaming "
-        "(automatic for policies that need the whole trace: oracle)",
+        "(automatic for policies that need the whole trace, oracle, and for fleets with a "
+        "prefix cache)",
     )
     p.add_argument(
         "--chunk-rows",
@@ -103,7 +104,8 @@ def _run_replay(args: argparse.Namespace) -> int:
 
     check_output_file(args.records, "--records", (".parquet",))
     fleet = load_fleet(args.fleet)
-    if args.in_memory or _needs_trace(args.policy):
+    prefix_cache = any(getattr(t.endpoint, "prefix_cache", False) for t in fleet.tiers)
+    if args.in_memory or prefix_cache or _needs_trace(args.policy):
         trace = load_window(args)
         policy = build_policy(args.policy, fleet=fleet, trace=trace)
         models = set(trace.models)
@@ -158,7 +160,7 @@ def _run_replay(args: argparse.Namespace) -> int:
     summary.update(
         {k: (v.item() if hasattr(v, "item") else v) for k, v in row.items() if k != "run_id"}
     )
-    ep = records.endpoints
+    ep = endpoints
     if ep["prefix_lookup_blocks"].sum() > 0:  # per replica, beside the per-tier summary keys
         from simkit.metrics import prefix_cache_stats
 
