@@ -9,13 +9,14 @@ or the branch could change without any test noticing.
 from __future__ import annotations
 
 import warnings
+from decimal import Decimal
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from simkit.errors import SpecError, TraceError
-from simkit.metrics import tiered_curve, two_tier_curve
+from simkit.metrics import ndch_paper, tiered_curve, two_tier_curve
 from simkit.metrics.routing import (
     NonMonotoneCurveWarning,
     RoutingCurve,
@@ -369,3 +370,60 @@ def test_a_curve_with_no_known_quality_is_nan_without_a_numpy_warning():
         frame = tiered_curve([0.5, 0.6], quality, [1, 0], [0.0], missing="exclude")
     assert np.isnan(frame["mean_quality"].iloc[0])
     assert frame["quality_coverage"].iloc[0] == 0.0
+
+
+# --- the shared array checks, seen through the public functions -----------------------------------
+@pytest.mark.parametrize(
+    ("call", "expected"),
+    [
+        (
+            lambda: two_tier_curve(
+                [0.1, 0.2], pd.Series([1, None], dtype="Int64"), [1, 1], 0, 0, [0.5]
+            ),
+            "weak_quality, row 2: missing or non-finite in 1 rows (first: nan); "
+            "expected a finite number",
+        ),
+        (
+            lambda: routellm_curve(["a", "b"], [1, 0], [1, 1]),
+            "scores: expected numbers (could not convert string to float: 'a')",
+        ),
+        (
+            lambda: routellm_curve([[0.1, 0.2]], [1, 0], [1, 1]),
+            "scores: expected a 1-D array, got shape (1, 2)",
+        ),
+        (
+            lambda: two_tier_curve([0.1, 0.2], [np.inf, 1], [1, 1], 0, 0, [0.5], missing="exclude"),
+            "weak_quality, row 1: infinite in 1 rows (first: inf); expected a finite number",
+        ),
+        (
+            lambda: tiered_curve([0.1, 0.2], TWO_TIERS, [1, 0], [[0.5], [np.nan]]),
+            "cutoffs, row 2: NaN cut-off; expected a number or ±inf",
+        ),
+        (
+            lambda: ndch_paper([0.1, np.nan], [1, 1]),
+            "cost, row 2: missing or non-finite in 1 rows (first: nan); expected a finite number",
+        ),
+        (
+            lambda: ndch_paper([0.1, 0.2], [1, np.inf]),
+            "quality, row 2: missing or non-finite in 1 rows (first: inf); "
+            "expected a finite number",
+        ),
+        (
+            lambda: ndch_paper([0.1, 0.2], [1, 1, 1]),
+            "quality: has 3 rows but cost has 2; expected one per request",
+        ),
+        (lambda: ndch_paper([], []), "cost: is empty; expected at least one row"),
+    ],
+)
+def test_array_arguments_are_named_with_the_first_bad_row(call, expected):
+    with pytest.raises(TraceError) as e:
+        call()
+    assert message(e) == expected
+
+
+def test_qualities_given_as_decimals_are_read_as_numbers():
+    """``json.loads(..., parse_float=Decimal)`` gives Decimals: they are numbers like floats."""
+    frame = two_tier_curve([0.1, 0.2], [Decimal("0.5"), Decimal("1")], [1, 1], 0, 0, [0.15])
+    assert frame["mean_quality"].tolist() == [0.75]
+    oracle = routellm_oracle_curve([Decimal("0.5"), Decimal("1")], [1, 1], shares=[0.0, 1.0])
+    assert oracle.quality.tolist() == [0.75, 1.0]
