@@ -3,6 +3,7 @@
     python scripts/mutation.py policies            # simkit/policies/ against tests/policies
     python scripts/mutation.py metrics             # simkit/metrics/  against tests/metrics
     python scripts/mutation.py engine              # the engine modules against tests/sim
+    python scripts/mutation.py sim --only simkit/sim/run.py   # one file of simkit/sim/
     python scripts/mutation.py policies --check simkit.policies.thresholds.x_BudgetPolicy__mutmut_1
     python scripts/mutation.py policies --max-children 2 --json policies.json
 
@@ -24,12 +25,25 @@ It takes tens of minutes on a 2-core machine, so it is not part of ``.ci/run``. 
    working folder prints a diff).
 
 ``--check NAME ...`` (re)runs only the named mutants and prints their status, to confirm that
-a given mutant is killed.
+a given mutant is killed. ``--only GLOB ...`` mutates only the target's files that match (a
+per-file run: ``sim`` as a whole takes hours on 2 cores). ``--refresh`` copies the checkout's
+current files over an existing working folder and keeps mutmut's results (a mutant's result
+stands unless its function changed); with ``--recheck`` every mutant that is not killed is run
+again: after adding tests this turns a full run into the score with the new tests (a killed
+mutant stays killed when tests are only added).
+
+Tests marked ``slow`` are left out under mutmut (``-m "not slow"``): every surviving mutant
+runs all the tests that execute it, and one slow test would make a run take days. So are the
+tests in ``DESELECT``.
+
+Equivalent mutants (no input can tell them apart from the original) are listed in
+``EQUIVALENT`` with the reason; they are reported, not counted out of the score.
 """
 
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import json
 import os
 import shutil
@@ -57,26 +71,39 @@ TARGETS = {
         ],
         "tests/sim",
     ),
+    # every module of the simulator; use --only to run one file at a time
+    "sim": (["simkit/sim/*.py"], "tests/sim"),
 }
 
 #: tests deselected under mutmut only: those that read module source with ``ast`` (they fail on
 #: mutmut's trampolines, whatever the mutant) and the one that builds a wheel of the checkout
 #: (packaging, not behaviour; it needs files mutmut does not copy).
+_SIM_DESELECT = [
+    "tests/sim/test_demo_policies.py::test_a_wheel_carries_the_sample_traces_with_their_licences",
+    # 100,000 requests through an M/M/4 queue (over a minute): the Lindley-recursion test on
+    # one slot and the load-balancer tests pin the same queueing code in seconds
+    "tests/sim/test_queueing_theory.py::test_m_m_c_mean_wait_agrees_with_erlang_c",
+]
 DESELECT = {
     "metrics": ["tests/metrics/test_metrics_imports.py"],
-    "engine": [
-        "tests/sim/test_demo_policies.py::test_a_wheel_carries_the_sample_traces_with_their_licences"
-    ],
+    "engine": _SIM_DESELECT,
+    "sim": _SIM_DESELECT,
 }
+
+#: surviving mutants that no input can tell from the original, with the reason (names as
+#: ``mutmut results`` prints them for the code at the commit that lists them; a change to the
+#: function renumbers its mutants, so re-read them with ``mutmut show NAME`` then)
+EQUIVALENT: dict[str, str] = {}
 
 #: mutmut status -> our bucket; "no tests" counts as a survivor in the score
 KILLED = {"killed", "timeout", "caught by type check"}
 SURVIVED = {"survived", "no tests", "suspicious"}
 
 
-def copy_checkout(workdir: Path) -> None:
-    """Copy the checkout's tracked and untracked-but-not-ignored files into ``workdir``."""
-    if workdir.exists():
+def copy_checkout(workdir: Path, *, keep: bool = False) -> None:
+    """Copy the checkout's tracked and untracked-but-not-ignored files into ``workdir``
+    (emptied first unless ``keep``: then mutmut's ``mutants/`` folder and results stay)."""
+    if workdir.exists() and not keep:
         shutil.rmtree(workdir)
     files = subprocess.run(
         ["git", "ls-files", "-co", "--exclude-standard", "-z"],
@@ -96,10 +123,15 @@ def copy_checkout(workdir: Path) -> None:
         shutil.copy2(src, dst)
 
 
-def mutmut_config(target: str) -> str:
+def mutmut_config(target: str, only: list[str] | None = None) -> str:
     """The ``[tool.mutmut]`` section for ``target``."""
     globs, tests = TARGETS[target]
-    args = ["-x", "-q", "-p", "no:cacheprovider"]
+    if only:
+        outside = [g for g in only if not any(fnmatch.fnmatch(g, t) for t in globs)]
+        if outside:
+            raise SystemExit(f"--only {outside[0]!r} is not one of {target}'s files {globs}")
+        globs = list(only)
+    args = ["-x", "-q", "-p", "no:cacheprovider", "-m", "not slow"]
     for path in DESELECT.get(target, []):
         args += ["--deselect" if "::" in path else "--ignore", path]
 
@@ -148,6 +180,9 @@ def score(status_by_name: dict[str, str]) -> dict:
         "survived_incl_no_tests": survived,
         "score": killed / (killed + survived) if killed + survived else float("nan"),
         "survivors": sorted(n for n, s in status_by_name.items() if s in SURVIVED),
+        "equivalent_survivors": sorted(
+            n for n, s in status_by_name.items() if s in SURVIVED and n in EQUIVALENT
+        ),
     }
 
 
@@ -158,17 +193,32 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workdir", type=Path, help="fresh working folder (deleted first)")
     p.add_argument("--max-children", type=int, default=2, help="parallel mutant runs")
     p.add_argument("--check", nargs="+", metavar="MUTANT", help="run only these mutants")
+    p.add_argument("--only", nargs="+", metavar="GLOB", help="mutate only these files")
     p.add_argument("--reuse", action="store_true", help="keep the working folder as it is")
+    p.add_argument(
+        "--refresh",
+        action="store_true",
+        help="copy the checkout over the working folder, keeping mutmut's results",
+    )
+    p.add_argument(
+        "--recheck", action="store_true", help="run again every mutant that is not killed"
+    )
     p.add_argument("--json", type=Path, help="write the result here too")
     args = p.parse_args(argv)
     workdir = args.workdir or Path(tempfile.gettempdir()) / f"simkit-mutation-{args.target}"
-    if not args.reuse:
-        copy_checkout(workdir)
+    if args.refresh or not args.reuse:
+        copy_checkout(workdir, keep=args.refresh)
         with (workdir / "pyproject.toml").open("a") as f:
-            f.write(mutmut_config(args.target))
+            f.write(mutmut_config(args.target, args.only))
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     run = [sys.executable, "-m", "mutmut", "run", "--max-children", str(args.max_children)]
-    subprocess.run([*run, *(args.check or [])], cwd=workdir, env=env, check=True)
+    names = list(args.check or [])
+    if args.recheck:
+        names += [n for n, s in statuses(workdir, env).items() if s in SURVIVED]
+        if not names:
+            print("every mutant is killed already")
+    if names or not args.recheck:
+        subprocess.run([*run, *names], cwd=workdir, env=env, check=True)
     status_by_name = statuses(workdir, env)
     if args.check:
         status_by_name = {n: status_by_name.get(n, "not found") for n in args.check}
@@ -182,6 +232,8 @@ def main(argv: list[str] | None = None) -> int:
         f"{result['survived_incl_no_tests']:>18} {result['score']:>7.1%}"
     )
     print("counts:", result["counts"])
+    n_eq = len(result["equivalent_survivors"])
+    print(f"of the survivors, {n_eq} are listed as equivalent (EQUIVALENT); the score counts them")
     text = json.dumps(result, indent=1)
     if args.json:
         args.json.write_text(text + "\n")
