@@ -1,0 +1,139 @@
+"""SLO attainment, event counts, the Pareto front and RouterBench's oracle on the cases the
+other tests leave out: two budgets at once, a zero budget, runs not in id order, bad counts,
+tied points across the front's blocks, bad model matrices (issue 10: each case here was a
+surviving mutant of ``scripts/mutation.py metrics``).
+
+Records are ``test_record_metrics``'s hand-built tables; their latencies are listed there.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from simkit.errors import SpecError, TraceError
+from simkit.metrics import event_counts, oracle_router, pareto_front, slo_attainment
+from tests.metrics.test_record_metrics import make_records
+
+
+def message(excinfo: pytest.ExceptionInfo) -> str:
+    return str(excinfo.value)
+
+
+# --- slo_attainment -------------------------------------------------------------------------------
+def test_both_budgets_must_hold_at_once():
+    """Run 0's TTFTs are 0.5, 0.2, 1.0 and a failure; end-to-end 1.5, 1.2, 3.0. With TTFT
+    <= 0.25 and e2e <= 2.0 only request b meets both (1/4); run 1 (TTFT 0.3) meets neither
+    although every request is within the e2e budget."""
+    met = slo_attainment(make_records(), ttft_s=0.25, e2e_s=2.0)
+    assert met.to_dict() == {0: 0.25, 1: 0.0}
+    assert slo_attainment(make_records(), e2e_s=2.0).to_dict() == {0: 0.5, 1: 1.0}
+
+
+def test_a_zero_budget_is_a_budget_no_request_meets():
+    assert slo_attainment(make_records(), ttft_s=0.0).to_dict() == {0: 0.0, 1: 0.0}
+
+
+def test_attainment_is_listed_by_run_id_whatever_the_records_order():
+    records = make_records()
+    records["run_id"] = records["run_id"].map({0: 5, 1: 2})
+    met = slo_attainment(records, ttft_s=0.4)
+    assert met.index.tolist() == [2, 5]
+    assert met.tolist() == [1.0, 0.25]
+
+
+@pytest.mark.parametrize(
+    ("budgets", "expected"),
+    [
+        ({}, "slo_attainment, key 'ttft_s': no budget given; pass ttft_s and/or e2e_s"),
+        ({"e2e_s": -1}, "slo_attainment, key 'e2e_s': got -1.0; expected >= 0"),
+        ({"ttft_s": float("nan")}, "slo_attainment, key 'ttft_s': got nan; expected >= 0"),
+    ],
+)
+def test_slo_budgets_are_checked_by_name(budgets, expected):
+    with pytest.raises(SpecError) as e:
+        slo_attainment(make_records(), **budgets)
+    assert message(e) == expected
+
+
+# --- event_counts ---------------------------------------------------------------------------------
+def test_event_counts_name_the_missing_column_and_the_bad_count():
+    records = make_records()
+    with pytest.raises(TraceError) as e:
+        event_counts(records.drop(columns="retries"))
+    assert message(e).startswith(
+        "records, column 'retries': required column missing (1 missing: 'retries'); "
+        "columns present: 'run_id', "
+    )
+    with pytest.raises(TraceError) as e:
+        event_counts(records.assign(retries=[0, 1, np.nan, 0, 0, 0, 0]))
+    assert message(e) == (
+        "records, row 3, column 'retries': bad value in 1 rows (first: nan); "
+        "expected a finite number >= 0"
+    )
+    with pytest.raises(TraceError) as e:
+        event_counts(records.assign(n_429=[0, 1.5, 0, 0, 0, 0, 0]))
+    assert message(e) == "records, row 2, column 'n_429': got 1.5; expected a whole count >= 0"
+
+
+# --- pareto_front ---------------------------------------------------------------------------------
+def test_copies_of_a_front_point_are_all_kept_across_blocks():
+    """300 copies of the best point (more than one block of 256 rows) and two dominated
+    points: every copy stays on the front, in three objectives as in two."""
+    best = pd.DataFrame({"cost": [1.0] * 300, "latency": [1.0] * 300, "quality": [0.9] * 300})
+    worse = pd.DataFrame({"cost": [2.0, 1.0], "latency": [1.0, 2.0], "quality": [0.9, 0.9]})
+    df = pd.concat([worse, best], ignore_index=True)
+    mask = pareto_front(df, minimize=["cost", "latency"], maximize=["quality"])
+    assert mask.tolist() == [False, False] + [True] * 300
+
+
+# --- oracle_router inputs -------------------------------------------------------------------------
+QUALITY = pd.DataFrame({"m1": [1.0, 0.0], "m2": [1.0, 1.0]})
+COST = pd.DataFrame({"m1": [1.0, 2.0], "m2": [3.0, 4.0]})
+
+
+@pytest.mark.parametrize(
+    ("quality", "cost", "expected"),
+    [
+        (
+            QUALITY.to_numpy(),
+            COST,
+            "quality: expected a DataFrame (samples x models), got <class 'numpy.ndarray'>",
+        ),
+        (
+            QUALITY,
+            COST.to_numpy(),
+            "cost: expected a DataFrame (samples x models), got <class 'numpy.ndarray'>",
+        ),
+        (
+            QUALITY,
+            COST.assign(m2=[3.0, np.nan]),
+            "cost, row 2, column 'm2': missing or non-finite in 1 cells; expected a number. "
+            "drop such samples first, as RouterBench does (e.g. .dropna())",
+        ),
+        (QUALITY, COST.assign(m2=[3.0, -1.0]), "cost, row 2, column 'm2': negative cost"),
+    ],
+)
+def test_oracle_names_the_bad_model_matrix(quality, cost, expected):
+    with pytest.raises(TraceError) as e:
+        oracle_router(quality, cost)
+    assert message(e) == expected
+
+
+def test_a_free_model_is_a_valid_oracle_pick():
+    """Cost 0 is allowed (a self-hosted model's marginal cost): sample 2 goes to m2 for free."""
+    out = oracle_router(QUALITY, COST.assign(m2=[3.0, 0.0]))
+    assert out["model"].tolist() == ["m1", "m2"]
+    assert out["cost"].tolist() == [1.0, 0.0]
+
+
+def test_oracle_reads_nullable_integer_matrices():
+    quality = QUALITY.astype("Int64")
+    cost = COST.astype("Int64")
+    out = oracle_router(quality, cost)
+    assert out["quality"].tolist() == [1.0, 1.0]
+    assert out["cost"].tolist() == [1.0, 4.0]
+    with pytest.raises(TraceError) as e:
+        oracle_router(quality, cost.astype("Int64").assign(m1=pd.array([1, None], dtype="Int64")))
+    assert message(e).startswith("cost, row 2, column 'm1': missing or non-finite in 1 cells")
