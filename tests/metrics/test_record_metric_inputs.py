@@ -13,7 +13,13 @@ import pandas as pd
 import pytest
 
 from simkit.errors import SpecError, TraceError
-from simkit.metrics import event_counts, oracle_router, pareto_front, slo_attainment
+from simkit.metrics import (
+    event_counts,
+    oracle_router,
+    pareto_front,
+    slo_attainment,
+    tier_shares,
+)
 from tests.metrics.test_record_metrics import make_records
 
 
@@ -137,3 +143,31 @@ def test_oracle_reads_nullable_integer_matrices():
     with pytest.raises(TraceError) as e:
         oracle_router(quality, cost.astype("Int64").assign(m1=pd.array([1, None], dtype="Int64")))
     assert message(e).startswith("cost, row 2, column 'm1': missing or non-finite in 1 cells")
+
+
+def test_requests_refused_over_a_context_window_are_counted_per_run_in_run_order():
+    """Run 0's failure was refused over a context window; run 1 gets a failure with no
+    recorded reason, which is not one. A completed request is never counted, whatever its
+    reason column says. Runs are listed by id (5 after 2) with the index named run_id."""
+    records = make_records()
+    records.loc[3, "fail_reason"] = "context_exceeded"
+    records.loc[5, "fail_reason"] = "context_exceeded"  # completed: not counted
+    records.loc[6, ["status", "fail_reason"]] = ["failed", pd.NA]
+    records["run_id"] = records["run_id"].map({0: 5, 1: 2})
+    counts = event_counts(records)
+    assert counts.index.name == "run_id" and counts.index.tolist() == [2, 5]
+    assert counts["n_context_exceeded"].tolist() == [0, 1]
+    assert counts["n_failed"].tolist() == [1, 1]
+    assert (counts.dtypes == np.int64).all()
+
+
+def test_tier_shares_name_the_missing_column_and_list_runs_by_id():
+    records = make_records()
+    with pytest.raises(TraceError) as e:
+        tier_shares(records.drop(columns="tier"))
+    assert message(e).startswith(
+        "records, column 'tier': required column missing (1 missing: 'tier'); columns present: "
+    )
+    records["run_id"] = records["run_id"].map({0: 5, 1: 2})
+    shares = tier_shares(records)
+    assert shares.to_dict() == {(2, "api"): 1.0, (5, "api"): 0.25, (5, "gpu"): 0.5}
