@@ -402,14 +402,23 @@ class _ChatCompletions:
         self.log = log
         self.attempts: dict[tuple[str, str], int] = {}
         self.n = 0
-        self.count = lru_cache(maxsize=65536)(self._count)
-        self.count("")  # load the tokenizer now, not inside the first request's TTFT
+        from simkit.trace.tokens import token_counter
 
-    @staticmethod
-    def _count(text: str) -> int:
-        from simkit.trace.tokens import count_tokens
-
-        return int(count_tokens([text]).iloc[0])
+        # one text at a time (count_tokens' batch path starts a thread pool per call);
+        # loaded now, not inside the first request's TTFT
+        self.count = lru_cache(maxsize=65536)(token_counter())
+        self.count("")
+        # JSON of each chunk text (the filler words repeat across answers)
+        self.json_text = lru_cache(maxsize=4096)(json.dumps)
+        # models that can draw nothing from their fault stream skip building it (its draws
+        # would all be "no fault" and the medians: the same answers, bit for bit)
+        self.faultless = {
+            m.name
+            for m in config.models
+            if not (m.p_429 or m.p_5xx or m.p_stall or m.p_disconnect or m.p_malformed)
+            and m.ttft_s.sigma == 0
+            and (m.output_tokens_per_s is None or m.output_tokens_per_s.sigma == 0)
+        }
 
     async def _body(self, receive) -> bytes:
         chunks = []
@@ -518,7 +527,12 @@ class _ChatCompletions:
             return
         attempt = self.attempts.get((model.name, sha), 0)
         self.attempts[(model.name, sha)] = attempt + 1
-        faults = named_stream(self.config.seed, f"fault/{model.name}/{sha}/{attempt}")
+        faultless = model.name in self.faultless
+        faults = (
+            None
+            if faultless
+            else named_stream(self.config.seed, f"fault/{model.name}/{sha}/{attempt}")
+        )
         self.n += 1
         rid = f"chatcmpl-stub{self.n}"
         entry = {
@@ -532,7 +546,7 @@ class _ChatCompletions:
         if self.log is not None:
             self.log.append(entry)
         headers = [(b"x-request-id", rid.encode())]
-        if faults.random() < model.p_429:
+        if not faultless and faults.random() < model.p_429:
             entry["status"] = 429
             ra = model.retry_after_s
             headers += [
@@ -544,7 +558,7 @@ class _ChatCompletions:
                 send, 429, _error_body(msg, "requests", "rate_limit_exceeded"), headers
             )
             return
-        if faults.random() < model.p_5xx:
+        if not faultless and faults.random() < model.p_5xx:
             entry["status"] = 500
             await self._reply(
                 send,
@@ -555,15 +569,21 @@ class _ChatCompletions:
                 headers,
             )
             return
-        ttft = float(model.ttft_s.sample(faults))
-        speed = (
-            None
-            if model.output_tokens_per_s is None
-            else float(model.output_tokens_per_s.sample(faults))
-        )
-        stall = faults.random() < model.p_stall
-        disconnect = faults.random() < model.p_disconnect
-        malformed = faults.random() < model.p_malformed
+        if faultless:
+            ttft = float(model.ttft_s.median)
+            tps = model.output_tokens_per_s
+            speed = None if tps is None else float(tps.median)
+            stall = disconnect = malformed = False
+        else:
+            ttft = float(model.ttft_s.sample(faults))
+            speed = (
+                None
+                if model.output_tokens_per_s is None
+                else float(model.output_tokens_per_s.sample(faults))
+            )
+            stall = faults.random() < model.p_stall
+            disconnect = faults.random() < model.p_disconnect
+            malformed = faults.random() < model.p_malformed
         ref = self.key.lookup(text=question)
         answer_rng = named_stream(self.config.seed, f"answer/{model.name}/{sha}")
         correct = bool(answer_rng.random() < model.p_correct)
@@ -629,27 +649,34 @@ class _ChatCompletions:
         )
         first = f'{prefix}"delta":{{"role":"assistant","content":"","refusal":null}},"logprobs":null,"finish_reason":null}}]{usage_field}}}\n\n'
         await send({"type": "http.response.body", "body": first.encode(), "more_body": True})
+        # every content chunk's bytes up front: the loop below only paces and writes
+        head = f'{prefix}"delta":{{"content":'
+        rest = f'}},"logprobs":null,"finish_reason":null}}]{usage_field}}}\n\n'
+        jt = self.json_text
+        bodies = [f"{head}{jt(tok)}{rest}".encode() for tok in tokens]
         half = len(tokens) // 2
-        for i, tok in enumerate(tokens):
-            wait = target + (i / speed if speed else 0.0) - time.time()
-            if wait > 0:
-                await asyncio.sleep(wait)
-            if i == half and stall:
-                await asyncio.sleep(model.stall_s)
-                target += model.stall_s
-            if i == half and disconnect:
-                entry["status"] = "disconnected"
-                return  # no final body message: uvicorn closes the connection mid-stream
-            if i == half and malformed:
-                await send(
-                    {
-                        "type": "http.response.body",
-                        "body": b'data: {"id": "broken", "choices": [\n\n',
-                        "more_body": True,
-                    }
-                )
-            chunk = f'{prefix}"delta":{{"content":{json.dumps(tok)}}},"logprobs":null,"finish_reason":null}}]{usage_field}}}\n\n'
-            await send({"type": "http.response.body", "body": chunk.encode(), "more_body": True})
+        special = stall or disconnect or malformed
+        for i, chunk in enumerate(bodies):
+            if speed or i == 0:  # without a speed every chunk is due at the first one's time
+                wait = target + (i / speed if speed else 0.0) - time.time()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+            if special and i == half:
+                if stall:
+                    await asyncio.sleep(model.stall_s)
+                    target += model.stall_s
+                if disconnect:
+                    entry["status"] = "disconnected"
+                    return  # no final body message: uvicorn closes the connection mid-stream
+                if malformed:
+                    await send(
+                        {
+                            "type": "http.response.body",
+                            "body": b'data: {"id": "broken", "choices": [\n\n',
+                            "more_body": True,
+                        }
+                    )
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
             if i == 0:
                 entry["first_token_ns"] = time.time_ns()
         tail = (
@@ -667,7 +694,11 @@ class _ChatCompletions:
 
 
 def create_app(config: StubConfig, *, keep_log: bool = True):
-    """The stub's Starlette application (routes ``/v1/chat/completions``, ``/v1/models``, ``/stub/log``)."""
+    """The stub's ASGI application (``/v1/chat/completions``, ``/v1/models``, ``/stub/log``).
+
+    Chat completions are answered by a raw ASGI endpoint; the other routes by Starlette.
+    ``keep_log=False`` keeps no ``/stub/log`` entries (it then returns an empty list).
+    """
     from starlette.applications import Starlette
     from starlette.requests import Request
     from starlette.responses import JSONResponse, Response
@@ -698,13 +729,23 @@ def create_app(config: StubConfig, *, keep_log: bool = True):
     async def stub_log(request: Request) -> Response:
         return JSONResponse({"requests": [] if log is None else list(log)})
 
-    return Starlette(
+    app = Starlette(
         routes=[
             Route("/v1/chat/completions", chat, methods=["POST"]),
             Route("/v1/models", models, methods=["GET"]),
             Route("/stub/log", stub_log, methods=["GET"]),
         ]
     )
+
+    async def asgi(scope, receive, send) -> None:
+        # the hot path goes straight to the endpoint (it answers every method and error
+        # itself); Starlette's middleware stack and router cost more than the answer does
+        if scope["type"] == "http" and scope["path"] == "/v1/chat/completions":
+            await chat(scope, receive, send)
+        else:
+            await app(scope, receive, send)
+
+    return asgi
 
 
 def _uvicorn_config(app, port: int, log_level: str, sock_host: str = "127.0.0.1"):
@@ -716,6 +757,7 @@ def _uvicorn_config(app, port: int, log_level: str, sock_host: str = "127.0.0.1"
         port=port,
         log_level=log_level,
         access_log=False,
+        proxy_headers=False,  # loopback only: no proxy in front, no X-Forwarded-* to trust
         loop="uvloop" if _has("uvloop") else "asyncio",
         http="httptools" if _has("httptools") else "h11",
         lifespan="off",
