@@ -8,9 +8,14 @@ cores but not a GIL. Three parts, printed as tables and then one JSON document:
    usage chunk, then ``[DONE]``), every record appended and fsync'd: ``simkit.live.record``
    with the openai client's aiohttp transport (``DefaultAioHttpClient``) and with its default
    httpx transport, next to a bare loop (the openai client, the same stream, one JSON line per
-   answer to a file, no fsync, no grading) with each transport. Requests/s is the number of
-   records over the time from the first request sent to the last record written; the median
-   over ``--repeats`` runs of ``--n`` requests each is reported.
+   answer to a file, no fsync, no grading) with each transport, against our stub and against
+   the calibration's minimal Starlette SSE stub (``benchmarks/minimal_sse_stub.py``: parse the
+   body, stream the chunks, nothing else). So one run prints bare loop vs minimal stub (the
+   issue's calibration), bare loop vs our stub (what our stub costs) and recorder vs our stub
+   (what the recorder costs) side by side. Requests/s is the number of records over the time
+   from the first request sent to the last record written; the median over ``--repeats`` runs
+   of ``--n`` requests each is reported, with the CPU each side spent per request (process
+   CPU time / requests: much less sensitive to other load on the machine than the rates).
 2. **TTFT overhead** open loop: requests sent at a fixed rate through the recorder's own attempt
    code (``_Caller.attempt``); overhead = recorded TTFT minus the stub's own time from receipt to
    sending the first content chunk (the stub's ``/stub/log`` timestamps, joined by request id).
@@ -22,7 +27,7 @@ cores but not a GIL. Three parts, printed as tables and then one JSON document:
 Usage::
 
     python benchmarks/bench_live.py [--n 3000] [--repeats 3] [--rates 50,100,200,400,800]
-        [--cal-n 400] [--json bench_live.json]
+        [--cal-n 400] [--json bench_live.json] [--quick] [--only throughput]
 """
 
 from __future__ import annotations
@@ -32,6 +37,8 @@ import asyncio
 import json
 import os
 import platform
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -47,6 +54,33 @@ from simkit.live.text import prompt_messages
 from simkit.trace import load_trace
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds a process has used (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class MinimalStub:
+    """``benchmarks/minimal_sse_stub.py`` in a child process (16-token streams)."""
+
+    def __init__(self, tokens: int = 16) -> None:
+        script = REPO / "benchmarks" / "minimal_sse_stub.py"
+        cmd = [sys.executable, str(script), "--port", "0", "--tokens", str(tokens)]
+        self.process = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+        line = self.process.stdout.readline() if self.process.stdout else ""
+        if "listening on" not in line:
+            self.process.kill()
+            raise RuntimeError(f"the minimal stub did not start ({line!r})")
+        self.base_url = line.split()[-1]
+
+    def __enter__(self) -> MinimalStub:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=10)
 
 
 def endpoint(base_url: str, model: str, concurrency: int, retries: int = 0):
@@ -223,6 +257,52 @@ def calibration(trace, n: int) -> list[dict]:
     return table.to_dict("records")
 
 
+PATHS = (
+    ("recorder_aiohttp", "ours"),
+    ("recorder_httpx", "ours"),
+    ("bare_aiohttp", "ours"),
+    ("bare_httpx", "ours"),
+    ("bare_aiohttp", "minimal"),
+    ("bare_httpx", "minimal"),
+)
+
+
+def throughput(trace, prompts: list[str], args) -> dict:
+    """Every (client path, stub) pair of PATHS, ``--repeats`` times, interleaved."""
+    cfg = StubConfig(models=(StubModel("m", output_tokens=16),))
+    runs: dict[str, dict[str, list]] = {
+        f"{c} / {s} stub": {"rps": [], "server_cpu_ms": [], "client_cpu_ms": [], "failed": [],
+                           "retries": [], "rps_whole_call": []}
+        for c, s in PATHS
+    }  # fmt: skip
+    with start_stub_process(cfg) as ours, MinimalStub(16) as minimal:
+        stubs = {"ours": (ours.base_url, ours.process.pid),
+                 "minimal": (minimal.base_url, minimal.process.pid)}  # fmt: skip
+        for rep in range(args.repeats):
+            for client, stub in PATHS:
+                url, pid = stubs[stub]
+                row = runs[f"{client} / {stub} stub"]
+                kind, transport = client.split("_")
+                s0, c0 = cpu_s(pid), time.process_time()
+                if kind == "recorder":
+                    r = recorder_rate(trace, url, args.n, args.concurrency, transport, seed=rep)
+                    rps = r["rps"]
+                    row["rps_whole_call"].append(r["rps_whole_call"])
+                    row["retries"].append(r["retries"])
+                    row["failed"].append(r["failed"])
+                else:
+                    with tempfile.TemporaryDirectory() as tmp:
+                        rps = asyncio.run(
+                            bare_loop(url, prompts[: args.n], args.concurrency, transport,
+                                      Path(tmp) / "b.jsonl")
+                        )  # fmt: skip
+                s1, c1 = cpu_s(pid), time.process_time()
+                row["rps"].append(rps)
+                row["server_cpu_ms"].append(1000 * (s1 - s0) / args.n)
+                row["client_cpu_ms"].append(1000 * (c1 - c0) / args.n)
+    return runs
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=3000, help="requests per throughput run")
@@ -231,95 +311,103 @@ def main() -> None:
     ap.add_argument("--rates", default="50,100,200,400,800")
     ap.add_argument("--duration-s", type=float, default=4.0, help="seconds per open-loop rate")
     ap.add_argument("--cal-n", type=int, default=400, help="requests per model for calibration")
+    ap.add_argument("--only", choices=["throughput", "overhead", "calibration"], default=None,
+                    help="run one part only")  # fmt: skip
+    ap.add_argument("--quick", action="store_true",
+                    help="1,000 requests x 2 runs, 3 rates of 2 s, 150 calibration requests")  # fmt: skip
     ap.add_argument("--json", default=None, help="also write the JSON here")
     args = ap.parse_args()
+    if args.quick:
+        args.n, args.repeats, args.rates, args.duration_s, args.cal_n = (
+            1000,
+            2,
+            "50,100,400",
+            2,
+            150,
+        )
+    parts = {args.only} if args.only else {"throughput", "overhead", "calibration"}
+    load_start = os.getloadavg()
+    print(f"load average at start: {load_start[0]:.2f} (1 min), {os.cpu_count()} CPUs")
 
     trace = load_trace(REPO / "traces" / "routellm_azure")
     prompts = trace.requests["prompt"].dropna().astype(str).tolist()
     cfg = StubConfig(models=(StubModel("m", output_tokens=16),))
-    thr: dict[str, list[float]] = {
-        k: [] for k in ("recorder_aiohttp", "recorder_httpx", "bare_aiohttp", "bare_httpx")
-    }
-    whole: dict[str, list[float]] = {"recorder_aiohttp": [], "recorder_httpx": []}
-    retried: dict[str, list[int]] = {"recorder_aiohttp": [], "recorder_httpx": []}
-    failed: dict[str, list[int]] = {"recorder_aiohttp": [], "recorder_httpx": []}
-    with start_stub_process(cfg) as stub:
-        for rep in range(args.repeats):
-            for transport in ("aiohttp", "httpx"):
-                r = recorder_rate(
-                    trace, stub.base_url, args.n, args.concurrency, transport, seed=rep
-                )
-                thr[f"recorder_{transport}"].append(r["rps"])
-                whole[f"recorder_{transport}"].append(r["rps_whole_call"])
-                retried[f"recorder_{transport}"].append(r["retries"])
-                failed[f"recorder_{transport}"].append(r["failed"])
-                with tempfile.TemporaryDirectory() as tmp:
-                    rps = asyncio.run(
-                        bare_loop(
-                            stub.base_url,
-                            prompts[: args.n],
-                            args.concurrency,
-                            transport,
-                            Path(tmp) / "b.jsonl",
-                        )
-                    )
-                thr[f"bare_{transport}"].append(rps)
-    print(
-        f"1. throughput, concurrency {args.concurrency}, 16-token streams, {args.n} requests x {args.repeats} runs (median; runs)"
-    )
-    print(f"{'path':<20}{'req/s':>10}   runs")
-    for k, v in thr.items():
-        print(f"{k:<20}{np.median(v):>10.0f}   {', '.join(f'{x:.0f}' for x in v)}")
-    for k, v in whole.items():
+    runs = throughput(trace, prompts, args) if "throughput" in parts else {}
+    if runs:
         print(
-            f"{k + ' (whole call)':<32}{np.median(v):>8.0f}   (preflight, sampling, final trace write included)"
+            f"1. throughput, concurrency {args.concurrency}, 16-token streams, {args.n} requests "
+            f"x {args.repeats} runs (medians; CPU ms per request: stub process, client process)"
         )
+        print(f"{'path':<34}{'req/s':>8}{'stub cpu':>10}{'client cpu':>12}   runs (req/s)")
+        for k, v in runs.items():
+            print(
+                f"{k:<34}{np.median(v['rps']):>8.0f}{np.median(v['server_cpu_ms']):>10.3f}"
+                f"{np.median(v['client_cpu_ms']):>12.3f}   {', '.join(f'{x:.0f}' for x in v['rps'])}"
+            )
+        for k, v in runs.items():
+            if v["rps_whole_call"]:
+                print(f"{k + ' (whole call)':<34}{np.median(v['rps_whole_call']):>8.0f}   "
+                      "(preflight, sampling, final trace write included)")  # fmt: skip
+        med = {k: float(np.median(v["rps"])) for k, v in runs.items()}
+        print("ratios (same run, medians of req/s):")
+        for a, b in (("bare_aiohttp / ours stub", "bare_aiohttp / minimal stub"),
+                     ("recorder_aiohttp / ours stub", "bare_aiohttp / ours stub"),
+                     ("recorder_aiohttp / ours stub", "bare_aiohttp / minimal stub"),
+                     ("bare_httpx / ours stub", "bare_httpx / minimal stub")):  # fmt: skip
+            print(f"  {a:<30} / {b:<30} = {med[a] / med[b]:.2f}")
 
-    rates = [float(r) for r in args.rates.split(",")]
     loads = []
-    with start_stub_process(cfg) as stub:
-        for rate in rates:
-            loads.append(asyncio.run(open_loop(stub.base_url, prompts, rate, args.duration_s)))
-    print("\n2. client-side TTFT overhead, open loop (recorded TTFT - stub receipt->first chunk)")
-    print(f"{'offered/s':>10}{'sent/s':>10}{'done/s':>10}{'p50 ms':>10}{'p95 ms':>10}{'n':>7}")
-    for r in loads:
+    if "overhead" in parts:
+        with start_stub_process(cfg) as stub:
+            for rate in (float(r) for r in args.rates.split(",")):
+                loads.append(asyncio.run(open_loop(stub.base_url, prompts, rate, args.duration_s)))
         print(
-            f"{r['offered_rps']:>10.0f}{r['achieved_send_rps']:>10.0f}{r['completed_rps']:>10.0f}"
-            f"{r['overhead_p50_ms']:>10.2f}{r['overhead_p95_ms']:>10.2f}{r['n_joined']:>7}"
+            "\n2. client-side TTFT overhead, open loop (recorded TTFT - stub receipt->first chunk)"
         )
+        print(f"{'offered/s':>10}{'sent/s':>10}{'done/s':>10}{'p50 ms':>10}{'p95 ms':>10}{'n':>7}")
+        for r in loads:
+            print(
+                f"{r['offered_rps']:>10.0f}{r['achieved_send_rps']:>10.0f}"
+                f"{r['completed_rps']:>10.0f}{r['overhead_p50_ms']:>10.2f}"
+                f"{r['overhead_p95_ms']:>10.2f}{r['n_joined']:>7}"
+            )
 
-    cal = calibration(trace, args.cal_n)
-    print(
-        f"\n3. calibration: {args.cal_n} requests per model, fit + replay at the recorded send times"
-    )
-    print(
-        f"{'model':<8}{'metric':<8}{'obs p50':>9}{'sim p50':>9}{'diff':>8}{'obs p95':>9}{'sim p95':>9}{'diff':>8}"
-    )
-    for r in cal:
-        print(
-            f"{r['model']:<8}{r['metric']:<8}{r['observed_p50']:>9.4f}{r['simulated_p50']:>9.4f}{r['diff_p50']:>+8.1%}"
-            f"{r['observed_p95']:>9.4f}{r['simulated_p95']:>9.4f}{r['diff_p95']:>+8.1%}"
-        )
+    cal = calibration(trace, args.cal_n) if "calibration" in parts else []
+    if cal:
+        print(f"\n3. calibration: {args.cal_n} requests per model, fit + replay at the recorded "
+              "send times")  # fmt: skip
+        print(f"{'model':<8}{'metric':<8}{'obs p50':>9}{'sim p50':>9}{'diff':>8}{'obs p95':>9}"
+              f"{'sim p95':>9}{'diff':>8}")  # fmt: skip
+        for r in cal:
+            print(
+                f"{r['model']:<8}{r['metric']:<8}{r['observed_p50']:>9.4f}"
+                f"{r['simulated_p50']:>9.4f}{r['diff_p50']:>+8.1%}{r['observed_p95']:>9.4f}"
+                f"{r['simulated_p95']:>9.4f}{r['diff_p95']:>+8.1%}"
+            )
 
     payload = {
         "machine": {
             "platform": platform.platform(),
             "cpus": os.cpu_count(),
-            "load_avg": os.getloadavg(),
+            "load_avg_start": load_start,
+            "load_avg_end": os.getloadavg(),
         },
-        "throughput": {k: {"median_rps": float(np.median(v)), "runs": v} for k, v in thr.items()},
-        "throughput_whole_call": {
-            k: {"median_rps": float(np.median(v)), "runs": v} for k, v in whole.items()
-        },
-        "retries_per_run": retried,
-        "failed_per_run": failed,
+        "throughput": {
+            k: {
+                "median_rps": float(np.median(v["rps"])),
+                "median_server_cpu_ms_per_request": float(np.median(v["server_cpu_ms"])),
+                "median_client_cpu_ms_per_request": float(np.median(v["client_cpu_ms"])),
+                **v,
+            }
+            for k, v in runs.items()
+        },  # fmt: skip
         "ttft_overhead": loads,
         "calibration": cal,
         "settings": vars(args),
     }
-    print(json.dumps(payload, indent=1))
+    print(json.dumps(payload, indent=1, allow_nan=False))
     if args.json:
-        Path(args.json).write_text(json.dumps(payload, indent=1) + "\n")
+        Path(args.json).write_text(json.dumps(payload, indent=1, allow_nan=False) + "\n")
 
 
 if __name__ == "__main__":

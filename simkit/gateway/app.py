@@ -215,6 +215,10 @@ class Gateway:
         self.count_tokens = token_counter()
         self.upstreams = {t: Upstream(spec) for t, spec in config.upstreams.items()}
         self.fleet: LiveFleet | None = None
+        # request ids: a random prefix per process (workers and restarts never collide) and
+        # a counter (os.urandom per request costs a system call)
+        self._id_prefix = uuid.uuid4().hex[:20]
+        self._n = 0
 
     async def start(self) -> None:
         self.fleet = LiveFleet(
@@ -348,7 +352,8 @@ class Gateway:
         assert fleet is not None
         arrival = time.time()
         start = time.perf_counter()
-        rid = f"gw-{uuid.uuid4().hex}"
+        self._n += 1
+        rid = f"gw-{self._id_prefix}{self._n:012x}"
         tags = _tags(request, body, self.config)
         max_tokens = body.get("max_completion_tokens", body.get("max_tokens"))
         max_tokens = (
@@ -649,14 +654,15 @@ class Gateway:
         rec["latency_s"] = e2e
         rec["attempts"].append({"tier": tier, "outcome": "completed"})
         fleet.finished(tier, e2e, rec["cost_usd"] or 0.0)
-        self.metrics.ttft.labels(tier).observe(rec["ttft_s"])
-        self.metrics.e2e.labels(tier).observe(e2e)
+        ttft, e2e_hist, spend = self.metrics.tier(tier)
+        ttft.observe(rec["ttft_s"])
+        e2e_hist.observe(e2e)
         if rec["cost_usd"]:
-            self.metrics.spend.labels(tier).inc(rec["cost_usd"])
+            spend.inc(rec["cost_usd"])
         self._record(rec)
 
     def _record(self, rec: dict[str, Any]) -> None:
-        self.metrics.requests.labels(rec["tier"], rec["status"]).inc()
+        self.metrics.request(rec["tier"], rec["status"]).inc()
         if self.log is not None:
             for key in ("ttft_s", "latency_s", "cost_usd"):
                 if rec[key] is not None:

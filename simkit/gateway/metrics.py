@@ -13,6 +13,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
 __all__ = ["GatewayMetrics"]
@@ -68,6 +70,28 @@ class GatewayMetrics:
             buckets=_SLOW,
             registry=r,
         )
+
+        # children bound once per label values: a request's metrics then cost no label lookup
+        self._tier: dict[str, tuple[Any, Any, Any]] = {}
+        self._requests: dict[tuple[str, str], Any] = {}
+
+    def tier(self, tier: str) -> tuple[Any, Any, Any]:
+        """The (ttft, e2e, spend) children of ``tier``, bound on first use."""
+        got = self._tier.get(tier)
+        if got is None:
+            got = self._tier[tier] = (
+                self.ttft.labels(tier),
+                self.e2e.labels(tier),
+                self.spend.labels(tier),
+            )
+        return got
+
+    def request(self, tier: str, status: str) -> Any:
+        """The requests counter child of (``tier``, ``status``), bound on first use."""
+        got = self._requests.get((tier, status))
+        if got is None:
+            got = self._requests[tier, status] = self.requests.labels(tier, status)
+        return got
 
     def render(self) -> bytes:
         """The Prometheus text exposition of every metric."""

@@ -2,7 +2,12 @@
 
 :func:`record` (and ``simkit live record``) sends each sampled prompt, as one user message, to
 each chosen endpoint through ``openai.AsyncOpenAI`` with streaming and
-``stream_options={"include_usage": True}``, and writes one JSON line per (request, model):
+``stream_options={"include_usage": True}``, and writes one JSON line per (request, model).
+The client builds and sends each request and turns an error status into its exception; the
+streamed chunks are read as plain JSON from its raw streaming response
+(``with_streaming_response``), not built into the client's typed objects, which cost more CPU
+than the rest of the request (``benchmarks/bench_live.py`` measures the recorder against a
+bare loop over the typed stream). Each record:
 
 ==================  ===========================================================================
 ``status``          ``ok``, ``error``, ``timeout``, ``rate_limited``, ``context_exceeded`` or
@@ -249,7 +254,14 @@ class _Bucket:
 
 
 def _percentile(values: Sequence[float], q: float) -> float:
-    return float(np.percentile(values, q)) if values else math.nan
+    """numpy's default (linear) percentile, in plain Python: a record's ~16 gaps cost less so."""
+    if not values:
+        return math.nan
+    s = sorted(values)
+    h = (len(s) - 1) * q / 100
+    lo = math.floor(h)
+    hi = min(lo + 1, len(s) - 1)
+    return float(s[lo] + (s[hi] - s[lo]) * (h - lo))
 
 
 def _retry_after(exc: Exception) -> float | None:
@@ -267,6 +279,37 @@ def _retry_after(exc: Exception) -> float | None:
             if math.isfinite(v) and v >= 0:
                 return min(v, 60.0)
     return None
+
+
+class _Malformed(Exception):
+    """A streamed chunk that is JSON but not a chat-completion chunk."""
+
+
+def _stream_error(error: Any, request: Any) -> Exception:
+    """The client's own error for an ``{"error": ...}`` event in a stream (as it raises it)."""
+    import openai
+
+    message = error.get("message") if isinstance(error, dict) else None
+    if not message or not isinstance(message, str):
+        message = "An error occurred during streaming"
+    return openai.APIError(message=message, request=request, body=error)
+
+
+async def _sse_data(lines: Any) -> Any:
+    """The ``data`` of each server-sent event in ``lines`` (an async iterator of text lines):
+    ``data:`` lines joined by newlines, dispatched at a blank line; other fields and comments
+    are skipped (the SSE rules the ``openai`` client's own decoder follows)."""
+    data: list[str] = []
+    async for line in lines:
+        if not line:
+            if data:
+                yield "\n".join(data)
+                data = []
+            continue
+        if line.startswith("data:"):
+            data.append(line[6:] if line.startswith("data: ") else line[5:])
+    if data:
+        yield "\n".join(data)
 
 
 class _Caller:
@@ -295,23 +338,46 @@ class _Caller:
             last = None
             parts: list[str] = []
             try:
-                async with asyncio.timeout(ep.timeout_s):
-                    stream = await self.client.chat.completions.create(
+                async with (
+                    asyncio.timeout(ep.timeout_s),
+                    self.client.chat.completions.with_streaming_response.create(
                         model=ep.model,
-                        messages=messages,
+                        # the messages go in the body as they are (extra_body takes precedence
+                        # over the arguments): the client's typed walk over a message list
+                        # costs ~150 us of CPU a request and changes nothing in plain
+                        # {role, content} messages
+                        messages=[],
+                        extra_body={"messages": messages},
                         max_tokens=max_tokens,
                         stream=True,
                         stream_options={"include_usage": True},
-                    )
-                    async for chunk in stream:
+                    ) as response,
+                ):
+                    # the client raised for an error status already; the chunks are read as
+                    # plain JSON (building the client's typed object per chunk cost more CPU
+                    # than the rest of the request)
+                    done = False
+                    async for data in _sse_data(response.iter_lines()):
+                        if done:
+                            continue  # read to the end: the connection goes back to the pool
+                        if data.startswith("[DONE]"):
+                            done = True
+                            continue
                         now = time.perf_counter()
-                        result.server_id = result.server_id or chunk.id
-                        if chunk.usage is not None:
-                            result.prompt_tokens = chunk.usage.prompt_tokens
-                            result.completion_tokens = chunk.usage.completion_tokens
+                        chunk = json.loads(data)
+                        if not isinstance(chunk, dict):
+                            raise _Malformed(f"a chunk is a JSON {type(chunk).__name__}")
+                        if chunk.get("error"):
+                            raise _stream_error(chunk["error"], response.http_request)
+                        result.server_id = result.server_id or chunk.get("id")
+                        usage = chunk.get("usage")
+                        if isinstance(usage, dict):
+                            result.prompt_tokens = usage.get("prompt_tokens")
+                            result.completion_tokens = usage.get("completion_tokens")
                             result.usage_reported = True
-                        for choice in chunk.choices:
-                            content = choice.delta.content if choice.delta else None
+                        for choice in chunk.get("choices") or ():
+                            delta = choice.get("delta")
+                            content = delta.get("content") if delta else None
                             if content:
                                 if last is None:
                                     result.ttft_s = now - t0
@@ -320,8 +386,8 @@ class _Caller:
                                     result.gaps.append(now - last)
                                 last = now
                                 parts.append(content)
-                            if choice.finish_reason:
-                                result.finish_reason = choice.finish_reason
+                            if choice.get("finish_reason"):
+                                result.finish_reason = choice["finish_reason"]
                 result.e2e_s = time.perf_counter() - t0
                 result.status = "ok"
             except TimeoutError:
@@ -354,6 +420,8 @@ class _Caller:
                 result.reason = f"connection to {ep.name} failed {where}: {_short(exc)}"
             except json.JSONDecodeError as exc:
                 result.reason = f"malformed SSE/JSON from {ep.name}: {exc.msg}"
+            except (_Malformed, AttributeError, TypeError) as exc:
+                result.reason = f"malformed SSE/JSON from {ep.name}: {exc}"
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # transport errors of the httpx/aiohttp stack mid-stream
@@ -447,7 +515,7 @@ def _record_of(
         "reason": a.reason,
         "ttft_s": _finite_or_none(a.ttft_s),
         "e2e_s": _finite_or_none(a.e2e_s) if a.status == "ok" else None,
-        "itl_mean_s": _finite_or_none(float(np.mean(gaps))) if gaps else None,
+        "itl_mean_s": _finite_or_none(math.fsum(gaps) / len(gaps)) if gaps else None,
         "itl_p50_s": _finite_or_none(_percentile(gaps, 50)),
         "itl_p95_s": _finite_or_none(_percentile(gaps, 95)),
         "itl_max_s": _finite_or_none(max(gaps)) if gaps else None,

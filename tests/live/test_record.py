@@ -304,3 +304,64 @@ def test_a_grader_of_your_own_grades_every_answer(small_trace, endpoints, tmp_pa
     assert all(r["raw_score"] == min(len(r["answer"]), 200) for r in recs)
     live = load_trace(tmp_path / "out").outcomes.query("origin == 'live'")
     assert (live["scale_max"] == 200).all()
+
+
+async def _collect(lines):
+    from simkit.live.record import _sse_data
+
+    async def gen():
+        for line in lines:
+            yield line
+
+    return [d async for d in _sse_data(gen())]
+
+
+def test_sse_events_join_data_lines_and_skip_other_fields():
+    import asyncio
+
+    lines = [": a comment", "event: message", "data: {\"a\":", "data:1}", "", "", "id: 7",
+             "data: [DONE]"]  # fmt: skip
+    assert asyncio.run(_collect(lines)) == ['{"a":\n1}', "[DONE]"]
+
+
+@pytest.mark.parametrize(
+    ("events", "expected"),
+    [
+        (b'data: {"error": {"message": "overloaded upstream"}}\n\n', "overloaded upstream"),
+        (b"data: [1, 2]\n\n", "malformed SSE/JSON from raw: a chunk is a JSON list"),
+        (b'data: {"choices": [\n\n', "malformed SSE/JSON from raw"),
+    ],
+)
+def test_an_error_event_or_a_chunk_that_is_not_an_object_is_an_error_naming_it(events, expected):
+    """A real HTTP server on 127.0.0.1 that streams the given events, then closes."""
+    import asyncio
+
+    from simkit.live.record import _Caller, _make_client
+
+    async def main():
+        async def handle(reader, writer):
+            await reader.readuntil(b"\r\n\r\n")
+            writer.write(
+                b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nconnection: close\r\n\r\n"
+                + b'data: {"id": "c1", "choices": [{"index": 0, "delta": {"content": "Hi"}}]}\n\n'
+                + events
+            )
+            await writer.drain()
+            writer.close()
+
+        server = await asyncio.start_server(handle, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        body = {"raw": {"base_url": f"http://127.0.0.1:{port}/v1", "model": "m",
+                        "price": {"input_usd_per_mtok": 0, "output_usd_per_mtok": 0}}}  # fmt: skip
+        ep = endpoints_from_dict({"endpoints": body})["raw"]
+        client = _make_client(ep, "unused", "aiohttp")
+        try:
+            return await _Caller(ep, client).attempt([{"role": "user", "content": "q"}], 8, 0)
+        finally:
+            await client.close()
+            server.close()
+
+    a = asyncio.run(main())
+    assert a.status == "error"
+    assert expected in a.reason and "(after 1 chunks)" in a.reason
+    assert a.text == "Hi" and a.server_id == "c1"
