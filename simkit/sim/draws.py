@@ -46,4 +46,9 @@ class Draws:
         """``median * exp(sigma * Z)``; a constant when ``sigma == 0`` (no draw used)."""
         if sigma == 0.0:
             return median
-        return median * math.exp(sigma * self.normal())
+        i = self._ni  # normal(), inlined: the simulator draws three of these per attempt
+        if i >= len(self._n):
+            self._n = self._rng.standard_normal(_BLOCK).tolist()
+            i = 0
+        self._ni = i + 1
+        return median * math.exp(sigma * self._n[i])

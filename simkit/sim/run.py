@@ -191,8 +191,9 @@ class Run:
             self.deferred.drain(now)
         i = self._next
         n = self.n
+        start_request = self.start_request
         while i < n and arrival[i] <= now:
-            self.start_request(i)
+            start_request(i)
             i += 1
         self._next = i
         if i < n:
