@@ -7,6 +7,9 @@ objects travel once per worker, not once per task: Dask scatters them to every w
 (``client.scatter(..., broadcast=True)``) and Ray puts them in its object store
 (``ray.put``); joblib's loky backend memory-maps large arrays and reuses its workers. Results
 come back as ``(task index, result)`` in the order the runs finish; the caller orders them.
+On Dask and Ray the tasks travel in :data:`BATCHES_PER_WORKER` batches per worker (one
+scheduler round trip per batch, not per run; a batch's results arrive together); joblib
+batches its own.
 
 Dask and Ray are optional (``pip install 'simkit[distributed]'``).
 """
@@ -155,6 +158,28 @@ def _call_indexed(fn: Callable[..., Any], index: int, *args: Any) -> tuple[int, 
     return index, fn(*args)
 
 
+#: Batches per worker a cluster backend cuts the tasks into: few enough that the per-task
+#: cost of the scheduler (a few milliseconds for Dask and Ray) is spread over many runs,
+#: enough that a worker finishing early finds more work.
+BATCHES_PER_WORKER = 8
+
+
+def _batches(
+    tasks: Sequence[tuple[Any, ...]], workers: int
+) -> list[list[tuple[int, tuple[Any, ...]]]]:
+    """The tasks, indexed, in consecutive batches of equal size (the last may be shorter)."""
+    size = max(1, -(-len(tasks) // (workers * BATCHES_PER_WORKER)))
+    indexed = list(enumerate(tasks))
+    return [indexed[k : k + size] for k in range(0, len(indexed), size)]
+
+
+def _call_batch(
+    fn: Callable[..., Any], batch: list[tuple[int, tuple[Any, ...]]], *shared: Any
+) -> list[tuple[int, Any]]:
+    """Run one batch on a worker: ``(index, fn(*shared, *task))`` for each of its tasks."""
+    return [(i, fn(*shared, *task)) for i, task in batch]
+
+
 def _dask(fn, shared, tasks, n_jobs, address) -> Iterator[tuple[int, Any]]:
     from distributed import Client, LocalCluster, as_completed
 
@@ -176,12 +201,13 @@ def _dask(fn, shared, tasks, n_jobs, address) -> Iterator[tuple[int, Any]]:
     futures: dict[Any, int] = {}
     try:
         remote = client.scatter(list(shared), broadcast=True, hash=False)
+        workers = sum(client.nthreads().values()) if cluster is None else _workers(n_jobs)
         futures = {
-            client.submit(_call_indexed, fn, i, *remote, *task, pure=False): i
-            for i, task in enumerate(tasks)
+            client.submit(_call_batch, fn, batch, *remote, pure=False): k
+            for k, batch in enumerate(_batches(tasks, workers))
         }
         for future in as_completed(futures):
-            yield future.result()
+            yield from future.result()
     finally:
         client.cancel(list(futures))  # stopped early (an error, Ctrl-C): drop the rest
         client.close()
@@ -207,11 +233,12 @@ def _ray(fn, shared, tasks, n_jobs, address) -> Iterator[tuple[int, Any]]:
     pending: list[Any] = []
     try:
         refs = [ray.put(obj) for obj in shared]
-        run = ray.remote(_call_indexed)
-        pending = [run.remote(fn, i, *refs, *task) for i, task in enumerate(tasks)]
+        run = ray.remote(_call_batch)
+        workers = _workers(n_jobs) if address is None else int(ray.cluster_resources()["CPU"])
+        pending = [run.remote(fn, batch, *refs) for batch in _batches(tasks, workers)]
         while pending:
             done, pending = ray.wait(pending, num_returns=1)
-            yield ray.get(done[0])
+            yield from ray.get(done[0])
     finally:
         for ref in pending:  # stopped early (an error, Ctrl-C): the cluster drops the rest
             ray.cancel(ref)

@@ -230,3 +230,16 @@ def test_the_command_names_an_unreachable_scheduler(capsys, monkeypatch):
     argv = ["sweep", *SLICE_ARGS, "--policy", POLICIES[0], "--backend", "dask"]
     assert main([*argv, "--address", address]) == 2
     assert f"no dask cluster answered at {address} within 1 s" in capsys.readouterr().err
+
+
+def test_cluster_backends_send_the_tasks_in_eight_batches_per_worker_in_order():
+    """200 runs on 2 workers: 16 batches of 13 (the last 5), every index once, in order."""
+    tasks = [(f"t{i}",) for i in range(200)]
+    batches = backends._batches(tasks, workers=2)
+    assert [len(b) for b in batches] == [13] * 15 + [5]
+    assert [i for b in batches for i, _ in b] == list(range(200))
+    assert batches[3][0] == (39, ("t39",))
+    assert [len(b) for b in backends._batches(tasks[:3], workers=4)] == [1, 1, 1]
+    assert backends._call_batch(lambda a, b, x: f"{a}{b}{x}", [(7, ("q",))], "s", "h") == [
+        (7, "shq")
+    ]
