@@ -18,9 +18,11 @@ from simkit.metrics import (
     oracle_router,
     pareto_front,
     slo_attainment,
+    summarize_runs,
     tier_shares,
+    utilisation,
 )
-from tests.metrics.test_record_metrics import make_records
+from tests.metrics.test_record_metrics import make_endpoints, make_records
 
 
 def message(excinfo: pytest.ExceptionInfo) -> str:
@@ -171,3 +173,39 @@ def test_tier_shares_name_the_missing_column_and_list_runs_by_id():
     records["run_id"] = records["run_id"].map({0: 5, 1: 2})
     shares = tier_shares(records)
     assert shares.to_dict() == {(2, "api"): 1.0, (5, "api"): 0.25, (5, "gpu"): 0.5}
+
+
+def test_shares_are_a_series_named_share():
+    assert tier_shares(make_records()).name == "share"
+
+
+# --- utilisation ----------------------------------------------------------------------------------
+def test_utilisation_names_the_bad_option_and_the_bad_busy_time():
+    endpoints = make_endpoints()
+    with pytest.raises(SpecError) as e:
+        utilisation(endpoints, by="bad")
+    assert message(e) == "utilisation, key 'by': got 'bad'; valid choices: 'replica', 'tier'"
+    with pytest.raises(TraceError) as e:
+        utilisation(endpoints.assign(busy_s=[1.0, np.nan, 1.0, 1.0]))
+    assert message(e) == (
+        "endpoints, row 2, column 'busy_s': bad value in 1 rows (first: nan); "
+        "expected a finite number >= 0"
+    )
+
+
+# --- sweep parameters in the headline table -------------------------------------------------------
+def test_only_columns_with_one_value_per_run_are_carried_as_run_parameters():
+    """``temperature`` is one value per run (a sweep parameter) and ``unset`` is missing in
+    every row: both are carried. ``mixed`` is missing in one row of run 0 and 0.5 in the
+    others, ``note`` takes two values in run 0: neither is one value per run."""
+    records = make_records(
+        temperature=[0.1] * 4 + [0.2] * 3,
+        unset=[np.nan] * 7,
+        mixed=[np.nan, 0.5, 0.5, 0.5, 1.0, 1.0, 1.0],
+        note=["a", "b", "a", "a", "c", "c", "c"],
+    )
+    summary = summarize_runs(records, make_endpoints())
+    assert summary.columns[:3].tolist() == ["run_id", "temperature", "unset"]
+    assert "mixed" not in summary.columns and "note" not in summary.columns
+    assert summary["temperature"].tolist() == [0.1, 0.2]
+    assert summary["unset"].isna().all()
