@@ -191,6 +191,12 @@ def test_utilisation_names_the_bad_option_and_the_bad_busy_time():
         "endpoints, row 2, column 'busy_s': bad value in 1 rows (first: nan); "
         "expected a finite number >= 0"
     )
+    with pytest.raises(TraceError) as e:
+        utilisation(endpoints.assign(horizon_s=[10.0, 10.0, np.inf, 10.0]))
+    assert message(e) == (
+        "endpoints, row 3, column 'horizon_s': bad value in 1 rows (first: inf); "
+        "expected a finite number >= 0"
+    )
 
 
 # --- sweep parameters in the headline table -------------------------------------------------------
