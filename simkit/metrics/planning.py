@@ -275,7 +275,9 @@ def _crossings(
         x0, x1 = lo * (1 + eps), hi * (1 - eps)
         d0 = float(cost_a(np.asarray([x0]))[0] - cost_b(np.asarray([x0]))[0])
         d1 = float(cost_a(np.asarray([x1]))[0] - cost_b(np.asarray([x1]))[0])
-        if d0 == 0 or d0 * d1 < 0:
+        # equal at x0, opposite signs, or equal exactly at x1 (then v = x1: a crossing at the
+        # last point sampled inside the cell is still inside the range)
+        if d0 == 0 or d0 * d1 <= 0:
             v = x0 if d0 == 0 else x0 + d0 * (x1 - x0) / (d0 - d1)
             cheaper = a if d0 < 0 else b
             out.append((f"{a} = {b}", cheaper, float(v), float(cost_a(np.asarray([v]))[0])))

@@ -295,3 +295,18 @@ def test_router_points_name_the_column_with_a_missing_cost():
         "points['cost'], row 2: missing or non-finite in 1 rows (first: nan); "
         "expected a finite number"
     )
+
+
+def test_a_crossover_at_the_last_point_sampled_in_the_range_is_found():
+    """$0.5 a request against $0.25 plus one replica at $1,000: equal at exactly 4,000.
+    The range ends at 4,000.000004, whose point sampled just inside (``hi * (1 - 1e-9)``) is
+    4,000.0 exactly, where the two costs are equal: still a crossover inside the range (it
+    was missed while only a strict change of sign counted)."""
+    p = CostPlan({"a": Strategy(0.5, 0.0, 0.0), "b": Strategy(0.25, 1.0, 1000.0)})
+    hi = 4000.000004
+    assert hi * (1 - 1e-9) == 4000.0
+    cross = cost_crossovers(p, (1000.0, hi))
+    assert cross["label"].tolist() == ["a = b"]
+    assert cross["cheaper_below"].tolist() == ["a"]
+    assert cross["requests_per_month"].tolist() == pytest.approx([4000.0], rel=1e-12)
+    assert cross["monthly_cost_usd"].tolist() == pytest.approx([2000.0], rel=1e-12)
