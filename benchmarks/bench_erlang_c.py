@@ -23,8 +23,8 @@ What is checked, per utilisation and seed:
   ``Exp(mu)`` (``service_*``);
 * **the warm-up is discarded**: the first ``--warmup`` share of each run's requests (1 %,
   about 2,800 s of simulated time at rho 0.9, versus a relaxation time of
-  ``1 / (mu (1 - sqrt(rho))^2)`` = 380 s) is dropped; ``--warmup 0.05`` shows the estimate
-  does not move beyond its interval.
+  ``1 / (mu (1 - sqrt(rho))^2)`` = 380 s) is dropped; rerun with ``--warmup 0.05`` to see
+  that the estimate does not move beyond its interval.
 
 Mean wait and P(wait > 0) are compared with :func:`simkit.metrics.queueing.erlang_c`. Two
 estimates are printed, each with a 95 % interval from batch means (20 batches per run, pooled
