@@ -193,7 +193,9 @@ def combine(traces: Sequence[Trace], *, name: str, meta: dict[str, Any] | None =
     """One trace from several: requests merged by arrival time (stable), outcomes appended.
 
     Request ids must be distinct across the traces; scores are dropped unless every trace has
-    the same score columns.
+    the same score columns. Prefix-block ids (:mod:`simkit.trace.prefix`) are kept as they are,
+    so equal ids in two traces are one block; the traces that have them must agree on the
+    block size (a request without them shares nothing).
     """
     if not traces:
         raise TraceError(None, problem="nothing to combine")
@@ -213,8 +215,19 @@ def combine(traces: Sequence[Trace], *, name: str, meta: dict[str, Any] | None =
     if len(names) == 1 and traces[0].scores is not None:
         scores = pd.concat([t.scores for t in traces], ignore_index=True).iloc[order]
         scores = scores.reset_index(drop=True)
+    sizes = {
+        t.meta[PREFIX_BLOCK_SIZE_KEY] for t in traces if PREFIX_BLOCKS_COLUMN in t.requests.columns
+    }
+    if len(sizes) > 1:
+        raise TraceError(
+            None,
+            column=PREFIX_BLOCKS_COLUMN,
+            problem=f"the traces' prefix blocks have different sizes ({sorted(sizes)} tokens); "
+            "blocks of different sizes cannot share a cache",
+        )
     combined_meta = {
         "name": name,
+        **({PREFIX_BLOCK_SIZE_KEY: sizes.pop()} if sizes else {}),
         "sources": [s for t in traces for s in t.meta.get("sources", [])],
         "parts": [
             {k: v for k, v in t.meta.items() if k not in ("arrivals", "sources")} for t in traces

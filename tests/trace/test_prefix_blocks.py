@@ -179,3 +179,23 @@ def test_replay_reports_the_hit_rate_per_tier_and_per_replica(tmp_path, capsys):
     # 800 shared blocks of 1,600, of which at most 2 prefixes x 2 replicas x 4 blocks miss
     assert (800 - 16) / 1600 <= out["prefix_hit_rate_gpu"] < 0.5
     assert out["prefix_saved_tokens_gpu"] == round(out["prefix_hit_rate_gpu"] * 1600) * 512
+
+
+def test_combine_keeps_the_block_size_and_refuses_two_sizes():
+    from simkit.trace import combine, prefix_heavy_trace
+
+    a = prefix_heavy_trace(20, repeat_share=0.5, seed=1)
+    b = prefix_heavy_trace(20, repeat_share=0.5, seed=2)
+    b = b.replace(
+        requests=b.requests.assign(request_id=b.requests["request_id"] + "b"),
+        outcomes=b.outcomes.assign(request_id=b.outcomes["request_id"] + "b"),
+    )
+    both = combine([a, b], name="ab")
+    assert both.meta["prefix_block_size"] == 512 and both.n_requests == 40
+    c = prefix_heavy_trace(20, repeat_share=0.5, block_size=16, seed=3)
+    c = c.replace(
+        requests=c.requests.assign(request_id=c.requests["request_id"] + "c"),
+        outcomes=c.outcomes.assign(request_id=c.outcomes["request_id"] + "c"),
+    )
+    with pytest.raises(TraceError, match=r"column 'prefix_blocks'.*different sizes \(\[16, 512\]"):
+        combine([a, c], name="ac")
