@@ -26,7 +26,11 @@ from simkit.schema import TAG_SEPARATOR
 from simkit.seeding import named_stream
 from simkit.trace.arrivals import ArrivalProcess, Replay
 from simkit.trace.core import Trace
-from simkit.trace.prefix import PREFIX_BLOCK_SIZE_KEY, PREFIX_BLOCKS_COLUMN
+from simkit.trace.prefix import (
+    PREFIX_BLOCK_SIZE_KEY,
+    PREFIX_BLOCKS_COLUMN,
+    repeated_block_share,
+)
 
 __all__ = [
     "ORDERS",
@@ -350,11 +354,6 @@ def prefix_heavy_trace(
         tuple(range(int(p) * k, int(p) * k + k)) + tuple(u.tolist())
         for p, u in zip(which, unique, strict=True)
     ]
-    seen: set[int] = set()
-    repeats = 0
-    for b in blocks:
-        repeats += sum(x in seen for x in b)
-        seen.update(b)
     ids = [f"p{i:07d}" for i in range(n)]
     requests = pd.DataFrame(
         {
@@ -371,7 +370,7 @@ def prefix_heavy_trace(
         "sources": [{"generator": "simkit.trace.prefix.prefix_heavy_trace"}],
         PREFIX_BLOCK_SIZE_KEY: int(block_size),
         "repeat_share_target": float(repeat_share),
-        "repeat_share": repeats / (n * blocks_per_prompt),
+        "repeat_share": repeated_block_share(blocks),
         "generator": {
             "n": int(n),
             "repeat_share": float(repeat_share),

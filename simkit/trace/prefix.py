@@ -31,6 +31,7 @@ __all__ = [
     "PREFIX_BLOCK_SIZE_KEY",
     "block_lists",
     "parse_blocks",
+    "repeated_block_share",
     "validate_prefix_blocks",
 ]
 
@@ -139,3 +140,18 @@ def validate_prefix_blocks(
         ),
     )
     return pd.Series(parsed, index=requests.index, dtype=object, name=PREFIX_BLOCKS_COLUMN)
+
+
+def repeated_block_share(blocks: Sequence[Sequence[int]]) -> float:
+    """Share of all blocks, in request order, whose id an earlier block already had (what an
+    unbounded cache shared by every replica could skip); 0.0 with no blocks."""
+    seen: set[int] = set()
+    total = repeats = 0
+    for b in blocks:
+        total += len(b)
+        for x in b:
+            if x in seen:
+                repeats += 1
+            else:
+                seen.add(x)
+    return repeats / total if total else 0.0

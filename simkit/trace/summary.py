@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from simkit.trace.core import Trace
+from simkit.trace.prefix import PREFIX_BLOCK_SIZE_KEY, PREFIX_BLOCKS_COLUMN, repeated_block_share
 
 __all__ = ["format_summary", "summarize"]
 
@@ -43,7 +44,7 @@ def summarize(trace: Trace) -> dict[str, Any]:
                 group["output_tokens"].to_numpy(dtype="float64", na_value=np.nan)
             ),
         }
-    return {
+    out = {
         "name": trace.meta.get("name", trace.where),
         "n_requests": n,
         "duration_s": duration,
@@ -58,6 +59,14 @@ def summarize(trace: Trace) -> dict[str, Any]:
         "models": models,
         "scores": list(trace.score_names),
     }
+    if PREFIX_BLOCKS_COLUMN in req.columns:  # only traces that carry prefix blocks
+        blocks = req[PREFIX_BLOCKS_COLUMN].tolist()
+        out["prefix_blocks"] = {
+            "block_size": int(trace.meta[PREFIX_BLOCK_SIZE_KEY]),
+            "blocks": int(sum(len(b) for b in blocks)),
+            "repeated_share": repeated_block_share(blocks),
+        }
+    return out
 
 
 def _tags(trace: Trace) -> list[str]:
@@ -95,6 +104,12 @@ def format_summary(summary: dict[str, Any]) -> str:
         lines.append("sources    " + ", ".join(f"{k} {v:,}" for k, v in summary["sources"].items()))
     if summary["tags"]:
         lines.append("tags       " + ", ".join(f"{k} {v:,}" for k, v in summary["tags"].items()))
+    pb = summary.get("prefix_blocks")
+    if pb:
+        lines.append(
+            f"prefixes   {pb['blocks']:,} blocks of {pb['block_size']:,} tokens, "
+            f"{pb['repeated_share']:.1%} repeat an earlier block"
+        )
     if summary["models"]:
         lines.append(f"{'model':<44} {'mean quality':>12} {'coverage':>9} {'out tok p50':>11}")
         for model, m in summary["models"].items():

@@ -199,3 +199,15 @@ def test_combine_keeps_the_block_size_and_refuses_two_sizes():
     )
     with pytest.raises(TraceError, match=r"column 'prefix_blocks'.*different sizes \(\[16, 512\]"):
         combine([a, c], name="ac")
+
+
+def test_trace_inspect_reports_the_repeated_block_share(tmp_path, capsys):
+    out = tmp_path / "ph"
+    argv = ["trace", "prefix-heavy", str(out), "--n", "100", "--prefixes", "2", "--seed", "1"]
+    assert main(argv) == 0
+    capsys.readouterr()
+    assert main(["trace", "inspect", str(out), "--json"]) == 0
+    pb = json.loads(capsys.readouterr().out)["prefix_blocks"]
+    assert pb == {"block_size": 512, "blocks": 800, "repeated_share": (400 - 8) / 800}
+    assert main(["trace", "inspect", str(out)]) == 0
+    assert "800 blocks of 512 tokens, 49.0% repeat an earlier block" in capsys.readouterr().out
