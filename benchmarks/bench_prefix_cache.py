@@ -28,7 +28,10 @@ the highest arrival rate at which p95 TTFT stays within ``--slo-ttft-s``, found 
 bisection on the rate (same requests, arrival gaps scaled) to 1 %. Each number is the
 median over ``--seeds``. The table puts hand and simulated side by side with the relative
 difference of the improvements (the goal: within 5 %), and the cache's realised hit rate.
-Prints a table, then JSON.
+Prints a table, then JSON. A short replay can run a little above saturation before its p95
+TTFT passes the SLO (the backlog needs time to build), more so for the faster
+configuration: ``--quick`` (1,500 requests) reads the capacity gain about 3 % high, the
+default 6,000 requests within 1 % (measured: x1.874 simulated against x1.884 by hand).
 """
 
 from __future__ import annotations
