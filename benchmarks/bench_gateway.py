@@ -28,7 +28,8 @@ request (process CPU time / requests), which a busy machine disturbs much less t
 
 Run: ``python benchmarks/bench_gateway.py [--quick] [--json out.json]``; the issue's goal run
 alone (500 requests/s for 60 s, static bundle, prints added p50/p99, errors and the load
-average before and after): ``python benchmarks/bench_gateway.py --goal``.
+average before and after): ``python benchmarks/bench_gateway.py --goal``; ``--workers 2``
+runs that gateway with two uvicorn worker processes (its CPU is then summed over them).
 """
 
 from __future__ import annotations
@@ -111,6 +112,17 @@ def cpu_s(pid: int) -> float:
     """User + system CPU seconds a process has used (Linux /proc)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def tree_cpu_s(pid: int) -> float:
+    """CPU seconds of ``pid`` and its live child processes (the gateway's uvicorn workers)."""
+    total = cpu_s(pid)
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[1]) == pid:
+                total += cpu_s(int(stat.parent.name))
+    return total
 
 
 def gateway_yaml(stub_url: str, log: Path, *, flaky: bool) -> str:
@@ -203,29 +215,39 @@ async def load(
 
 
 def scenario(
-    stub_url: str, bundle: Path, rate: float, seconds: float, texts, *, flaky=False, stub_pid=None
+    stub_url: str,
+    bundle: Path,
+    rate: float,
+    seconds: float,
+    texts,
+    *,
+    flaky=False,
+    stub_pid=None,
+    workers: int = 1,
 ):
     port = free_port()
     with tempfile.TemporaryDirectory() as tmp:
         cfg = Path(tmp) / "gateway.yaml"
         cfg.write_text(gateway_yaml(stub_url, Path(tmp) / "decisions.jsonl", flaky=flaky))
         cmd = [sys.executable, "-m", "simkit.cli", "gateway", "serve", "--bundle", str(bundle),
-               "--config", str(cfg), "--port", str(port), "--log-level", "warning"]  # fmt: skip
+               "--config", str(cfg), "--port", str(port), "--log-level", "warning",
+               "--workers", str(workers)]  # fmt: skip
         with process(cmd, f"http://127.0.0.1:{port}/healthz") as proc:
             gw = (f"http://127.0.0.1:{port}/v1/chat/completions",
                   {"authorization": f"Bearer {KEY}"}, "router")  # fmt: skip
             direct = (stub_url + "/chat/completions", {}, "cheap-model")
             targets = [gw] if flaky else [gw, direct]
-            cpu0, stub0, gen0 = cpu_s(proc.pid), stub_pid and cpu_s(stub_pid), time.process_time()
+            t_cpu = tree_cpu_s if workers > 1 else cpu_s
+            cpu0, stub0, gen0 = t_cpu(proc.pid), stub_pid and cpu_s(stub_pid), time.process_time()
             res = asyncio.run(load(targets, rate, seconds, texts))
-            cpu1, stub1, gen1 = cpu_s(proc.pid), stub_pid and cpu_s(stub_pid), time.process_time()
+            cpu1, stub1, gen1 = t_cpu(proc.pid), stub_pid and cpu_s(stub_pid), time.process_time()
             metrics = ""
             with contextlib.suppress(Exception):
                 import httpx
 
                 metrics = httpx.get(f"http://127.0.0.1:{port}/metrics").text
         log_lines = (Path(tmp) / "decisions.jsonl").read_text().splitlines()
-    row = {"rate_per_s": rate, "seconds": seconds, "gateway": res[0], **res[-1]}
+    row = {"rate_per_s": rate, "seconds": seconds, "workers": workers, "gateway": res[0], **res[-1]}
     if not flaky:
         row["direct"] = res[1]
         ok = res[0]["n"] and res[1]["n"]
@@ -269,6 +291,12 @@ def main(argv: list[str] | None = None) -> int:
         "(--rate/--seconds still override)",
     )
     p.add_argument("--json", default=None, help="write the results here as JSON")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="gateway worker processes in the main run (default 1)",
+    )
     args = p.parse_args(argv)
     if args.goal:
         args.skip = "sweep-static,sweep-transformer,fallback"
@@ -297,7 +325,13 @@ def main(argv: list[str] | None = None) -> int:
             pass  # waits until the stub answers
         if "main" not in skip:
             results["main"] = scenario(
-                url, STATIC, args.rate, args.seconds, texts, stub_pid=stub.process.pid
+                url,
+                STATIC,
+                args.rate,
+                args.seconds,
+                texts,
+                stub_pid=stub.process.pid,
+                workers=args.workers,
             )
         if "sweep-static" not in skip:
             results["sweep_static"] = [
