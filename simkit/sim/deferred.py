@@ -1,9 +1,10 @@
-"""Completions of hosted-API attempts kept off SimPy's event queue until something reads them.
+"""Completions kept off SimPy's event queue until something reads them.
 
-An API attempt's end time is known when it starts (closed form, SERVING.md §7), and when the
-policy never answers a finished attempt (it has no ``next_tier``) nothing happens at that time
-except bookkeeping: the tier's in-flight count, busy time and rate-limit refund, the run's
-spend and the request's record. Those values are read only at later moments the simulator
+An API attempt's end time is known when it starts (closed form, SERVING.md §7), and a
+self-hosted answer's arrival at the client is known when the replica finishes it (one round
+trip later). When the policy never answers a finished attempt (it has no ``next_tier``)
+nothing happens at that time except bookkeeping: the API tier's in-flight count, busy time
+and rate-limit refund, the run's spend and the request's record. Those values are read only at later moments the simulator
 controls: a routing decision, a retry or failure on the same tier, a finished attempt on
 another tier, the end of the run. So instead of one SimPy event per completion, the tier puts
 ``(end time, tier, attempt)`` on this heap and the run *drains* it up to the current time just

@@ -1,15 +1,16 @@
 """``simulate()``: replay a trace through a policy over a fleet in SimPy.
 
 One source process feeds arrivals lazily from the trace; one process per GPU replica runs
-continuous batching; hosted-API attempts are closed-form callbacks, and when the policy has
-no ``next_tier`` their completions are not events at all (:mod:`~simkit.sim.deferred`). Each
-component draws from its own stream (:func:`simkit.seeding.named_stream`: ``policy``,
-``tier:<name>``), so adding a tier leaves the other tiers' and the policy's draws unchanged.
-Per-request results go into preallocated lists and become the records DataFrame at the end.
+continuous batching; hosted-API attempts are closed-form callbacks; when the policy has no
+``next_tier``, completions (API answers, self-hosted deliveries) are not events at all
+(:mod:`~simkit.sim.deferred`). Each component draws from its own stream
+(:func:`simkit.seeding.named_stream`: ``policy``, ``tier:<name>``), so adding a tier leaves
+the other tiers' and the policy's draws unchanged. Per-request results go into preallocated
+lists and become the records DataFrame at the end.
 
 The parts, each importing only the ones before it: :mod:`~simkit.sim.draws` (random draws in
 blocks), :mod:`~simkit.sim.jobs` (a request's state across attempts, the sink attempts report
-to), :mod:`~simkit.sim.deferred` (API completions applied lazily), :mod:`~simkit.sim.tier`,
+to), :mod:`~simkit.sim.deferred` (completions applied lazily), :mod:`~simkit.sim.tier`,
 :mod:`~simkit.sim.prefix` (a replica's prefix cache), :mod:`~simkit.sim.api` and
 :mod:`~simkit.sim.gpu` (tier runtimes), :mod:`~simkit.sim.arrays` and
 :mod:`~simkit.sim.requests` (what is known before the run), :mod:`~simkit.sim.fleet_state`

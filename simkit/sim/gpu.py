@@ -175,8 +175,11 @@ class GpuTier(TierRuntime):
     def finished(self, seq: Seq, t_end: float) -> None:
         """A replica finished ``seq`` at ``t_end``; the client sees it one RTT later."""
         seq.job.t_first = seq.t_first_server + seq.rtt
-        ev = self.env.timeout(seq.rtt, seq)
-        ev.callbacks.append(self._deliver)
+        if self.deferred is not None:  # delivered without an event (the time SimPy would give)
+            self.deferred.push(self.env.now + seq.rtt, self, seq)
+        else:
+            ev = self.env.timeout(seq.rtt, seq)
+            ev.callbacks.append(self._deliver)
         while self.shared:  # a slot came free: the shared queue's head takes it
             free = self._pick()
             if free is None:
@@ -184,9 +187,9 @@ class GpuTier(TierRuntime):
             free.enqueue(self.shared.popleft())
 
     def _deliver(self, event: simpy.Event) -> None:
-        seq: Seq = event.value
-        now = self.env.now
-        if self.deferred is not None:  # API completions before this one come first
-            self.deferred.drain(now)
+        self.complete(event.value, self.env.now)
+
+    def complete(self, seq: Seq, now: float) -> None:
+        """The client received ``seq``'s answer at ``now``: charge it and report it."""
         cost = request_token_cost_usd(self.spec, seq.n_in, seq.n_out)
         self.sink.attempt_done(seq.job, True, cost, now)
