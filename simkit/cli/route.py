@@ -35,22 +35,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_run_route)
 
 
-def fleet_tiers(bundle_tiers: list[str], fleet_tiers: list[str]) -> dict[str, str]:
-    """Bundle tier -> fleet tier: the bundle's cheapest is the fleet's cheapest, its strongest
-    the fleet's frontier, and a bundle with as many tiers as the fleet maps in order."""
-    from simkit.errors import ClassifierError
-
-    if len(bundle_tiers) == len(fleet_tiers):
-        return dict(zip(bundle_tiers, fleet_tiers, strict=True))
-    if len(bundle_tiers) == 2:
-        return {bundle_tiers[0]: fleet_tiers[0], bundle_tiers[-1]: fleet_tiers[-1]}
-    raise ClassifierError(
-        f"the bundle routes to {len(bundle_tiers)} tiers ({', '.join(bundle_tiers)}) and the "
-        f"fleet has {len(fleet_tiers)} ({', '.join(fleet_tiers)}); give --fleet with "
-        f"{len(bundle_tiers)} tiers"
-    )
-
-
 def _read_messages(path: str) -> object:
     import json
     from pathlib import Path
@@ -83,7 +67,7 @@ def _run_route(args: argparse.Namespace) -> int:
 
     from simkit.errors import ClassifierError
     from simkit.fleet import load_fleet
-    from simkit.router import Router
+    from simkit.router import Router, fleet_tier_map
 
     if (args.prompt is None) == (args.messages is None):
         raise ClassifierError("give either PROMPT or --messages FILE")
@@ -98,7 +82,7 @@ def _run_route(args: argparse.Namespace) -> int:
     d = router.decide(query)
     fleet = load_fleet(args.fleet)
     bundle_tiers = [t["tier"] for t in router.bundle.manifest["tiers"]]
-    tier = fleet_tiers(bundle_tiers, list(fleet.tier_names))[d.tier]
+    tier = fleet_tier_map(bundle_tiers, fleet.tier_names)[d.tier]
     model = fleet.tier(tier).endpoint.model
     if args.json:
         print(json.dumps({"tier": tier, "model": model, "bundle_tier": d.tier,

@@ -5,6 +5,12 @@ needs numpy and ``tokenizers`` only: no torch, no scikit-learn. It decides with 
 simulator's :class:`~simkit.policies.ThresholdPolicy` (:func:`bundle_policy`).
 """
 
-from simkit.router.runtime import Decision, Router, bundle_policy, prompt_from_messages
+from simkit.router.runtime import (
+    Decision,
+    Router,
+    bundle_policy,
+    fleet_tier_map,
+    prompt_from_messages,
+)
 
-__all__ = ["Decision", "Router", "bundle_policy", "prompt_from_messages"]
+__all__ = ["Decision", "Router", "bundle_policy", "fleet_tier_map", "prompt_from_messages"]

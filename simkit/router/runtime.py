@@ -23,7 +23,7 @@ from simkit.policies.base import FleetView, RequestView
 from simkit.policies.thresholds import ThresholdPolicy
 from simkit.trace.messages import messages_to_text
 
-__all__ = ["Decision", "Router", "bundle_policy", "prompt_from_messages"]
+__all__ = ["Decision", "Router", "bundle_policy", "fleet_tier_map", "prompt_from_messages"]
 
 #: The score a bundle gives and its threshold policies read.
 SCORE = "p_hard"
@@ -31,6 +31,30 @@ SCORE = "p_hard"
 #: The same function as :func:`simkit.trace.messages.messages_to_text` (the name this module
 #: exported before there was one convention for training and serving).
 prompt_from_messages = messages_to_text
+
+
+def fleet_tier_map(bundle_tiers: Sequence[str], fleet_tiers: Sequence[str]) -> dict[str, str]:
+    """Bundle tier -> fleet tier: which tier of a fleet each of a bundle's tiers stands for.
+
+    A bundle with as many tiers as the fleet maps in order (cheapest to strongest on both
+    sides); a two-tier bundle maps its cheap tier to the fleet's cheapest and its strong tier
+    to the fleet's strongest (the frontier), whatever lies between.
+
+    Raises
+    ------
+    ClassifierError
+        Any other pair of sizes, naming both lists.
+    """
+    bundle_tiers, fleet_tiers = list(bundle_tiers), list(fleet_tiers)
+    if len(bundle_tiers) == len(fleet_tiers):
+        return dict(zip(bundle_tiers, fleet_tiers, strict=True))
+    if len(bundle_tiers) == 2 and fleet_tiers:
+        return {bundle_tiers[0]: fleet_tiers[0], bundle_tiers[-1]: fleet_tiers[-1]}
+    raise ClassifierError(
+        f"the bundle routes to {len(bundle_tiers)} tiers ({', '.join(bundle_tiers)}) and the "
+        f"fleet has {len(fleet_tiers)} ({', '.join(fleet_tiers)}); give a fleet with "
+        f"{len(bundle_tiers)} tiers"
+    )
 
 
 def bundle_policy(bundle: Bundle, threshold: str | float | None = None) -> ThresholdPolicy:

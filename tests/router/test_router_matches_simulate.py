@@ -67,3 +67,22 @@ def test_router_and_simulate_pick_the_same_tier_for_all_15344_prompts():
     # last bits of the BLAS sums
     p_router = np.array([d.p_hard for d in decisions])
     np.testing.assert_allclose(scored.scores["p_hard"].to_numpy(), p_router, rtol=0, atol=1e-12)
+
+
+def test_fleet_tier_map_maps_in_order_or_the_two_ends_and_names_both_lists_otherwise():
+    from simkit.errors import ClassifierError
+    from simkit.router import fleet_tier_map
+
+    assert fleet_tier_map(["a", "b", "c"], ("small", "mid", "big")) == {
+        "a": "small",
+        "b": "mid",
+        "c": "big",
+    }
+    assert fleet_tier_map(["weak", "strong"], ["selfhosted", "hosted", "frontier"]) == {
+        "weak": "selfhosted",
+        "strong": "frontier",
+    }
+    with pytest.raises(ClassifierError) as err:
+        fleet_tier_map(["a", "b", "c"], ["x", "y", "z", "w"])
+    msg = str(err.value)
+    assert "3 tiers (a, b, c)" in msg and "4 (x, y, z, w)" in msg and "with 3 tiers" in msg
