@@ -78,7 +78,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def _run_sweep(args: argparse.Namespace) -> int:
     from simkit.errors import PolicyError
     from simkit.fleet import load_fleet
-    from simkit.sweep import expand_grid, sweep
+    from simkit.sweep import expand_grid, grid_per_policy, sweep
 
     grid = {}
     for item in args.grid:
@@ -88,16 +88,7 @@ def _run_sweep(args: argparse.Namespace) -> int:
         grid[key] = parse_list(values, f"--grid {key}", yaml_scalar, "YAML values")
     seeds = parse_seeds(args.seeds)
     folder = _out_folder(args.out, args.resume)
-    per_policy = {p: _grid_for(p, grid) for p in args.policy}
-    used = {k for g in per_policy.values() for k in g}
-    unknown = [k for k in grid if k not in used]
-    if unknown:
-        raise PolicyError(
-            "--grid",
-            key=unknown[0],
-            problem="not a parameter of any --policy; "
-            + "; ".join(f"{_outer(p)}: {', '.join(_params(p)) or '(none)'}" for p in args.policy),
-        )
+    per_policy = grid_per_policy(args.policy, grid, where="--grid", policies_name="--policy")
     trace = load_window(args)
     fleet = load_fleet(args.fleet)
     specs = [s for p in args.policy for s in expand_grid(p, per_policy[p])]
@@ -172,33 +163,3 @@ def _out_folder(out: str | None, resume: bool) -> str | None:
         )
     check_output_file(out, "--out", (".csv", ".parquet"))
     return None
-
-
-def _outer(spec: str) -> str:
-    return spec.split(">")[0].partition(":")[0].strip()
-
-
-def _params(spec: str) -> list[str]:
-    """Parameter names of the outermost policy of ``spec`` (none known for an unknown name)."""
-    import dataclasses
-
-    from simkit.policies import POLICIES
-
-    cls = POLICIES.get(_outer(spec))
-    if cls is None:
-        return []
-    return [f.name for f in dataclasses.fields(cls) if f.init and f.name != "base"]
-
-
-def _grid_for(spec: str, grid: dict) -> dict:
-    """The grid keys that are parameters of the outermost policy of ``spec`` (any key for a
-    threshold, whose shorthand takes the score name)."""
-    import dataclasses
-
-    from simkit.policies import POLICIES, split_policy
-
-    cls = POLICIES.get(split_policy(spec)[0].name)
-    if cls is None or cls.name == "threshold":
-        return grid
-    fields = {f.name for f in dataclasses.fields(cls)}
-    return {k: v for k, v in grid.items() if k.split(".")[0] in fields}

@@ -2,6 +2,13 @@
 into one tidy DataFrame."""
 
 from simkit.sweep.curves import per_request_cost_usd, threshold_curves
-from simkit.sweep.grid import SweepResult, expand_grid, sweep
+from simkit.sweep.grid import SweepResult, expand_grid, grid_per_policy, sweep
 
-__all__ = ["SweepResult", "expand_grid", "per_request_cost_usd", "sweep", "threshold_curves"]
+__all__ = [
+    "SweepResult",
+    "expand_grid",
+    "grid_per_policy",
+    "per_request_cost_usd",
+    "sweep",
+    "threshold_curves",
+]

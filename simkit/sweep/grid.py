@@ -28,7 +28,7 @@ from typing import Any, Literal, overload
 
 import pandas as pd
 
-from simkit.errors import SpecError
+from simkit.errors import PolicyError, SpecError
 from simkit.fleet.costs import check_cost_source
 from simkit.fleet.spec import Fleet
 from simkit.metrics import DEFAULT_SLO_TTFT_S, summarize_runs
@@ -39,7 +39,7 @@ from simkit.sweep.backends import check_backend, run_tasks
 from simkit.sweep.store import RunStore
 from simkit.trace.core import Trace
 
-__all__ = ["SweepResult", "expand_grid", "sweep"]
+__all__ = ["SweepResult", "expand_grid", "grid_per_policy", "sweep"]
 
 #: ``progress(done, total)``: called in this process after each run, in run order.
 Progress = Callable[[int, int], None]
@@ -63,6 +63,59 @@ class SweepResult:
     runs: pd.DataFrame
     records: pd.DataFrame
     endpoints: pd.DataFrame
+
+
+def _grid_params(spec: str) -> tuple[str, list[str]]:
+    """The outermost policy's name in ``spec`` and its parameter names (none for an unknown
+    name; a threshold takes any key, since its shorthand names the score)."""
+    import dataclasses
+
+    from simkit.policies import POLICIES
+
+    name = split_policy(spec)[0].name
+    cls = POLICIES.get(name)
+    if cls is None:
+        return name, []
+    return name, [f.name for f in dataclasses.fields(cls) if f.init and f.name != "base"]
+
+
+def grid_per_policy(
+    policies: Sequence[str],
+    grid: Mapping[str, Sequence[Any]],
+    *,
+    where: str = "grid",
+    policies_name: str = "policy",
+) -> dict[str, dict[str, Sequence[Any]]]:
+    """Which keys of ``grid`` vary each policy: those naming a parameter of its outermost
+    policy (dotted keys by their first part; a threshold takes every key). ``where`` and
+    ``policies_name`` name the grid and the policies in the error (the CLI: ``--grid``,
+    ``--policy``).
+
+    Raises
+    ------
+    PolicyError
+        A key that is a parameter of none of ``policies``, listing each policy's parameters.
+    """
+    per_policy: dict[str, dict[str, Sequence[Any]]] = {}
+    for spec in policies:
+        name, params = _grid_params(spec)
+        if name == "threshold":
+            per_policy[spec] = dict(grid)
+        else:
+            per_policy[spec] = {k: v for k, v in grid.items() if k.split(".")[0] in params}
+    used = {k for g in per_policy.values() for k in g}
+    unknown = [k for k in grid if k not in used]
+    if unknown:
+        listing = []
+        for spec in policies:
+            name, params = _grid_params(spec)
+            listing.append(f"{name}: {', '.join(params) or '(none)'}")
+        raise PolicyError(
+            where,
+            key=unknown[0],
+            problem=f"not a parameter of any {policies_name}; " + "; ".join(listing),
+        )
+    return per_policy
 
 
 def expand_grid(

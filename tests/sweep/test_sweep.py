@@ -126,3 +126,22 @@ def test_a_sweep_over_several_traces_runs_every_policy_on_each_trace_major(trace
     # the burst makes the self-hosted tier queue: spill-over sends some requests away
     spill_3x = both.runs.query("trace == '3x' and policy == 'spill'").iloc[0]
     assert spill_3x["share_selfhosted"] < 1.0
+
+
+def test_grid_per_policy_gives_each_policy_its_own_keys_and_names_every_parameter_list():
+    from simkit.errors import PolicyError
+    from simkit.sweep import grid_per_policy
+
+    grid = {"target_share": [0.2, 0.5], "max_wait_s": [1, 2], "cutoffs.frontier": [0.7]}
+    got = grid_per_policy(
+        ["share:score=p_hard", "spillover:max_wait_s=1>static:tier=selfhosted", "threshold"],
+        grid,
+    )
+    assert got["share:score=p_hard"] == {"target_share": [0.2, 0.5]}
+    assert got["spillover:max_wait_s=1>static:tier=selfhosted"] == {"max_wait_s": [1, 2]}
+    assert got["threshold"] == grid  # a threshold's shorthand takes any key
+    with pytest.raises(PolicyError) as err:
+        grid_per_policy(["share", "static:tier=frontier"], {"nosuch": [1]}, where="G")
+    msg = str(err.value)
+    assert msg.startswith("G, key 'nosuch': not a parameter of any policy; share: ")
+    assert "; static: tier" in msg
