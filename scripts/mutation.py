@@ -28,8 +28,8 @@ It takes tens of minutes on a 2-core machine, so it is not part of ``.ci/run``. 
 a given mutant is killed. ``--only GLOB ...`` mutates only the target's files that match (a
 per-file run: ``sim`` as a whole takes hours on 2 cores). ``--refresh`` copies the checkout's
 current files over an existing working folder and keeps mutmut's results (a mutant's result
-stands unless its function changed); with ``--recheck`` every mutant that is not killed is run
-again: after adding tests this turns a full run into the score with the new tests (a killed
+stands unless its function changed); with ``--recheck`` every mutant that is not killed (or
+not run yet, after an interrupted run) is run again: after adding tests this turns a full run into the score with the new tests (a killed
 mutant stays killed when tests are only added).
 
 Tests marked ``slow`` are left out under mutmut (``-m "not slow"``): every surviving mutant
@@ -291,7 +291,9 @@ def main(argv: list[str] | None = None) -> int:
         help="copy the checkout over the working folder, keeping mutmut's results",
     )
     p.add_argument(
-        "--recheck", action="store_true", help="run again every mutant that is not killed"
+        "--recheck",
+        action="store_true",
+        help="run every mutant that is not killed (survived, untested or not yet run)",
     )
     p.add_argument("--json", type=Path, help="write the result here too")
     args = p.parse_args(argv)
@@ -304,7 +306,9 @@ def main(argv: list[str] | None = None) -> int:
     run = [sys.executable, "-m", "mutmut", "run", "--max-children", str(args.max_children)]
     names = list(args.check or [])
     if args.recheck:
-        names += [n for n, s in statuses(workdir, env).items() if s in SURVIVED]
+        names += [
+            n for n, s in statuses(workdir, env).items() if s in SURVIVED or s == "not checked"
+        ]
         if not names:
             print("every mutant is killed already")
     if names or not args.recheck:
