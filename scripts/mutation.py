@@ -29,8 +29,8 @@ a given mutant is killed. ``--only GLOB ...`` mutates only the target's files th
 per-file run: ``sim`` as a whole takes hours on 2 cores). ``--refresh`` copies the checkout's
 current files over an existing working folder and keeps mutmut's results (a mutant's result
 stands unless its function changed); with ``--recheck`` every mutant that is not killed (or
-not run yet, after an interrupted run) is run again: after adding tests this turns a full run into the score with the new tests (a killed
-mutant stays killed when tests are only added).
+not run yet, after an interrupted run) is run again: after adding tests this turns a full run
+into the score with the new tests (a killed mutant stays killed when tests are only added).
 
 Tests marked ``slow`` are left out under mutmut (``-m "not slow"``): every surviving mutant
 runs all the tests that execute it, and one slow test would make a run take days. So are the
