@@ -231,7 +231,7 @@ def mutmut_config(target: str, only: list[str] | None = None) -> str:
     return (
         "\n[tool.mutmut]\n"
         'source_paths = ["simkit"]\n'
-        'also_copy = ["traces", "classifiers"]\n'
+        'also_copy = ["traces", "classifiers", "benchmarks"]\n'
         f"only_mutate = {toml_list(globs)}\n"
         f"pytest_add_cli_args_test_selection = {toml_list([tests])}\n"
         f"pytest_add_cli_args = {toml_list(args)}\n"
