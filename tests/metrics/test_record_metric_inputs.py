@@ -17,12 +17,13 @@ from simkit.metrics import (
     event_counts,
     oracle_router,
     pareto_front,
+    quality_summary,
     slo_attainment,
     summarize_runs,
     tier_shares,
     utilisation,
 )
-from tests.metrics.test_record_metrics import make_endpoints, make_records
+from tests.metrics.test_record_metrics import REQUESTS, make_endpoints, make_records
 
 
 def message(excinfo: pytest.ExceptionInfo) -> str:
@@ -215,3 +216,81 @@ def test_only_columns_with_one_value_per_run_are_carried_as_run_parameters():
     assert "mixed" not in summary.columns and "note" not in summary.columns
     assert summary["temperature"].tolist() == [0.1, 0.2]
     assert summary["unset"].isna().all()
+
+
+def test_a_run_whose_requests_reached_no_tier_has_zero_shares_and_pays_its_idle_gpu():
+    """A third run: both requests failed before reaching a tier (no shares, no token cost);
+    its fleet has an idle GPU replica ($3.6/h for 10 s = $0.01) and an API endpoint. Run 1
+    sent nothing to the GPU tier, which it does not have: share and cost 0, utilisation NaN.
+    Defaults: a failure scores 0.0 in mean_quality_incl_failed."""
+    nan = float("nan")
+    extra = [
+        (2, "a", "", 0.0, nan, nan, 0, 0.0, 0, 0, nan, "failed", "rate_limited", False),
+        (2, "b", "", 1.0, nan, nan, 0, 0.0, 0, 0, nan, "failed", "rate_limited", False),
+    ]
+    records = make_records(REQUESTS + extra)
+    endpoints = make_endpoints()
+    more = endpoints.iloc[[0, 2]].assign(run_id=2, busy_s=0.0, n_requests=0)
+    endpoints = pd.concat([endpoints, more], ignore_index=True)
+    summary = summarize_runs(records, endpoints).set_index("run_id")
+    assert summary.loc[2, ["share_api", "share_gpu"]].tolist() == [0.0, 0.0]
+    assert summary.loc[2, "cost_usd_gpu"] == pytest.approx(0.01)
+    assert summary.loc[2, "cost_usd_api"] == 0.0
+    assert summary.loc[1, ["share_gpu", "cost_usd_gpu"]].tolist() == [0.0, 0.0]
+    assert np.isnan(summary.loc[1, "utilisation_gpu"])
+    assert summary.loc[0, "mean_quality_incl_failed"] == pytest.approx(1.5 / 3)
+    assert summary.loc[2, "n_failed"] == 2
+
+
+def test_summaries_name_what_is_wrong_with_the_records():
+    records = make_records()
+    with pytest.raises(TraceError) as e:
+        summarize_runs(records.drop(columns="run_id"), make_endpoints())
+    assert message(e).startswith("records, column 'run_id': required column missing")
+    with pytest.raises(SpecError) as e:
+        quality_summary(records, failed_quality=float("inf"))
+    assert message(e) == (
+        "quality_summary, key 'failed_quality': got inf; expected a finite number or None"
+    )
+    with pytest.raises(TraceError) as e:
+        quality_summary(records.drop(columns="quality"))
+    assert message(e).startswith("records, column 'quality': required column missing")
+    with pytest.raises(TraceError) as e:
+        quality_summary(records.assign(quality=[1.0, np.inf, 1.0, 1.0, 1.0, 1.0, 1.0]))
+    assert message(e).startswith("records, row 2, column 'quality': ")
+
+
+def test_quality_may_be_negative_in_the_callers_units():
+    """A quality in the caller's units can be below 0 (e.g. a reward): run 1's qualities
+    -1, 0, 1 average to 0."""
+    records = make_records()
+    records.loc[4, "quality"] = -1.0
+    assert quality_summary(records)["mean_quality"].tolist() == pytest.approx([0.75, 0.0])
+
+
+# --- pareto_front inputs --------------------------------------------------------------------------
+def test_pareto_front_names_a_column_that_is_not_numbers():
+    df = pd.DataFrame({"cost": ["cheap", "dear"], "quality": [0.5, 0.7]})
+    with pytest.raises(TraceError) as e:
+        pareto_front(df, minimize=["cost"], maximize=["quality"])
+    # the parenthesis quotes pandas' own words, which pandas versions phrase differently
+    assert message(e).startswith("df, column 'cost': expected numbers (")
+    assert "cheap" in message(e)
+    with pytest.raises(TraceError) as e:
+        pareto_front(pd.DataFrame(), minimize=["cost"])
+    assert message(e) == "df, column 'cost': objective column missing; columns: none"
+
+
+def test_pareto_front_reads_nullable_numbers_and_returns_a_bool_mask():
+    """Two objectives through the 2-D path and three through the n-D path agree."""
+    df = pd.DataFrame(
+        {
+            "cost": pd.array([1, 2, 3], dtype="Int64"),
+            "latency": [1.0, 1.0, 1.0],
+            "quality": [0.5, 0.7, 0.6],
+        }
+    )
+    two = pareto_front(df, minimize=["cost"], maximize=["quality"])
+    three = pareto_front(df, minimize=["cost", "latency"], maximize=["quality"])
+    assert two.dtype == bool and two.tolist() == [True, True, False]
+    assert three.tolist() == two.tolist()
