@@ -183,6 +183,7 @@ def test_shares_are_a_series_named_share():
 # --- utilisation ----------------------------------------------------------------------------------
 def test_utilisation_names_the_bad_option_and_the_bad_busy_time():
     endpoints = make_endpoints()
+    assert utilisation(endpoints).name == "utilisation"
     with pytest.raises(SpecError) as e:
         utilisation(endpoints, by="bad")
     assert message(e) == "utilisation, key 'by': got 'bad'; valid choices: 'replica', 'tier'"
