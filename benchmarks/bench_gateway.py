@@ -367,7 +367,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def print_table(results: dict) -> None:
     print(results["machine"])
-    head = f"{'scenario':<22}{'rate/s':>8}{'n':>8}{'err':>5}{'gw p50':>9}{'gw p99':>9}"
+    head = f"{'scenario':<22}{'rate/s':>8}{'n':>8}{'err':>7}{'gw p50':>9}{'gw p99':>9}"
     head += f"{'dir p50':>9}{'dir p99':>9}{'+p50':>8}{'+p99':>8}{'decide':>8}{'cpu/req':>8}"
     head += f"{'lag99':>8}{'stub/req':>9}{'gen/req':>8}"
     print(head)
@@ -379,7 +379,7 @@ def print_table(results: dict) -> None:
             return f"{v:.2f}" if isinstance(v, float) else "-"
 
         print(
-            f"{name:<22}{r['rate_per_s']:>8.0f}{g['n']:>8}{g['errors']:>5}{f(g['p50_ms']):>9}"
+            f"{name:<22}{r['rate_per_s']:>8.0f}{g['n']:>8}{g['errors']:>7}{f(g['p50_ms']):>9}"
             f"{f(g['p99_ms']):>9}{f(d.get('p50_ms')):>9}{f(d.get('p99_ms')):>9}"
             f"{f(r.get('added_p50_ms')):>8}{f(r.get('added_p99_ms')):>8}"
             f"{f(r.get('mean_decision_ms')):>8}{f(r.get('gateway_cpu_ms_per_request')):>8}"
@@ -420,6 +420,9 @@ def print_table(results: dict) -> None:
             f"{m['seconds']:.0f} s: added p50 {p50} ms, p99 {p99} ms, "
             f"{m['gateway']['errors']} errors: {verdict}"
         )
+        for path in ("gateway", "direct"):
+            if m.get(path, {}).get("errors"):
+                print(f"  {path} errors: {m[path]['errors']} ({', '.join(m[path]['error_kinds'])})")
     a, b = results["load_avg_start"], results["load_avg_end"]
     print(f"load average (1/5/15 min): start {a[0]:.2f}/{a[1]:.2f}/{a[2]:.2f}, "
           f"end {b[0]:.2f}/{b[1]:.2f}/{b[2]:.2f}")  # fmt: skip
