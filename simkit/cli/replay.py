@@ -49,7 +49,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--chunk-rows",
         type=_chunk_rows,
         default=None,
-        help="requests read and records written per chunk when streaming (default 65536)",
+        help="requests read and records written per chunk when streaming (default 16384)",
     )
     p.add_argument(
         "--allow-missing-quality",

@@ -197,7 +197,7 @@ class _Summary:
         return pd.DataFrame(
             {
                 "run_id": np.full(n, run_id, dtype=np.int64),
-                "request_id": np.arange(n, dtype=np.int64),
+                "request_id": np.arange(n, dtype=np.int32),
                 "tier": pd.Categorical.from_codes(
                     np.where(done, final, k), categories=[*self.tier_names, ""]
                 ),
@@ -216,7 +216,8 @@ class _Summary:
                     self.reason, categories=list(self.reasons)
                 ),
                 "privacy_violation": self.violation,
-            }
+            },
+            copy=False,
         )
 
 

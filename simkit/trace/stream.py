@@ -44,9 +44,10 @@ from simkit.trace.store import (
 
 __all__ = ["DEFAULT_CHUNK_ROWS", "TraceChunk", "TraceChunks"]
 
-#: Requests per chunk unless asked otherwise: large enough that per-chunk overhead vanishes,
-#: small enough that a chunk's pandas frames stay a few tens of MB.
-DEFAULT_CHUNK_ROWS = 65_536
+#: Requests per chunk unless asked otherwise: large enough that per-chunk overhead (a Trace,
+#: a RequestTable, a Parquet row group) is small, small enough that the few chunks held at
+#: once (each request about 2 kB of Python objects while open) stay well under 100 MB.
+DEFAULT_CHUNK_ROWS = 16_384
 
 _BLOCK = 1 << 20  # bytes hashed at a time when checking a table's SHA-256
 
@@ -152,6 +153,17 @@ class _Rows:
             k -= part.num_rows
         self.done += sum(p.num_rows for p in parts)
         return pa.concat_tables(parts) if parts else self._schema.empty_table()
+
+
+class _Bytes:
+    """Collects what a hash would be fed, to feed it later in order."""
+
+    def __init__(self) -> None:
+        self.parts: list[bytes] = []
+
+    def update(self, data: bytes) -> None:
+        if data:
+            self.parts.append(data)
 
 
 class TraceChunks:
@@ -293,7 +305,9 @@ class TraceChunks:
         pending = None
         self._bounds = [0]  # outcome row where each chunk's outcomes start (request order)
         request_major = True
-        out_parts: list[pd.DataFrame] = []  # outcome rows of the first n requests, to hash
+        # the outcome rows' hash bytes (8 per row), fed after every request's: not the rows
+        out_bytes = _Bytes()
+        empty = pd.DataFrame({"request_id": pd.Series([], dtype="string"), "arrival_s": []})
         models: set[str] = set()
         start = 0
         for table in _batches(self._req, self._req_path, size, ["request_id", "arrival_s"]):
@@ -337,7 +351,9 @@ class TraceChunks:
                                 mine.column("request_id"), value_set=value_set.slice(0, n - start)
                             )
                         )
-                    out_parts.append(self._hash_frame(mine, models))
+                    part = self._hash_frame(mine, models)
+                    if self._hash_rows is not None:
+                        self._hash_rows(out_bytes, empty, part)
             start = stop
         if out_rows is not None and request_major:
             left = (pending.num_rows if pending is not None else 0) + out_rows.take(1).num_rows
@@ -345,12 +361,15 @@ class TraceChunks:
         self._check_unique(hashes)
         self.request_major = request_major
         if not request_major:
-            out_parts = self._sort_outcomes(models)
+            models.clear()
+            out_bytes = _Bytes()
+            part = self._sort_outcomes(models)
+            if self._hash_rows is not None:
+                self._hash_rows(out_bytes, empty, part)
         self.models = frozenset(models)
         if self._hash_rows is not None:
-            empty = pd.DataFrame({"request_id": pd.Series([], dtype="string"), "arrival_s": []})
-            for part in out_parts:
-                self._hash_rows(self.trace_hash, empty, part)
+            for b in out_bytes.parts:
+                self.trace_hash.update(b)
             if self._scores is not None:
                 self._hash_scores()
 
@@ -385,7 +404,7 @@ class TraceChunks:
                     "every request needs its own id",
                 )
 
-    def _sort_outcomes(self, models: set[str]) -> list[pd.DataFrame]:
+    def _sort_outcomes(self, models: set[str]) -> pd.DataFrame:
         """Outcomes not in request order: held in memory, sorted by request (stable)."""
         try:
             out = pq.read_table(self._out_path)
@@ -412,7 +431,7 @@ class TraceChunks:
         self._bounds = np.searchsorted(pos_np[order], starts).tolist()
         keep = pos_np < self.n_requests
         kept = out.filter(pa.array(keep)).select(self._outcome_columns())
-        return [self._hash_frame(kept, models)]
+        return self._hash_frame(kept, models)
 
     def _hash_scores(self) -> None:
         n = self.n_requests
