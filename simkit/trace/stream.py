@@ -179,6 +179,10 @@ class TraceChunks:
         Read only the first ``n_requests`` requests (like :func:`~simkit.trace.window`).
     rate_multiplier : float
         Arrival times divided by it (like :func:`~simkit.trace.window`).
+    hash_rows : callable, optional
+        ``hash_rows(h, requests, outcomes)`` feeds rows into a hash
+        (:func:`simkit.sim.engine.hash_trace`; the simulator owns that rule): called with the
+        requests in order, then the outcomes, so ``trace_hash`` equals the in-memory digest.
 
     Attributes
     ----------
@@ -390,19 +394,25 @@ class TraceChunks:
         same = np.flatnonzero(hashes[order][1:] == hashes[order][:-1])
         if not same.size:
             return
-        ids = None
+        ids = pq.read_table(self._req_path, columns=["request_id"]).column("request_id")
+        first: dict[str, int] = {}
+        later = []
         for j in same:  # a 64-bit hash collision is checked against the ids themselves
             a, b = sorted((int(order[j]), int(order[j + 1])))
-            if ids is None:
-                ids = pq.read_table(self._req_path, columns=["request_id"]).column("request_id")
             if ids[a].as_py() == ids[b].as_py():
-                raise TraceError(
-                    self._req_path,
-                    row=b + 1,
-                    column="request_id",
-                    problem=f"duplicate id {ids[b].as_py()!r} (first seen in row {a + 1}); "
-                    "every request needs its own id",
-                )
+                key = ids[a].as_py()
+                first[key] = min(first.get(key, a), a)
+                later.append(b)
+        if later:
+            b = min(later)
+            key = ids[b].as_py()
+            raise TraceError(
+                self._req_path,
+                row=b + 1,
+                column="request_id",
+                problem=f"duplicate id {key!r} (first seen in row {first[key] + 1}); "
+                f"{len(later)} duplicate rows in all; every request needs its own id",
+            )
 
     def _sort_outcomes(self, models: set[str]) -> pd.DataFrame:
         """Outcomes not in request order: held in memory, sorted by request (stable)."""

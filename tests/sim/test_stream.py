@@ -213,7 +213,8 @@ def test_a_request_id_repeated_in_another_chunk_is_refused_before_the_run(copy, 
         _stream(copy, fleet)
     assert str(info.value) == (
         f"{copy / 'requests.parquet'}, row 4321, column 'request_id': duplicate id "
-        f"{ids.iloc[9]!r} (first seen in row 10); every request needs its own id"
+        f"{ids.iloc[9]!r} (first seen in row 10); 1 duplicate rows in all; every request needs "
+        "its own id"
     )
 
 
@@ -309,3 +310,65 @@ def test_repeat_is_deterministic(tmp_path):
 def test_repeat_refuses_a_count_below_one(tmp_path):
     with pytest.raises(SpecError, match="n_requests.*expected a whole number >= 1, got 0"):
         repeat_trace(load_trace(SLICE), tmp_path / "x", n_requests=0)
+
+
+# -- the command line ---------------------------------------------------------------------------
+def _replay(capsys, *argv):
+    from simkit.cli import main
+
+    rc = main(["replay", "--no-progress", "--json", *argv])
+    out = capsys.readouterr()
+    assert rc == 0, out.err
+    return json.loads(out.out)
+
+
+def test_replay_streams_by_default_with_the_numbers_and_records_of_in_memory(
+    tmp_path, capsys, late_slice
+):
+    """Same JSON and same records file rows; the streamed file is written chunk by chunk."""
+    argv = [
+        "--trace",
+        str(late_slice),
+        "--policy",
+        "privacy>random:weights.hosted=1,weights.frontier=1",
+    ]
+    argv += ["--n-requests", "2000", "--rate-multiplier", "1.5", "--seed", "5"]
+    streamed = _replay(
+        capsys, *argv, "--records", str(tmp_path / "s.parquet"), "--chunk-rows", "300"
+    )
+    loaded = _replay(capsys, *argv, "--records", str(tmp_path / "m.parquet"), "--in-memory")
+    assert streamed == loaded and streamed["n_requests"] == 2000
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(tmp_path / "s.parquet"), pd.read_parquet(tmp_path / "m.parquet")
+    )
+    assert pq.ParquetFile(tmp_path / "s.parquet").metadata.num_row_groups == 7
+
+
+def test_replay_with_the_oracle_loads_the_trace_itself(capsys):
+    summary = _replay(capsys, "--trace", str(SLICE), "--policy", "oracle", "--n-requests", "200")
+    assert summary["policy_name"] == "oracle" and summary["n_requests"] == 200
+
+
+def test_replay_refuses_a_chunk_size_below_one(capsys):
+    from simkit.cli import main
+
+    with pytest.raises(SystemExit):
+        main(
+            ["replay", "--trace", str(SLICE), "--policy", "static:tier=hosted", "--chunk-rows", "0"]
+        )
+    assert "argument --chunk-rows: expected a whole number >= 1, got 0" in capsys.readouterr().err
+
+
+def test_trace_repeat_command_writes_a_trace_that_loads(tmp_path, capsys):
+    from simkit.cli import main
+
+    out = tmp_path / "big"
+    argv = ["trace", "repeat", str(SLICE), str(out), "--n-requests", "5000", "--drop-text"]
+    argv += ["--arrivals", f"replay:{TRACES / 'azure_conv_2023'}", "--rate-multiplier", "2"]
+    assert main([*argv, "--no-progress"]) == 0
+    assert capsys.readouterr().out == f"wrote {out}: 5,000 requests\n"
+    t = load_trace(out)
+    azure = load_trace(TRACES / "azure_conv_2023").requests["arrival_s"].to_numpy()
+    assert t.n_requests == 5000
+    np.testing.assert_array_equal(t.requests["arrival_s"].to_numpy()[:100], azure[:100] / 2)
+    assert t.meta["composition"][-1]["repeat"]["copies"] == 3
