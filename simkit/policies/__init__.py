@@ -13,6 +13,8 @@ Built-in policies (name -> class, the one table in :data:`POLICIES`):
 ``spillover``  :class:`SpillOverPolicy` — leave an overloaded tier (queue, wait, rate limit)
 ``fallback``   :class:`FallbackPolicy` — retry elsewhere after 429s, errors, outages
 ``privacy``    :class:`PrivacyPolicy` — requests tagged ``sensitive`` stay on private tiers
+``affinity``   :class:`PrefixAffinityPolicy` — to the tier whose prefix cache holds the
+               prompt's prefix, else ``base``
 ``oracle``     :class:`OraclePolicy` — cheapest tier reaching the best recorded quality
 =============  ====================================================================
 
@@ -75,7 +77,13 @@ from simkit.policies.baselines import (
     StaticPolicy,
     TaskHeuristicPolicy,
 )
-from simkit.policies.composite import CascadePolicy, FallbackPolicy, PrivacyPolicy, SpillOverPolicy
+from simkit.policies.composite import (
+    CascadePolicy,
+    FallbackPolicy,
+    PrefixAffinityPolicy,
+    PrivacyPolicy,
+    SpillOverPolicy,
+)
 from simkit.policies.grammar import check_params, parse_policy, split_policy
 from simkit.policies.thresholds import BudgetPolicy, TargetSharePolicy, ThresholdPolicy
 
@@ -88,6 +96,7 @@ __all__ = [
     "FleetView",
     "OraclePolicy",
     "Policy",
+    "PrefixAffinityPolicy",
     "PrivacyPolicy",
     "RandomMixPolicy",
     "RequestView",
@@ -130,6 +139,7 @@ POLICIES: Mapping[str, type] = _registry(
     SpillOverPolicy,
     FallbackPolicy,
     PrivacyPolicy,
+    PrefixAffinityPolicy,
     OraclePolicy,
 )
 
@@ -268,6 +278,21 @@ def _build(data: Any, *, fleet: Any, trace: Any, source: str) -> Policy:
             problem="unknown parameter",
             hint=f"valid parameters: {', '.join(valid)}",
         )
+    missing = [
+        f.name
+        for f in dataclasses.fields(cls)
+        if f.init
+        and f.default is dataclasses.MISSING
+        and f.default_factory is dataclasses.MISSING
+        and f.name not in params
+    ]
+    if missing:
+        hint = (
+            f"write the policy it wraps after '>', e.g. {name}>static:tier=<tier>"
+            if missing[0] == "base"
+            else f"parameters: {', '.join(valid)}"
+        )
+        raise PolicyError(where, key=missing[0], problem="required parameter not given", hint=hint)
     params = check_params(cls, params, where)
     try:
         return cls(**params)

@@ -23,7 +23,7 @@ Two optional hooks:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, MutableMapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, MutableMapping, Sequence
 from types import MappingProxyType
 from typing import Any, NamedTuple, Protocol, runtime_checkable
 
@@ -59,6 +59,10 @@ class RequestView(NamedTuple):
         Constraint tags, e.g. ``{'sensitive'}``.
     scores : Mapping[str, float]
         Classifier scores attached to the trace (e.g. ``p_hard``).
+    prefix_blocks : tuple of int
+        The prompt's prefix-block ids in order (the trace's ``prefix_blocks`` column,
+        :mod:`simkit.trace.prefix`); ``()`` when the trace has none. Pass them to
+        :meth:`FleetView.prefix_hits` to see which tiers hold the prompt's prefix.
     """
 
     request_id: str
@@ -69,6 +73,7 @@ class RequestView(NamedTuple):
     source: str
     tags: frozenset[str]
     scores: Mapping[str, float]
+    prefix_blocks: tuple[int, ...] = ()
 
 
 class AttemptView(NamedTuple):
@@ -122,6 +127,16 @@ class _State(Protocol):
     def est_wait_s(self) -> Mapping[str, float]: ...
     def recent_429s(self) -> Mapping[str, int]: ...
     def recent_errors(self) -> Mapping[str, int]: ...
+
+
+def _longest_leading_run(blocks: Sequence[int], cached: Collection[int]) -> int:
+    """How many leading ids of ``blocks`` are in ``cached``."""
+    k = 0
+    for b in blocks:
+        if b not in cached:
+            break
+        k += 1
+    return k
 
 
 def _read_only(counts: Mapping[str, int]) -> Mapping[str, int]:
@@ -188,8 +203,13 @@ class FleetView:
         est_wait_s: Mapping[str, float] | None = None,
         recent_429s: Mapping[str, int] | None = None,
         recent_errors: Mapping[str, int] | None = None,
+        cached_blocks: Mapping[str, Iterable[int]] | None = None,
     ) -> FleetView:
-        """A fixed view built from plain values (for a router runtime, tests and examples)."""
+        """A fixed view built from plain values (for a router runtime, tests and examples).
+
+        ``cached_blocks`` maps a tier to the prefix-block ids one of its replicas holds, for
+        :meth:`prefix_hits` (tiers left out hold none).
+        """
         zero = dict.fromkeys(tiers, 0)
         state = StaticFleetState(
             now_s,
@@ -198,6 +218,7 @@ class FleetView:
             {**dict.fromkeys(tiers, 0.0), **(est_wait_s or {})},
             {**zero, **(recent_429s or {})},
             {**zero, **(recent_errors or {})},
+            {t: frozenset((cached_blocks or {}).get(t, ())) for t in tiers},
         )
         return cls(
             tuple(tiers),
@@ -247,6 +268,23 @@ class FleetView:
         """Tier -> failed attempts (errors, outages, timeouts) in the last 60 simulated seconds."""
         return self._state.recent_errors()
 
+    def prefix_hits(self, blocks: Sequence[int]) -> Mapping[str, int]:
+        """Tier -> how many leading blocks of ``blocks`` one of its replicas holds in its
+        prefix cache now (the longest such run over the tier's replicas).
+
+        Computed when called, from the replicas' caches (:mod:`simkit.sim.prefix`); 0 for a
+        tier without a prefix cache (API tiers, GPU tiers without ``prefix_cache``), for every
+        tier when ``blocks`` is empty, and where the view knows no caches (a router runtime,
+        the gateway). A policy passes ``request.prefix_blocks``.
+        """
+        hits = getattr(self._state, "prefix_hits", None)  # optional in a state
+        if hits is None or not blocks:
+            return MappingProxyType(dict.fromkeys(self.tiers, 0))
+        got = hits(blocks)
+        if len(got) == len(self.tiers):
+            return got
+        return MappingProxyType({t: got.get(t, 0) for t in self.tiers})
+
     def __repr__(self) -> str:
         return f"FleetView(tiers={self.tiers}, now_s={self.now_s:.3f}, queued={dict(self.queued)})"
 
@@ -254,9 +292,14 @@ class FleetView:
 class StaticFleetState:
     """Fixed values behind :meth:`FleetView.snapshot`."""
 
-    __slots__ = ("_errors", "_headroom", "_now", "_r429", "_spend", "_wait")
+    __slots__ = ("_cached", "_errors", "_headroom", "_now", "_r429", "_spend", "_wait")
 
-    def __init__(self, now_s, spend_usd, headroom, est_wait_s, recent_429s, recent_errors) -> None:  # noqa: ANN001
+    def __init__(  # noqa: ANN001
+        self, now_s, spend_usd, headroom, est_wait_s, recent_429s, recent_errors, cached=None
+    ) -> None:
+        self._cached: Mapping[str, frozenset[int]] = MappingProxyType(
+            {t: frozenset(b) for t, b in (cached or {}).items()}
+        )
         self._now = float(now_s)
         self._spend = float(spend_usd)
         self._headroom = MappingProxyType(dict(headroom))
@@ -281,6 +324,11 @@ class StaticFleetState:
 
     def recent_errors(self) -> Mapping[str, int]:
         return self._errors
+
+    def prefix_hits(self, blocks: Sequence[int]) -> Mapping[str, int]:
+        return MappingProxyType(
+            {t: _longest_leading_run(blocks, held) for t, held in self._cached.items()}
+        )
 
 
 @runtime_checkable

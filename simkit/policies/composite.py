@@ -1,5 +1,5 @@
 """Policies that act after an attempt (cascade, fallback) or wrap another policy's decision
-(spill-over under load, privacy constraint)."""
+(spill-over under load, privacy constraint, prefix affinity)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,13 @@ import numpy as np
 from simkit.errors import PolicyError
 from simkit.policies.base import AttemptView, FleetView, Policy, RequestView
 
-__all__ = ["CascadePolicy", "FallbackPolicy", "PrivacyPolicy", "SpillOverPolicy"]
+__all__ = [
+    "CascadePolicy",
+    "FallbackPolicy",
+    "PrefixAffinityPolicy",
+    "PrivacyPolicy",
+    "SpillOverPolicy",
+]
 
 FAILURES = ("rate_limited", "error", "outage", "timeout", "too_large")
 #: Every reason a fallback can react to: the default ``FAILURES`` plus ``context_exceeded``
@@ -304,3 +310,88 @@ class PrivacyPolicy:
             if t in fleet.private_tiers and t not in attempt.tiers_tried:
                 return t
         return None
+
+
+@dataclass(frozen=True)
+class PrefixAffinityPolicy:
+    """Send a request to the tier whose prefix cache holds most of its prompt's prefix, else
+    follow ``base``.
+
+    The request's prefix blocks (``RequestView.prefix_blocks``) are looked up in every tier's
+    replicas' prefix caches as they are at the decision (:meth:`FleetView.prefix_hits`: the
+    longest run of leading blocks one replica holds). The tier holding the most, at least
+    ``min_blocks``, takes the request; ties go to the earlier tier in fleet order (the
+    cheaper). A request tagged ``tag`` is only sent to a private tier this way; where no
+    allowed tier holds ``min_blocks`` of its prefix, or the trace has no prefix blocks,
+    ``base`` decides (wrap in ``privacy>`` to keep ``base``'s choices private too).
+    ``next_tier`` is ``base``'s.
+
+    Requests that share a prefix therefore follow the tier that first computed it, where its
+    prefill is skipped (GPU tiers with ``prefix_cache: true``; API tiers hold no cache). Within
+    the tier, the ``prefix_affinity`` load balancer picks the replica that holds it.
+
+    Parameters
+    ----------
+    base : Policy
+        Decides requests whose prefix no tier holds.
+    min_blocks : int
+        Leading blocks a tier must hold to take the request (>= 1).
+    tag : str
+        Requests tagged so go only to private tiers by affinity, default ``'sensitive'``.
+
+    Examples
+    --------
+    >>> from simkit.policies import FleetView, RequestView, StaticPolicy
+    >>> policy = PrefixAffinityPolicy(StaticPolicy("api"), min_blocks=2)
+    >>> fleet = FleetView.snapshot(
+    ...     ("gpu-a", "gpu-b", "api"), private_tiers={"gpu-a", "gpu-b"},
+    ...     cached_blocks={"gpu-a": [1], "gpu-b": [1, 2, 3]},
+    ... )
+    >>> req = RequestView("r1", 0.0, 300, -1, "", "", frozenset(), {}, (1, 2, 3))
+    >>> policy.route(req, fleet, None)
+    'gpu-b'
+    >>> policy.route(req._replace(prefix_blocks=(1, 9)), fleet, None)
+    'api'
+    """
+
+    name: ClassVar[str] = "affinity"
+    base: Policy
+    min_blocks: int = 1
+    tag: str = "sensitive"
+
+    def check(self, tiers: tuple[str, ...], score_names: tuple[str, ...]) -> None:
+        _check_base(self.base, tiers, score_names)
+        m = self.min_blocks
+        if isinstance(m, bool) or not isinstance(m, (int, np.integer)) or m < 1:
+            raise PolicyError(
+                f"policy '{self.name}'",
+                key="min_blocks",
+                problem=f"expected a whole number of prefix blocks >= 1, got {m!r}",
+                hint="e.g. affinity:min_blocks=2>share:target_share=0.2",
+            )
+        if not isinstance(self.tag, str) or not self.tag:
+            raise PolicyError(
+                f"policy '{self.name}'",
+                key="tag",
+                problem=f"expected a non-empty constraint tag, got {self.tag!r}",
+                hint="e.g. tag=sensitive",
+            )
+
+    def route(self, request: RequestView, fleet: FleetView, rng: np.random.Generator) -> str:
+        blocks = request.prefix_blocks
+        if len(blocks) >= self.min_blocks:
+            hits = fleet.prefix_hits(blocks)
+            private_only = self.tag in request.tags
+            best, most = None, self.min_blocks - 1
+            for t in fleet.tiers:  # cheapest first: a strictly longer run only replaces it
+                h = hits[t]
+                if h > most and (not private_only or t in fleet.private_tiers):
+                    best, most = t, h
+            if best is not None:
+                return best
+        return self.base.route(request, fleet, rng)
+
+    def next_tier(
+        self, request: RequestView, attempt: AttemptView, fleet: FleetView, rng: np.random.Generator
+    ) -> str | None:
+        return _base_next(self.base, request, attempt, fleet, rng)

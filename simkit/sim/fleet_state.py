@@ -71,6 +71,13 @@ class LiveState:
     def recent_errors(self) -> Mapping[str, int]:
         return self._recent(lambda t: t.recent_errors)
 
+    def prefix_hits(self, blocks: Sequence[int]) -> Mapping[str, int]:
+        """tier -> the longest run of ``blocks``' leading blocks one replica's prefix cache
+        holds now (0 for API tiers and GPU tiers without a cache)."""
+        return MappingProxyType(
+            {t.name: t.prefix_match(blocks) if t.kind == "gpu" else 0 for t in self.tiers}
+        )
+
 
 class LiveCounts(Mapping[str, int]):
     """tier -> current queued or in-flight count, read from the tier runtimes when asked."""

@@ -141,6 +141,13 @@ class GpuTier(TierRuntime):
     def est_wait_s(self, now_s: float) -> float:
         return min(r.est_wait_s() for r in self.replicas)
 
+    def prefix_match(self, blocks: Sequence[int]) -> int:
+        """The most leading blocks of ``blocks`` that one replica's prefix cache holds now
+        (0 without caches); no side effect on the caches or their counters."""
+        if self.blocks is None:
+            return 0
+        return max(r.cache.match(blocks) for r in self.replicas)
+
     def replica_rows(self) -> list[tuple[str, float, int, int, int]]:
         return [
             (r.name, r.busy_s, r.n_requests, r.prompt_tokens, r.output_tokens)

@@ -79,6 +79,7 @@ class RequestTable:
             if self.scores
             else _EMPTY_SCORES
         )
+        blocks = self.blocks
         # _make: the tuple built in C, without the named tuple's Python-level __new__
         return _make_view(
             (
@@ -90,5 +91,6 @@ class RequestTable:
                 self.source[i],
                 self.tags[i],
                 scores,
+                blocks[i] if blocks is not None else (),
             )
         )

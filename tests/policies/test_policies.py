@@ -51,6 +51,7 @@ def test_registry_maps_each_name_to_its_class_and_lists_them_in_errors():
         "spillover",
         "fallback",
         "privacy",
+        "affinity",
         "oracle",
     ]
     with pytest.raises(
