@@ -16,7 +16,7 @@ interval. Prints a table and JSON (also written to ``--out``).
 
 Usage::
 
-    python benchmarks/bench_ood.py [--embedder static|minilm] [--labels gain,irt]
+    python benchmarks/bench_ood.py [--embedder static|onnx-int8|onnx-fp32|minilm] [--labels gain,irt]
         [--bootstrap 1000] [--out ood.json]
 """
 
@@ -44,7 +44,12 @@ LODO = "leave-one-domain-out"
 
 
 def _run(trace, label: str, embedder: str, n_bootstrap: int, shrinkage: float) -> dict:
-    emb = StaticEmbedder() if embedder == "static" else SentenceEmbedder()
+    if embedder.startswith("onnx-"):
+        from simkit.classify.onnx import OnnxEmbedder
+
+        emb = OnnxEmbedder(precision=embedder.removeprefix("onnx-"))
+    else:
+        emb = StaticEmbedder() if embedder == "static" else SentenceEmbedder()
     t0 = time.perf_counter()
     res = evaluate_classifier(
         trace, weak=WEAK, strong=STRONG, estimator=ComplexityClassifier(emb),
@@ -63,7 +68,9 @@ def _run(trace, label: str, embedder: str, n_bootstrap: int, shrinkage: float) -
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--embedder", default="static", choices=["static", "minilm"])
+    ap.add_argument(
+        "--embedder", default="static", choices=["static", "onnx-int8", "onnx-fp32", "minilm"]
+    )
     ap.add_argument("--labels", default="gain,irt")
     ap.add_argument("--irt-shrinkage", type=float, default=0.3)
     ap.add_argument("--bootstrap", type=int, default=1000)
