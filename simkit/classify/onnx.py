@@ -207,14 +207,14 @@ class OnnxEmbedder(TransformerMixin, BaseEstimator):
         teacher = weights_sha256(path)
         root = self._root()
         key = f"{teacher[:32]}-{precision}-v{ONNX_EXPORT_VERSION}"
-        graph_file = (
-            root / "onnx" / key / "encoder.onnx"
-            if root is not None
-            else Path(tempfile.mkdtemp()) / "encoder.onnx"
-        )
-        if not graph_file.is_file():
-            export_onnx_graph(self.model, precision, graph_file)
-        graph = graph_file.read_bytes()
+        if root is None:  # no cache: export into a folder that is removed afterwards
+            with tempfile.TemporaryDirectory() as tmp:
+                graph = export_onnx_graph(self.model, precision, Path(tmp) / "g.onnx").read_bytes()
+        else:
+            graph_file = root / "onnx" / key / "encoder.onnx"
+            if not graph_file.is_file():
+                export_onnx_graph(self.model, precision, graph_file)
+            graph = graph_file.read_bytes()
         tok = load_tokenizer(path, None)
         self.tokenizer_json_ = json.dumps(json.loads(tok.to_str()), sort_keys=True)
         self.graph_ = graph

@@ -223,3 +223,11 @@ def test_cli_names_select_the_onnx_candidates():
         emb = _estimator(args).embedder
         assert isinstance(emb, OnnxEmbedder) and emb.precision == precision
         assert emb.max_seq_length is None  # 256 for MiniLM
+
+
+def test_without_a_cache_the_export_leaves_no_file_behind(tiny_model, tmp_path, monkeypatch):
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    emb = OnnxEmbedder(str(tiny_model), precision="fp32", cache_dir=False, progress=False).fit()
+    assert emb.graph_ and list(tmp_path.iterdir()) == []
