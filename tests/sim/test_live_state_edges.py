@@ -1,5 +1,6 @@
-"""Edges of what policies read from a running simulation (issue 10: surviving mutants of
-``simkit/sim/fleet_state.py`` under ``scripts/mutation.py sim``)."""
+"""Edges of what policies read from a running simulation and what a next_tier hook is shown
+(issue 10: surviving mutants of simkit/sim/fleet_state.py and run.py under
+``scripts/mutation.py sim``)."""
 
 from __future__ import annotations
 
