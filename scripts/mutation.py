@@ -222,6 +222,17 @@ EQUIVALENT: dict[str, str] = {
     "simkit.metrics.pareto.x_pareto_front__mutmut_67": "errors='raise' is to_numeric's default",
     "simkit.metrics.pareto.x_pareto_front__mutmut_115": "the n-D path finds the same front as the 2-D one (only slower)",
     "simkit.metrics.operations.x_utilisation__mutmut_123": "sort=True is groupby's default",
+    "simkit.metrics.planning.x__crossings__mutmut_6": "grid[:-1] and grid[1:] always have the same length",
+    "simkit.metrics.planning.x__crossings__mutmut_9": "grid[:-1] and grid[1:] always have the same length",
+    "simkit.metrics.planning.x__crossings__mutmut_13": "grid[:-1] and grid[1:] always have the same length",
+    "simkit.metrics.planning.x__crossings__mutmut_88": "a step row needs d1 * d2 < 0, so d1 is never 0 there",
+    "simkit.metrics.routing.x__first_crossing__mutmut_8": "y[0] < target here: the first i with y[i+1] >= target is the first crossing",
+    "simkit.metrics.queueing.x_erlang_c__mutmut_58": "k = 0 maps B(0) = 1 to 1: the recursion starts the same",
+    "simkit.metrics.cost.x_gpu_cost_per_1k_usd__mutmut_9": "float('NAN') is NaN",
+    "simkit.metrics.routerbench.x__model_matrix__mutmut_9": "pandas turns <NA> into NaN for a float64 array by itself",
+    "simkit.metrics.routerbench.x__model_matrix__mutmut_11": "pandas turns <NA> into NaN for a float64 array by itself",
+    "simkit.metrics.routerbench.x_aiq_paper__mutmut_85": "the scores are Python floats: float64 either way",
+    "simkit.metrics.routerbench.x_aiq_paper__mutmut_88": "the scores are Python floats: float64 either way",
 }
 
 #: mutmut status -> our bucket; "no tests" counts as a survivor in the score

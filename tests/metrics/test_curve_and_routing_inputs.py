@@ -237,7 +237,7 @@ def test_apgr_of_a_two_point_curve_is_the_trapezoid_of_its_pgr():
 
 
 def test_pgr_and_cpt_return_floats_for_scalars_and_arrays_for_arrays():
-    assert pgr(0.5, 0.0, 2.0) == 0.25 and isinstance(pgr(0.5, 0.0, 2.0), float)
+    assert pgr(0.5, 0.0, 2.0) == 0.25 and type(pgr(0.5, 0.0, 2.0)) is float
     assert pgr([1, 2], 0, 2).tolist() == [0.5, 1.0]
     curve = RoutingCurve([0.0, 0.5, 1.0], [0.0, 0.5, 1.0], 0.0, 1.0)
     for method in ("interp", "min"):

@@ -310,3 +310,28 @@ def test_a_crossover_at_the_last_point_sampled_in_the_range_is_found():
     assert cross["cheaper_below"].tolist() == ["a"]
     assert cross["requests_per_month"].tolist() == pytest.approx([4000.0], rel=1e-12)
     assert cross["monthly_cost_usd"].tolist() == pytest.approx([2000.0], rel=1e-12)
+
+
+def test_a_strategy_dearer_by_exactly_one_dollar_everywhere_never_crosses():
+    dearer = CostPlan({"a": Strategy(0.0, 1.0, 1.0), "b": Strategy(0.0, 0.0, 0.0)})
+    assert cost_crossovers(dearer, (1e3, 2e3)).empty
+
+
+def test_steps_that_do_not_flip_the_order_are_no_crossovers_in_cents_either():
+    """The mixed-share plan above with every price divided by 10,000: the same volumes (the
+    step at 5,184,000, where the API stays dearer, is still no crossover)."""
+    strategies = {
+        "api": Strategy(0.0008e-4, 0.0, 0.0),
+        "mixed": Strategy(0.0, 0.5, 1000.0e-4),
+    }
+    p = CostPlan(strategies, gpu_capacity_rps=1.0, peak_to_mean=3.0)
+    cross = cost_crossovers(p, (1e5, 6e6))
+    assert cross["requests_per_month"].tolist() == pytest.approx(
+        [1.25e6, 1.728e6, 2.5e6, 3.456e6, 3.75e6]
+    )
+    assert cross["cheaper_below"].tolist() == ["api", "mixed"] * 2 + ["api"]
+
+
+def test_aiq_paper_names_its_series_and_index():
+    aiq = aiq_paper(POINTS, router="system")
+    assert aiq.name == "aiq" and aiq.index.name == "system" and aiq.dtype == np.float64

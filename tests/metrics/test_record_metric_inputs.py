@@ -122,6 +122,8 @@ COST = pd.DataFrame({"m1": [1.0, 2.0], "m2": [3.0, 4.0]})
             "drop such samples first, as RouterBench does (e.g. .dropna())",
         ),
         (QUALITY, COST.assign(m2=[3.0, -1.0]), "cost, row 2, column 'm2': negative cost"),
+        # a free model before it is not the negative one
+        (QUALITY, COST.assign(m2=[0.0, -1.0]), "cost, row 2, column 'm2': negative cost"),
     ],
 )
 def test_oracle_names_the_bad_model_matrix(quality, cost, expected):
