@@ -233,6 +233,8 @@ EQUIVALENT: dict[str, str] = {
     "simkit.metrics.routerbench.x__model_matrix__mutmut_11": "pandas turns <NA> into NaN for a float64 array by itself",
     "simkit.metrics.routerbench.x_aiq_paper__mutmut_85": "the scores are Python floats: float64 either way",
     "simkit.metrics.routerbench.x_aiq_paper__mutmut_88": "the scores are Python floats: float64 either way",
+    "simkit.metrics.routerbench.x_ndch_code__mutmut_25": "a chord through the point itself gives its own quality, already in the max",
+    "simkit.metrics.routerbench.x_ndch_code__mutmut_26": "a chord through the point itself gives its own quality, already in the max",
 }
 
 #: mutmut status -> our bucket; "no tests" counts as a survivor in the score
