@@ -235,6 +235,9 @@ EQUIVALENT: dict[str, str] = {
     "simkit.metrics.routerbench.x_aiq_paper__mutmut_88": "the scores are Python floats: float64 either way",
     "simkit.metrics.routerbench.x_ndch_code__mutmut_25": "a chord through the point itself gives its own quality, already in the max",
     "simkit.metrics.routerbench.x_ndch_code__mutmut_26": "a chord through the point itself gives its own quality, already in the max",
+    "simkit.policies.composite.xǁSpillOverPolicyǁroute__mutmut_32": "the extra turn of the loop revisits order[start + 1], already judged",
+    "simkit.policies.baselines.xǁOraclePolicyǁfrom_trace__mutmut_2": "quality_matrix(None) reads every model of the trace; each tier picks its own",
+    "simkit.sim.run.xǁRunǁattempt_done__mutmut_49": "AttemptView.verify() answers False for a failed attempt before reading its quality",
 }
 
 #: mutmut status -> our bucket; "no tests" counts as a survivor in the score
