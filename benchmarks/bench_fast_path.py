@@ -131,7 +131,8 @@ def main() -> int:
     quality: dict[str, dict] = {}
     routers: dict[str, Router] = {}
     sizes: dict[str, int] = {}
-    work = Path(tempfile.mkdtemp(prefix="simkit-fast-path-"))
+    tmp = tempfile.TemporaryDirectory(prefix="simkit-fast-path-")  # bundles: up to 91 MB each
+    work = Path(tmp.name)
     for name in names:
         t0 = time.perf_counter()
         est = ComplexityClassifier(embedder(name), random_state=0)
@@ -205,6 +206,7 @@ def main() -> int:
         "machine": {"cpus": os.cpu_count(), "load_avg": os.getloadavg(),
                     "platform": platform.platform(), "python": platform.python_version()},
     }  # fmt: skip
+    tmp.cleanup()
     text = json.dumps(payload, indent=1, default=float)
     print(text)
     if args.json:
