@@ -15,8 +15,10 @@ import pytest
 from simkit.errors import SpecError, TraceError
 from simkit.metrics import (
     event_counts,
+    latency_percentiles,
     oracle_router,
     pareto_front,
+    prefix_cache_stats,
     quality_summary,
     slo_attainment,
     summarize_runs,
@@ -297,3 +299,44 @@ def test_pareto_front_reads_nullable_numbers_and_returns_a_bool_mask():
     three = pareto_front(df, minimize=["cost", "latency"], maximize=["quality"])
     assert two.dtype == bool and two.tolist() == [True, True, False]
     assert three.tolist() == two.tolist()
+
+
+# --- prefix-cache counters and percentile checks --------------------------------------------------
+def test_prefix_cache_hit_rate_per_tier_and_per_replica():
+    """Run 0's GPU replicas looked up 10 and 4 blocks and hit 6 and 1 (96 and 16 prefill
+    tokens saved): 7 / 14 for the tier, 0.6 and 0.25 per replica; API tiers never look up
+    (NaN, not 0)."""
+    endpoints = make_endpoints()
+    endpoints["prefix_lookup_blocks"] = [10, 4, 0, 0]
+    endpoints["prefix_hit_blocks"] = [6, 1, 0, 0]
+    endpoints["prefix_saved_tokens"] = [96, 16, 0, 0]
+    tiers = prefix_cache_stats(endpoints)
+    assert tiers.index.names == ["run_id", "tier"]
+    assert tiers.loc[(0, "gpu")].tolist() == [14, 7, 112, 0.5]
+    assert np.isnan(tiers.loc[(1, "api"), "hit_rate"])
+    assert tiers[["lookup_blocks", "hit_blocks", "saved_tokens"]].dtypes.tolist() == [np.int64] * 3
+    replicas = prefix_cache_stats(endpoints, by="replica")
+    assert replicas.index.names == ["run_id", "tier", "replica"]
+    assert replicas["hit_rate"].loc[0, "gpu"].tolist() == [0.6, 0.25]
+    assert replicas["saved_tokens"].loc[0, "gpu"].tolist() == [96, 16]
+    with pytest.raises(SpecError) as e:
+        prefix_cache_stats(endpoints, by="x")
+    assert message(e) == "prefix_cache_stats, key 'by': got 'x'; valid choices: 'replica', 'tier'"
+    with pytest.raises(TraceError) as e:
+        prefix_cache_stats(endpoints.assign(prefix_hit_blocks=[6, np.nan, 0, 0]))
+    assert message(e) == (
+        "endpoints, row 2, column 'prefix_hit_blocks': bad value in 1 rows (first: nan); "
+        "expected a finite number >= 0"
+    )
+
+
+@pytest.mark.parametrize("percentiles", [[50, 101], [], [-1]])
+def test_percentiles_must_lie_in_0_to_100(percentiles):
+    with pytest.raises(SpecError) as e:
+        latency_percentiles(make_records(), percentiles=percentiles)
+    assert message(e) == (
+        f"latency_percentiles, key 'percentiles': got {percentiles!r}; "
+        "expected one or more numbers in [0, 100]"
+    )
+    edges = latency_percentiles(make_records(), percentiles=[0, 100])
+    assert edges.columns.tolist()[1:3] == ["p0_ttft_s", "p100_ttft_s"]
