@@ -70,8 +70,9 @@ def main() -> int:
 
     result: dict = {
         "machine": f"{platform.machine()} {os.cpu_count()} CPUs, Python {platform.python_version()}",
-        "note": "shared 2-core machine, busy with other jobs: rates are noisy and the 1.6x goal "
-        "cannot be judged fairly under this load",
+        "note": "load average (1/5/15 min) at start: "
+        + "/".join(f"{x:.2f}" for x in os.getloadavg())
+        + " (a busy machine makes the rates noisy)",
         "runs": n_runs,
         "requests_per_run": args.requests,
         "repeats": args.repeats,
