@@ -161,7 +161,8 @@ def run_meta(
     run_id: int,
     cost_source: str = "catalog",
 ) -> dict:
-    """What the run was (seed, config hash, policy and its parameters) and its event counts."""
+    """What the run was (seed, config hash, policy and its parameters, cost source), its event
+    counts and its context-window counts (``simulate`` and ``simulate_stream`` alike)."""
     gpu_steps, preemptions = run.gpu_counts()
     return {
         "seed": int(seed),
@@ -175,6 +176,8 @@ def run_meta(
         "gpu_steps": int(gpu_steps),
         "preemptions": int(preemptions),
         "versions": _versions(),
+        "cost_source": cost_source,
+        "context": run.context_counts(),
     }
 
 
@@ -281,8 +284,6 @@ def simulate(
         run_id,
         cost_source,
     )
-    meta["cost_source"] = cost_source
-    meta["context"] = run.context_counts()
     return Records(
         requests=requests, endpoints=endpoints, horizon_s=horizon, meta=MappingProxyType(meta)
     )

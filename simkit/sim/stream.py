@@ -469,8 +469,6 @@ decode_fast_forward, cost_source
         run_id,
         cost_source,
     )
-    meta["cost_source"] = cost_source
-    meta["context"] = run.context_counts()
     meta["chunk_rows"] = chunks.chunk_rows
     meta["max_open_chunks"] = run.max_open
     meta["outcomes_in_request_order"] = chunks.request_major
