@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 import simpy
 
-from simkit.fleet.costs import request_token_cost_usd
+from simkit.fleet.costs import request_token_cost_function
 from simkit.fleet.spec import GpuServer
 from simkit.sim.batching import GpuReplica, Seq
 from simkit.sim.deferred import DeferredCompletions
@@ -43,6 +43,7 @@ class GpuTier(TierRuntime):
     """
 
     __slots__ = (
+        "_cost",
         "blocks",
         "fast_forward",
         "lb",
@@ -70,6 +71,7 @@ class GpuTier(TierRuntime):
     ) -> None:
         super().__init__(env, sink, name, spec, rng, deferred)
         self.spec: GpuServer = spec
+        self._cost = request_token_cost_function(spec)  # bound once, as ApiTier does
         self.fast_forward = fast_forward
         self.blocks = prefix_blocks if spec.prefix_cache else None
         self.prompt_tokens = prompt_tokens
@@ -198,5 +200,4 @@ class GpuTier(TierRuntime):
 
     def complete(self, seq: Seq, now: float) -> None:
         """The client received ``seq``'s answer at ``now``: charge it and report it."""
-        cost = request_token_cost_usd(self.spec, seq.n_in, seq.n_out)
-        self.sink.attempt_done(seq.job, True, cost, now)
+        self.sink.attempt_done(seq.job, True, self._cost(seq.n_in, seq.n_out), now)
