@@ -90,3 +90,77 @@ def test_feature_matrix_has_one_named_column_per_feature_and_handles_text_withou
     assert np.isfinite(f).all()
     no_numbers = _block("What is the capital of France?")
     assert (no_numbers["n_distinct_numbers"], no_numbers["log_min_number"]) == (0.0, 0.0)
+
+
+# -- the word-token counts equal the regular expressions that define them -----------------
+
+# fragments that sit on the edges of the rules: case (re.I lists vs the case-sensitive units),
+# plurals, tokens glued by "_" or digits, characters that re.I folds to ASCII (long s, Kelvin
+# sign, dotless i), Unicode digits and letters, the symbols of the code and money patterns
+_FRAGMENTS = (
+    "half", "HALF", "Halfs", "halves", "thirds", "percent", "Percentage", "xpercent", "PERCENT",
+    "hours", "Hours", "hour", "minute", "dollars", "Dollar", "cents", "inch", "inches", "feet",
+    "Km", "not", "NOT", "Never", "if", "IF", "then", "more", "less", "leß", "ſpent", "\u212aG",
+    "kg", "ı", "İf", "ratio", "per", "each", "twice", "pairs", "dozen", "one_two", "5hours",
+    "5", "12", "3.5", "1,000", "\u0663", "²", "/", " / ", "$", "$ 4", "%", "!=", "==", "!==",
+    "{", "}", ";", ";  \n", "```", "def ", "def", "int ", "for (", "for", "return", "printf",
+    "print", "é", "ä", "Ωmega", "日本語", "\n", "\n(A) ", "\nB. ", "?", ".", "!", "\t", "-",
+)  # fmt: skip
+
+
+def _generated_texts():
+    rng = np.random.default_rng(20261206)
+    for _ in range(3000):
+        picks = rng.choice(len(_FRAGMENTS), size=int(rng.integers(1, 40)))
+        sep = ("", " ", "\n")[int(rng.integers(0, 3))]
+        yield sep.join(_FRAGMENTS[i] for i in picks)
+
+
+def _stem(text: str) -> str:
+    from simkit.classify import features as f
+
+    m = f._OPTION.search(text)
+    return text[: m.start()] if m else text
+
+
+def test_token_counts_equal_the_regular_expressions_on_generated_edge_cases():
+    from simkit.classify import features as f
+
+    texts = list(_generated_texts())
+    assert sum(not t.isascii() for t in texts) > 500  # both paths are exercised
+    for text in texts:
+        words = f._WORD.findall(text)
+        stem = _stem(text)
+        assert f._lexical_tokens(text, words, stem) == f._lexical_regex(text, stem), text
+
+
+def test_token_counts_equal_the_regular_expressions_on_every_shipped_prompt():
+    from pathlib import Path
+
+    from simkit.classify import features as f
+    from simkit.trace import load_trace
+
+    root = Path(__file__).resolve().parents[2] / "traces"
+    texts = []
+    for folder in sorted(p for p in root.iterdir() if (p / "trace.json").is_file()):
+        req = load_trace(folder).requests
+        if "prompt" in req:
+            texts += [str(p) for p in req["prompt"].dropna()]
+    assert len(texts) > 15_000
+    for text in texts:
+        words = f._WORD.findall(text)
+        stem = _stem(text)
+        assert f._lexical_tokens(text, words, stem) == f._lexical_regex(text, stem), text[:200]
+
+
+def test_folded_and_glued_tokens_count_as_the_patterns_say():
+    """Pinned by hand: the Kelvin sign folds to 'k' under re.I ('ſpent' is 'spent'), 'Hours'
+    is not a unit word (case-sensitive) but is a measure, 'half_time' and '5hours' are one
+    token each and match nothing, '!==' is one '!=' marker, 'percentage' counts as a percent
+    and '$ 4' as money and as the one unit."""
+    from simkit.classify import features as f
+
+    text = "\u212aG ſpent Hours half_time 5hours !== percentage $ 4"
+    lex = f._lexical_tokens(text, f._WORD.findall(text), text)
+    assert (lex.measure, lex.additive, lex.units, lex.fraction) == (2, 1, 1, 0)
+    assert (lex.code, lex.percent, lex.money, lex.digits) == (1, 1, 1, 2)
