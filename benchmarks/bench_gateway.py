@@ -1,7 +1,7 @@
 """Added latency of the simkit gateway over the same call sent straight to the upstream.
 
 Everything runs on this machine, on 127.0.0.1 only, in three processes: the loopback stub
-(``simkit.live.stub``, the upstream, answering at once), the gateway (``simkit gateway serve``,
+(``simkit.live.stub``, the upstream, answering at once, keeping no request log), the gateway (``simkit gateway serve``,
 one uvicorn worker, decision log on, bundle deciding every request) and this load generator
 (uvloop, open loop: requests start on a fixed schedule whatever the answers do; prebuilt
 HTTP/1.1 requests over keep-alive connections, ``--loadgen raw``, the default, about half the
@@ -39,6 +39,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import json
 import os
 import socket
@@ -292,9 +293,13 @@ async def load(
                 else:
                     errors[k].append(str(status))
 
+        # what exists now lives to the end: out of the collector's full passes, whose pauses
+        # would delay the answers of both paths (the servers do the same at startup)
+        gc.collect()
+        gc.freeze()
         loop = asyncio.get_running_loop()
         start = loop.time() + 0.2
-        tasks = []
+        tasks: set[asyncio.Task] = set()  # the tasks in flight; a finished one is dropped
         for i in range(n_warm + n):
             due = start + i / rate
             wait = due - loop.time()
@@ -303,7 +308,9 @@ async def load(
             if i >= n_warm:
                 lag.append(loop.time() - due)
             for k in range(len(targets)):
-                tasks.append(asyncio.create_task(one(k, i)))
+                task = asyncio.create_task(one(k, i))
+                tasks.add(task)
+                task.add_done_callback(tasks.discard)
         await asyncio.gather(*tasks)
     for r in raws:
         r.close()
@@ -447,7 +454,7 @@ def main(argv: list[str] | None = None) -> int:
         "load_avg_start": list(os.getloadavg()),
         "note": "the stub answers at once, so these times are the HTTP stack's and the gateway's",
     }
-    with start_stub_process(stub_cfg) as stub:
+    with start_stub_process(stub_cfg, keep_log=False) as stub:
         url = stub.base_url
         with process([sys.executable, "-c", "import time; time.sleep(86400)"], url + "/models"):
             pass  # waits until the stub answers

@@ -27,6 +27,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--port", type=int, default=8000, help="port on 127.0.0.1 (0 = any free port)")
     s.add_argument("--config", default=None, help="stub YAML: models, latency, faults, answers")
     s.add_argument("--log-level", default="warning", help="uvicorn log level (default warning)")
+    s.add_argument(
+        "--no-request-log",
+        action="store_true",
+        help="keep no /stub/log entries (for load tests: nothing grows with the requests)",
+    )
     s.set_defaults(func=_run_stub)
 
     r = live_sub.add_parser(
@@ -80,7 +85,9 @@ def _run_stub(args: argparse.Namespace) -> int:
     from simkit.live.stub import StubConfig, load_stub_config, serve_forever
 
     config = load_stub_config(args.config) if args.config else StubConfig()
-    serve_forever(config, port=args.port, log_level=args.log_level)
+    serve_forever(
+        config, port=args.port, log_level=args.log_level, keep_log=not args.no_request_log
+    )
     return 0
 
 

@@ -73,6 +73,21 @@ def listening_socket(host: str, port: int) -> Any:
     return sock
 
 
+def _freeze_startup_objects() -> None:
+    """Move every object alive now (modules, the bundle's arrays and tables, the app) out of
+    the garbage collector's reach, as a long-running server should once it has loaded.
+
+    Without it each full collection walks them all again: about 85,000 objects once the
+    static bundle is loaded, a pause of 15-30 ms on this project's 2-core machine that every
+    request in flight waits out. Objects created afterwards, per request, are collected as
+    before.
+    """
+    import gc
+
+    gc.collect()
+    gc.freeze()
+
+
 def app_from_env() -> Any:
     """The app for a uvicorn worker process (``--workers N``): paths from the environment."""
     app, _, _ = build(
@@ -80,6 +95,7 @@ def app_from_env() -> Any:
         os.environ[_ENV_CONFIG],
         bundle_sha256=os.environ.get(_ENV_SHA256) or None,
     )
+    _freeze_startup_objects()
     return app
 
 
@@ -120,6 +136,7 @@ def serve(
         backlog=4096, timeout_keep_alive=30,  # clients keep pooled connections; bursts queue
     )  # fmt: skip
     if workers == 1:
+        _freeze_startup_objects()
         uvicorn.Server(uvicorn.Config(app, **common)).run(sockets=[sock])
         return
     os.environ[_ENV_BUNDLE] = str(bundle)

@@ -55,6 +55,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import math
 import os
@@ -888,6 +889,7 @@ def start_stub_process(
     port: int = 0,
     env: Mapping[str, str] | None = None,
     timeout_s: float = 30.0,
+    keep_log: bool = True,
 ) -> StubProcess:
     """Start the stub in a child process on 127.0.0.1 and wait until it listens.
 
@@ -900,8 +902,14 @@ def start_stub_process(
         0 picks a free port.
     env : mapping, optional
         Environment of the child (default: this process's).
+    timeout_s : float
+        How long to wait for it to listen.
+    keep_log : bool
+        False: the child keeps no ``/stub/log`` entries (a load test's stub).
     """
     cmd = [sys.executable, "-m", "simkit.live.stub", "--port", str(port)]
+    if not keep_log:
+        cmd.append("--no-request-log")
     if isinstance(config, StubConfig):
         cmd += ["--config-json", json.dumps(config_to_dict(config))]
     elif config is not None:
@@ -923,8 +931,11 @@ def start_stub_process(
     raise SimkitError(f"the stub process did not start (last output: {line.strip()!r})")
 
 
-def serve_forever(config: StubConfig, *, port: int, log_level: str = "warning") -> None:
-    """Serve in the foreground until SIGINT/SIGTERM (what ``simkit live stub`` runs)."""
+def serve_forever(
+    config: StubConfig, *, port: int, log_level: str = "warning", keep_log: bool = True
+) -> None:
+    """Serve in the foreground until SIGINT/SIGTERM (what ``simkit live stub`` runs);
+    ``keep_log=False`` keeps no ``/stub/log`` entries (a load test's stub)."""
     import uvicorn
 
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -934,7 +945,13 @@ def serve_forever(config: StubConfig, *, port: int, log_level: str = "warning") 
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.bind(("127.0.0.1", port))
     bound = sock.getsockname()[1]
-    server = uvicorn.Server(_uvicorn_config(create_app(config), bound, log_level))
+    server = uvicorn.Server(
+        _uvicorn_config(create_app(config, keep_log=keep_log), bound, log_level)
+    )
+    # what is loaded now lives as long as the process: out of the collector's full passes,
+    # whose pauses (tens of ms) every request in flight would wait out (as the gateway does)
+    gc.collect()
+    gc.freeze()
     print(f"simkit stub listening on http://127.0.0.1:{bound}/v1", flush=True)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(server.serve(sockets=[sock]))
@@ -953,6 +970,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--config", help="stub YAML (models, latency, faults, answers)")
     parser.add_argument("--config-json", help=argparse.SUPPRESS)
     parser.add_argument("--log-level", default="warning")
+    parser.add_argument(
+        "--no-request-log",
+        action="store_true",
+        help="keep no /stub/log entries (a load test: nothing grows with the requests served)",
+    )
     args = parser.parse_args(argv)
     if args.config:
         config = load_stub_config(args.config)
@@ -960,7 +982,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         config = config_from_dict(json.loads(args.config_json), source="--config-json")
     else:
         config = StubConfig()
-    serve_forever(config, port=args.port, log_level=args.log_level)
+    serve_forever(
+        config, port=args.port, log_level=args.log_level, keep_log=not args.no_request_log
+    )
 
 
 if __name__ == "__main__":
