@@ -246,6 +246,19 @@ def test_subprocess_stub_serves_and_stops():
     assert proc.process.poll() is not None
 
 
+@pytest.mark.parametrize("keep_log", [True, False])
+def test_subprocess_stub_keeps_a_request_log_unless_told_not_to(keep_log):
+    """A load test's stub (``--no-request-log``) answers as usual and logs nothing."""
+    config = StubConfig(models=(StubModel("p", p_correct=1.0),))
+    with start_stub_process(config, keep_log=keep_log) as proc:
+        body = {"model": "p", "messages": [{"role": "user", "content": "hi"}]}
+        for _ in range(3):
+            r = httpx.post(f"{proc.base_url}/chat/completions", json=body)
+            assert r.status_code == 200 and r.json()["choices"][0]["message"]["content"]
+        log = httpx.get(proc.base_url.removesuffix("/v1") + "/stub/log").json()["requests"]
+    assert len(log) == (3 if keep_log else 0)
+
+
 def test_shipped_key_knows_the_gsm8k_questions_of_the_shipped_trace():
     key = shipped_answer_key()
     assert len(key) == 1319
