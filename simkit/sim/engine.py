@@ -66,7 +66,7 @@ def finish_config_hash(
     h: hashlib._Hash,
     fleet: Fleet,
     policy: Policy,
-    cost_source: str = "catalog",
+    cost_source: str,
     prefix: tuple[list, Any] | None = None,
 ) -> str:
     """``h`` (fed the trace's requests, outcomes and scores) completed with the fleet, the
@@ -91,7 +91,7 @@ def finish_config_hash(
     return h.hexdigest()[:16]
 
 
-def _config_hash(trace: Trace, fleet: Fleet, policy: Policy, cost_source: str = "catalog") -> str:
+def _config_hash(trace: Trace, fleet: Fleet, policy: Policy, cost_source: str) -> str:
     h = hashlib.sha256()
     hash_trace(h, trace.requests, trace.outcomes)
     if trace.scores is not None:
@@ -159,7 +159,7 @@ def run_meta(
     run: Run,
     seed: int,
     run_id: int,
-    cost_source: str = "catalog",
+    cost_source: str,
 ) -> dict:
     """What the run was (seed, config hash, policy and its parameters, cost source), its event
     counts and its context-window counts (``simulate`` and ``simulate_stream`` alike)."""

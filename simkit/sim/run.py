@@ -85,8 +85,8 @@ class Run:
         seed: int,
         table: RequestTable,
         progress: bool,
-        fast_forward: bool = True,
-        cost_source: str = "catalog",
+        fast_forward: bool,
+        cost_source: str,
     ) -> None:
         self.env = simpy.Environment()
         self.fleet = fleet
