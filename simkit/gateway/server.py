@@ -15,6 +15,7 @@ from typing import Any
 
 from simkit.gateway.config import GatewayConfig, load_gateway_config
 from simkit.gateway.decisions import DecisionLog
+from simkit.live.serving import BackgroundServer, listening_socket
 
 __all__ = ["GatewayServer", "app_from_env", "build", "serve"]
 
@@ -53,24 +54,6 @@ def build(
     if cfg.decision_log.path is not None:
         log = DecisionLog(cfg.decision_log.path, fsync=cfg.decision_log.fsync)
     return create_app(cfg, router, decision_log=log), cfg, router
-
-
-def listening_socket(host: str, port: int) -> Any:
-    """A bound TCP socket whose accepted connections have ``TCP_NODELAY``.
-
-    Connections inherit the option from the listening socket on Linux. Without it a response
-    that uvicorn writes in two parts (headers, then body) waits for the client's delayed ACK,
-    about 40 ms a request on loopback.
-    """
-    import socket
-
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    sock.bind((host, port))
-    sock.set_inheritable(True)
-    return sock
 
 
 def _freeze_startup_objects() -> None:
@@ -152,7 +135,7 @@ def serve(
     Multiprocess(config_, sockets=[sock]).run()
 
 
-class GatewayServer:
+class GatewayServer(BackgroundServer):
     """Run a gateway app in this process, in a background thread, on 127.0.0.1.
 
     For tests and notebooks; production runs :func:`serve`. The decision log (if any) is
@@ -168,61 +151,18 @@ class GatewayServer:
         uvicorn's log level.
     """
 
+    what = "gateway"
+
     def __init__(self, app: Any, *, port: int = 0, log_level: str = "warning") -> None:
+        super().__init__(port=port, log_level=log_level, start_timeout_s=20.0)
         self.app = app
-        self.requested_port = port
-        self.log_level = log_level
-        self.port: int | None = None
-        self._server: Any = None
-        self._thread: Any = None
 
-    @property
-    def base_url(self) -> str:
-        """``http://127.0.0.1:PORT/v1``."""
-        return f"http://127.0.0.1:{self.port}/v1"
-
-    def start(self) -> GatewayServer:
-        """Bind, start serving, and return once the server accepts connections."""
-        import asyncio
-        import threading
-        import time
-
+    def uvicorn_config(self, port: int) -> Any:
+        """The app on ``port`` (uvloop, httptools, lifespan on: the decision log opens and
+        closes with the server)."""
         import uvicorn
 
-        from simkit.errors import SimkitError
-
-        sock = listening_socket("127.0.0.1", self.requested_port)
-        self.port = sock.getsockname()[1]
-        config = uvicorn.Config(
-            self.app, host="127.0.0.1", port=self.port, log_level=self.log_level,
+        return uvicorn.Config(
+            self.app, host="127.0.0.1", port=port, log_level=self.log_level,
             loop="uvloop", http="httptools", lifespan="on", timeout_graceful_shutdown=2,
         )  # fmt: skip
-        self._server = uvicorn.Server(config)
-        self._server.install_signal_handlers = lambda: None
-        server = self._server
-        self._thread = threading.Thread(
-            target=lambda: asyncio.run(server.serve(sockets=[sock])),
-            name=f"simkit-gateway-{self.port}",
-            daemon=True,
-        )
-        self._thread.start()
-        deadline = time.monotonic() + 20
-        while not server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise SimkitError(f"the gateway did not start on 127.0.0.1:{self.port}")
-            time.sleep(0.01)
-        return self
-
-    def stop(self) -> None:
-        """Stop serving (closing the decision log) and wait for the thread."""
-        if self._server is not None:
-            self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-        self._server = self._thread = None
-
-    def __enter__(self) -> GatewayServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()

@@ -12,6 +12,8 @@ starts. Install them with ``pip install 'simkit[live]'``.
 ``simkit.live.answers``         answer keys (the shipped GSM8K gold answers, or your own)
 ``simkit.live.calibrate``       fit a fleet spec's latency distributions to a recording
 ``simkit.live.stub``            loopback OpenAI-compatible server (tests, dry runs, benchmarks)
+``simkit.live.serving``         uvicorn in a background thread, the listening socket (the stub
+                                and the gateway share them)
 ``simkit.live.text``            how prompts are sent, looked up and counted
 ==============================  ===========================================================
 

@@ -60,10 +60,8 @@ import json
 import math
 import os
 import signal
-import socket
 import subprocess
 import sys
-import threading
 import time
 from collections import deque
 from collections.abc import Mapping, Sequence
@@ -79,6 +77,7 @@ from simkit.errors import SimkitError, SpecError
 from simkit.fleet.spec import Jitter
 from simkit.live.answers import AnswerKey, Reference, load_answer_key, shipped_answer_key
 from simkit.live.graders import JUDGE_TEMPLATE
+from simkit.live.serving import BackgroundServer, listening_socket
 from simkit.live.text import conversation_text, messages_to_text, prompt_sha256
 from simkit.seeding import named_stream
 
@@ -773,7 +772,7 @@ def _has(module: str) -> bool:
     return importlib.util.find_spec(module) is not None
 
 
-class StubServer:
+class StubServer(BackgroundServer):
     """Run the stub in this process, in a background thread, on 127.0.0.1.
 
     Parameters
@@ -792,61 +791,15 @@ class StubServer:
     http://127.0.0.1:43817/v1
     """
 
+    what = "stub server"
+
     def __init__(self, config: StubConfig, *, port: int = 0, log_level: str = "error") -> None:
+        super().__init__(port=port, log_level=log_level, start_timeout_s=10.0)
         self.config = config
-        self.requested_port = port
-        self.log_level = log_level
-        self.port: int | None = None
-        self._server = None
-        self._thread: threading.Thread | None = None
 
-    @property
-    def base_url(self) -> str:
-        """``http://127.0.0.1:PORT/v1``, what ``openai.AsyncOpenAI(base_url=...)`` takes."""
-        if self.port is None:
-            raise SimkitError("the stub server is not running; call start() first")
-        return f"http://127.0.0.1:{self.port}/v1"
-
-    def start(self) -> StubServer:
-        """Bind, start serving, and return once the server accepts connections."""
-        import uvicorn
-
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        # accepted connections inherit TCP_NODELAY: without it a response written in
-        # two parts (headers, body) waits ~40 ms for the client's delayed ACK
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        sock.bind(("127.0.0.1", self.requested_port))
-        self.port = sock.getsockname()[1]
-        cfg = _uvicorn_config(create_app(self.config), self.port, self.log_level)
-        self._server = uvicorn.Server(cfg)
-        self._server.install_signal_handlers = lambda: None  # the main thread keeps its handlers
-
-        def run() -> None:
-            asyncio.run(self._server.serve(sockets=[sock]))
-
-        self._thread = threading.Thread(target=run, name=f"simkit-stub-{self.port}", daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise SimkitError(f"the stub server did not start on 127.0.0.1:{self.port}")
-            time.sleep(0.01)
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and wait for the thread (at most a few seconds)."""
-        if self._server is not None:
-            self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-        self._server = self._thread = None
-
-    def __enter__(self) -> StubServer:
-        return self.start() if self._server is None else self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+    def uvicorn_config(self, port: int):
+        """The stub app on ``port``, with the stub's uvicorn settings."""
+        return _uvicorn_config(create_app(self.config), port, self.log_level)
 
 
 @dataclass
@@ -938,12 +891,7 @@ def serve_forever(
     ``keep_log=False`` keeps no ``/stub/log`` entries (a load test's stub)."""
     import uvicorn
 
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    # accepted connections inherit TCP_NODELAY: without it a response written in
-    # two parts (headers, body) waits ~40 ms for the client's delayed ACK
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    sock.bind(("127.0.0.1", port))
+    sock = listening_socket("127.0.0.1", port)
     bound = sock.getsockname()[1]
     server = uvicorn.Server(
         _uvicorn_config(create_app(config, keep_log=keep_log), bound, log_level)
