@@ -302,8 +302,9 @@ def read_text_file(path: str, option: str) -> str:
         raise SpecError(option, problem=f"{path}: cannot read ({exc.strerror or exc})") from None
 
 
-def read_json_file(path: str, option: str) -> object:
-    """The strict JSON (no NaN) in the file an option names, or a :class:`SpecError`."""
+def read_json_file(path: str, option: str, expected: str = "") -> object:
+    """The strict JSON (no NaN) in the file an option names, or a :class:`SpecError`;
+    ``expected`` (what the file should hold) ends the message of a file that is not JSON."""
     import json
 
     from simkit.errors import SpecError
@@ -311,13 +312,15 @@ def read_json_file(path: str, option: str) -> object:
     def refuse(constant: str) -> object:
         raise ValueError(f"{constant} is not JSON")
 
+    hint = f"; expected {expected}" if expected else ""
     text = read_text_file(path, option)
     try:
         return json.loads(text, parse_constant=refuse)
     except json.JSONDecodeError as exc:
         raise SpecError(
             option,
-            problem=f"{path}, line {exc.lineno}, column {exc.colno}: not valid JSON ({exc.msg})",
+            problem=f"{path}, line {exc.lineno}, column {exc.colno}: not valid JSON "
+            f"({exc.msg}){hint}",
         ) from None
     except ValueError as exc:
-        raise SpecError(option, problem=f"{path}: not valid JSON ({exc})") from None
+        raise SpecError(option, problem=f"{path}: not valid JSON ({exc}){hint}") from None

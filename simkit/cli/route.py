@@ -35,36 +35,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_run_route)
 
 
-def _read_messages(path: str) -> object:
-    import json
-    from pathlib import Path
-
-    from simkit.errors import ClassifierError
-
-    try:
-        text = Path(path).read_text("utf-8")
-    except FileNotFoundError:
-        raise ClassifierError(f"--messages {path}: file not found") from None
-    except IsADirectoryError:
-        raise ClassifierError(f"--messages {path}: is a directory, not a JSON file") from None
-    except UnicodeDecodeError as exc:
-        raise ClassifierError(
-            f"--messages {path}: not UTF-8 text (byte {exc.start}); save the file as UTF-8"
-        ) from None
-    except OSError as exc:
-        raise ClassifierError(f"--messages {path}: cannot read ({exc.strerror or exc})") from None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ClassifierError(
-            f"--messages {path}, line {exc.lineno}, column {exc.colno}: not valid JSON "
-            f'({exc.msg}); expected a list of {{"role": ..., "content": ...}} objects'
-        ) from None
-
-
 def _run_route(args: argparse.Namespace) -> int:
     import json
 
+    from simkit.cli.options import read_json_file
     from simkit.errors import ClassifierError
     from simkit.fleet import load_fleet
     from simkit.router import Router, fleet_tier_map
@@ -77,7 +51,13 @@ def _run_route(args: argparse.Namespace) -> int:
             threshold = float(threshold)
         except ValueError:
             pass
-    query = args.prompt if args.prompt is not None else _read_messages(args.messages)
+    query = (
+        args.prompt
+        if args.prompt is not None
+        else read_json_file(
+            args.messages, "--messages", 'a list of {"role": ..., "content": ...} objects'
+        )
+    )
     router = Router.load(args.bundle, threshold, sha256=args.bundle_sha256)
     d = router.decide(query)
     fleet = load_fleet(args.fleet)

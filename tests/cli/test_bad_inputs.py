@@ -132,12 +132,12 @@ def test_a_broken_or_missing_messages_file_is_one_line(capsys, tmp_path):
     broken.write_text('[{"role": "user", "content": "hi"', "utf-8")
     line = run_error(capsys, ["route", "--messages", str(broken), "--bundle", str(BUNDLE)])
     assert line == (
-        f"simkit route: error: --messages {broken}, line 1, column 34: not valid JSON "
+        f"simkit route: error: --messages: {broken}, line 1, column 34: not valid JSON "
         '(Expecting \',\' delimiter); expected a list of {"role": ..., "content": ...} objects'
     )
     missing = tmp_path / "none.json"
     line = run_error(capsys, ["route", "--messages", str(missing), "--bundle", str(BUNDLE)])
-    assert line == f"simkit route: error: --messages {missing}: file not found"
+    assert line == f"simkit route: error: --messages: {missing}: file not found"
 
 
 def test_trace_convert_onto_an_existing_file_is_refused_before_converting(capsys, tmp_path):
