@@ -12,9 +12,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim.helpers import RetryPolicy, fixed_api, one_tier, slot_server, tiny_trace
-from simkit.errors import PolicyError, SimulationError
-from simkit.fleet import Fleet, Tier
+from sim.helpers import RateLimit, RetryPolicy, fixed_api, one_tier, slot_server, tiny_trace
+from simkit.errors import PolicyError, SimulationError, SpecError, TraceError
+from simkit.fleet import Fleet, Jitter, Tier
 from simkit.policies import RandomMixPolicy, StaticPolicy
 from simkit.seeding import named_stream
 from simkit.sim import simulate
@@ -218,6 +218,32 @@ def test_a_fallback_sees_each_attempt_and_the_record_keeps_no_earlier_failure():
     assert rec["status"].tolist() == ["completed", "completed"]
 
 
+class _ToB(_Recorder):
+    """Route to 'a'; after a failure fall back to 'b'; remember every AttemptView."""
+
+    def next_tier(self, request, attempt, fleet, rng):
+        self.seen.append(attempt)
+        return None if attempt.completed else "b"
+
+
+def test_a_context_refusal_is_a_failed_attempt_a_policy_can_fall_back_from():
+    fleet = Fleet(
+        (
+            Tier("a", fixed_api(), "m", context_window=8, over_context="fail"),
+            Tier("b", fixed_api(), "m"),
+            Tier("c", fixed_api(), "m"),
+        )
+    )
+    policy = _ToB("a")
+    object.__setattr__(policy, "seen", [])
+    rec = simulate(tiny_trace([1.0], prompt_tokens=10), fleet, policy, seed=0).requests
+    assert [tuple(v)[:5] for v in policy.seen] == [
+        ("a", False, "context_exceeded", ("a",), 0),
+        ("b", True, "", ("a", "b"), 0),
+    ]
+    assert rec[["tier", "tiers_tried", "status"]].iloc[0].tolist() == ["b", "a,b", "completed"]
+
+
 def test_a_refused_context_costs_nothing_and_says_why():
     fleet = Fleet(
         (
@@ -255,14 +281,17 @@ def test_observed_costs_replace_the_catalog_price_of_an_api_tier():
 
 def test_a_missing_observed_cost_names_the_request_row_tier_and_how_many_are_missing():
     fleet = one_tier(fixed_api(), name="api")
-    with pytest.raises(Exception) as e:
+    with pytest.raises(TraceError) as e:
         simulate(
             _observed_trace([0.5, float("nan"), float("nan")]), fleet, StaticPolicy("api"),
             seed=0, cost_source="observed",
         )  # fmt: skip
-    message = str(e.value)
-    assert "'r1'" in message and "row 2" in message and "'api'" in message
-    assert "2 " in message  # two pairs without a recorded cost
+    assert str(e.value) == (
+        "<trace>, row 2, column 'cost_usd': request 'r1' has no observed cost for model 'm' "
+        "(tier 'api'; 2 such requests); cost_source='observed' needs the recorded cost_usd of "
+        "every (request, model) it prices. attach the outcomes' cost_usd for that model, or use "
+        "cost_source='catalog'"
+    )
 
 
 # -- progress and the unfinished-request guard -------------------------------------------------
@@ -288,33 +317,38 @@ class _Bar:
         self.closed = True
 
 
-def test_the_progress_bar_counts_requests_in_steps_of_1024_and_ends_at_the_total(monkeypatch):
+@pytest.mark.parametrize(
+    ("n", "updates"), [(2500, [1024, 1024, 452]), (1024, [1024, 0]), (1023, [1023])]
+)
+def test_the_progress_bar_counts_requests_in_steps_of_1024_and_ends_at_the_total(
+    monkeypatch, n, updates
+):
     import tqdm.auto
 
     monkeypatch.setattr(_Bar, "made", [])
     monkeypatch.setattr(tqdm.auto, "tqdm", lambda **kw: _Bar(**kw))
-    simulate(tiny_trace(np.arange(2500) * 0.01 + 1.0), three_tiers(), StaticPolicy("a"), seed=0,
+    simulate(tiny_trace(np.arange(n) * 0.01 + 1.0), three_tiers(), StaticPolicy("a"), seed=0,
              progress=True)  # fmt: skip
     (bar,) = _Bar.made
-    assert bar.kwargs == {"total": 2500, "unit": "req", "desc": "simulate", "mininterval": 0.5}
-    assert bar.updates == [1024, 1024, 452] and bar.n == 2500 and bar.closed
+    assert bar.kwargs == {"total": n, "unit": "req", "desc": "simulate", "mininterval": 0.5}
+    assert bar.updates == updates and bar.n == n and bar.closed
 
 
-def test_a_request_the_tiers_never_finish_is_reported_not_dropped(monkeypatch):
+def test_requests_the_tiers_never_finish_are_reported_not_dropped(monkeypatch):
     from simkit.sim.api import ApiTier
 
     submit = ApiTier.submit
 
-    def lose_r1(self, job):
-        if job.req.request_id != "r1":
+    def lose_four(self, job):
+        if job.req.request_id not in ("r1", "r2", "r3", "r4"):
             submit(self, job)
 
-    monkeypatch.setattr(ApiTier, "submit", lose_r1)
+    monkeypatch.setattr(ApiTier, "submit", lose_four)
     with pytest.raises(SimulationError) as e:
-        simulate(tiny_trace([1.0, 2.0, 3.0]), three_tiers(), StaticPolicy("b"), seed=0)
+        simulate(tiny_trace([1.0, 2.0, 3.0, 4.0, 5.0]), three_tiers(), StaticPolicy("b"), seed=0)
     assert str(e.value) == (
-        "1 requests did not finish (first: ['r1']); this is a bug in the simulator, please "
-        "report it with the fleet spec"
+        "4 requests did not finish (first: ['r1', 'r2', 'r3']); this is a bug in the "
+        "simulator, please report it with the fleet spec"
     )
 
 
@@ -330,3 +364,71 @@ def test_an_idle_replica_of_a_prefix_cache_reports_no_lookups_or_hits():
     assert (idle["prefix_lookup_blocks"], idle["prefix_hit_blocks"]) == (0, 0)
     assert int(idle["prefix_saved_tokens"]) == 0
     assert isinstance(rec.endpoints, pd.DataFrame)
+
+
+def test_prefix_blocks_enter_the_hash_only_when_a_tier_caches_prefixes():
+    trace = tiny_trace([1.0, 2.0])
+    with_blocks = Trace(trace.requests.assign(prefix_blocks=[[1], [1, 2]]), trace.outcomes,
+                        meta={"prefix_block_size": 8})  # fmt: skip
+    fleet = three_tiers()
+    a = simulate(trace, fleet, StaticPolicy("a"), seed=0).meta["config_hash"]
+    b = simulate(with_blocks, fleet, StaticPolicy("a"), seed=0).meta["config_hash"]
+    assert a == b
+
+
+def test_an_unknown_cost_source_is_named_with_the_choices():
+    with pytest.raises(SpecError) as e:
+        simulate(tiny_trace([1.0]), three_tiers(), StaticPolicy("a"), seed=0, cost_source="bill")
+    assert str(e.value) == (
+        "simulate, key 'cost_source': got 'bill'; expected one of 'catalog', 'observed'"
+    )
+
+
+@pytest.mark.parametrize(
+    ("max_tokens", "tpm", "n_429"), [(None, 26, [0, 1]), (3, 26, [0, 0]), (0, 20, [0, 0])]
+)
+def test_a_token_limit_charges_max_tokens_or_else_the_answer_length(max_tokens, tpm, n_429):
+    """A bucket of ``tpm`` tokens: two requests of 10 prompt tokens at once fit in 26 when each
+    is charged max_tokens=3 (13 + 13), not when charged its 5-token answer (15 + 15); with
+    max_tokens=0 each is charged its prompt alone (10 + 10 fit in 20)."""
+    fleet = one_tier(fixed_api(rate_limit=RateLimit(tpm=tpm)), name="api")
+    rec = simulate(tiny_trace([1.0, 1.0], max_tokens=max_tokens), fleet, StaticPolicy("api"),
+                   seed=0).requests  # fmt: skip
+    assert rec["n_429"].tolist() == n_429
+    assert rec["status"].tolist() == ["completed", "completed"]
+
+
+def test_a_request_served_after_a_429_on_the_cheapest_tier_keeps_no_fail_reason():
+    fleet = Fleet((Tier("a", fixed_api(rate_limit=RateLimit(rpm=1)), "m"),
+                   Tier("b", fixed_api(), "m")))  # fmt: skip
+    rec = simulate(tiny_trace([1.0, 1.0]), fleet, StaticPolicy("a"), seed=0).requests
+    assert rec["tier"].tolist() == ["a", "a"] and rec["n_429"].tolist() == [0, 1]
+    assert rec["fail_reason"].tolist() == ["", ""]
+
+
+def test_an_api_request_is_dispatched_when_it_arrives_and_api_tiers_cache_no_prefixes():
+    rec = simulate(tiny_trace([1.0, 2.0, 2.5]), three_tiers(), StaticPolicy("c"), seed=0)
+    assert rec.requests["dispatch_s"].tolist() == [1.0, 2.0, 2.5]
+    prefix = ["prefix_lookup_blocks", "prefix_hit_blocks", "prefix_saved_tokens"]
+    assert rec.endpoints[prefix].to_numpy().tolist() == [[0, 0, 0]] * 3
+
+
+def test_api_completions_and_gpu_deliveries_schedule_no_events_of_their_own():
+    """Deferred completions: an API-only run schedules one event per arrival and nothing for
+    its completions, and a GPU run only its arrivals and batch steps (the records are the same
+    as with an event each: tests/sim/test_deferred*.py)."""
+    rec = simulate(tiny_trace([1.0, 2.0, 2.5]), three_tiers(), StaticPolicy("a"), seed=0)
+    assert rec.meta["n_events"] == 3
+    gpu = Fleet((Tier("gpu", slot_server(slots=2, step_s=0.1), "m"),))
+    rec = simulate(tiny_trace([1.0, 2.0, 2.5]), gpu, StaticPolicy("gpu"), seed=0)
+    assert rec.meta["n_events"] == 14  # 3 arrivals and the steps of 3 five-token answers
+
+
+def test_a_gpu_tier_draws_its_network_jitter_from_its_own_stream():
+    gpu = dataclasses.replace(slot_server(slots=2, step_s=0.1), rtt_s=Jitter(0.05, 0.5))
+    fleet = Fleet((Tier("gpu", gpu, "m"),))
+    a = simulate(tiny_trace([1.0, 2.0, 3.0]), fleet, StaticPolicy("gpu"), seed=4).requests
+    b = simulate(tiny_trace([1.0, 2.0, 3.0]), fleet, StaticPolicy("gpu"), seed=4).requests
+    waits = (a["first_token_s"] - a["dispatch_s"]).tolist()
+    assert waits == (b["first_token_s"] - b["dispatch_s"]).tolist()
+    assert len(set(waits)) == 3 and min(waits) > 0.1  # the prefill step plus a jittered rtt
