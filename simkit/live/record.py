@@ -535,6 +535,21 @@ def _record_of(
     }
 
 
+def _graded(
+    rec: dict[str, Any], grade: Grade | None, reason: str, judge_cost_usd: float
+) -> dict[str, Any]:
+    """``rec`` with the grade's fields (None without a grade), why, and the judge's cost."""
+    rec.update(
+        grader=None if grade is None else grade.grader,
+        raw_score=None if grade is None else grade.raw_score,
+        scale_min=None if grade is None else grade.scale_min,
+        scale_max=None if grade is None else grade.scale_max,
+        grade_reason=reason,
+        judge_cost_usd=judge_cost_usd,
+    )
+    return rec
+
+
 def _finite_or_none(v: float | None) -> float | None:
     return None if v is None or not math.isfinite(v) else float(v)
 
@@ -650,15 +665,7 @@ class _Run:
                 job, a, cost=0.0, retries=0, n_429=0, keep_text=self.keep_text, reserved_usd=0.0
             )
             rec["prompt_tokens"] = job.local_prompt_tokens
-            rec.update(
-                grader=None,
-                raw_score=None,
-                scale_min=None,
-                scale_max=None,
-                grade_reason="not sent",
-                judge_cost_usd=0.0,
-            )
-            return rec
+            return _graded(rec, None, "not sent", 0.0)
         a, cost, retries, n_429, reserved = await self.call(
             self.callers[ep.name], job.messages, job.local_prompt_tokens, ep.max_output_tokens
         )
@@ -678,26 +685,10 @@ class _Run:
             keep_text=self.keep_text,
             reserved_usd=reserved,
         )
-        judge_cost = 0.0
-        if a.status == "ok":
-            g, judge_cost = await self.grade(job, a.text)
-            rec.update(
-                grader=g.grader,
-                raw_score=g.raw_score,
-                scale_min=g.scale_min,
-                scale_max=g.scale_max,
-                grade_reason=g.reason,
-            )
-        else:
-            rec.update(
-                grader=None,
-                raw_score=None,
-                scale_min=None,
-                scale_max=None,
-                grade_reason=f"no answer ({a.status})",
-            )
-        rec["judge_cost_usd"] = judge_cost
-        return rec
+        if a.status != "ok":
+            return _graded(rec, None, f"no answer ({a.status})", 0.0)
+        g, judge_cost = await self.grade(job, a.text)
+        return _graded(rec, g, g.reason, judge_cost)
 
     async def worker(self, queue: asyncio.Queue[_Job]) -> None:
         while not self.stop.is_set() and not self.budget_hit:
