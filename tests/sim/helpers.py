@@ -66,6 +66,26 @@ def slot_server(slots: int, step_s: float, replicas: int = 1) -> GpuServer:
     )
 
 
+def linear_server(**kw) -> GpuServer:
+    """One replica whose step time is batched tokens / 1000 tok/s exactly (no floor, overhead
+    or context cost), with a prefix cache; ``kw`` overrides any field."""
+    base = dict(
+        model="m",
+        usd_per_gpu_hour=1.0,
+        max_num_seqs=8,
+        max_batched_tokens=10_000,
+        kv_capacity_tokens=100_000,
+        t_floor_s=0.0,
+        x_sat_tokens_per_s=1000.0,
+        beta_s_per_ctx_token=0.0,
+        t_ovh_s=0.0,
+        rtt_s=Jitter(0.0),
+        prefix_cache=True,
+    )
+    base.update(kw)
+    return GpuServer(**base)
+
+
 def fixed_api(
     *,
     ttft_s=0.5,
@@ -100,6 +120,7 @@ __all__ = [
     "RetryPolicy",
     "fixed_api",
     "fixture_trace",
+    "linear_server",
     "one_tier",
     "slot_server",
     "tiny_trace",

@@ -8,10 +8,10 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from sim.helpers import fixed_api
+from sim.helpers import fixed_api, linear_server
 from simkit import Trace
 from simkit.errors import PolicyError
-from simkit.fleet import Fleet, GpuServer, Jitter, Tier
+from simkit.fleet import Fleet, Tier
 from simkit.policies import (
     FleetView,
     PrefixAffinityPolicy,
@@ -28,31 +28,12 @@ BLOCK = 100
 START_S = 50.0
 
 
-def cached_server(**kw) -> GpuServer:
-    """1000 prefill tokens/s exactly, one replica with a prefix cache."""
-    base = dict(
-        model="m",
-        usd_per_gpu_hour=1.0,
-        max_num_seqs=8,
-        max_batched_tokens=10_000,
-        kv_capacity_tokens=100_000,
-        t_floor_s=0.0,
-        x_sat_tokens_per_s=1000.0,
-        beta_s_per_ctx_token=0.0,
-        t_ovh_s=0.0,
-        rtt_s=Jitter(0.0),
-        prefix_cache=True,
-    )
-    base.update(kw)
-    return GpuServer(**base)
-
-
 def three_tiers(*, b_private: bool = True) -> Fleet:
     """Two self-hosted tiers with prefix caches (gpu-a cheaper) and one API tier."""
     return Fleet(
         (
-            Tier("gpu-a", cached_server(), "m"),
-            Tier("gpu-b", cached_server(usd_per_gpu_hour=2.0), "m", private=b_private),
+            Tier("gpu-a", linear_server(), "m"),
+            Tier("gpu-b", linear_server(usd_per_gpu_hour=2.0), "m", private=b_private),
             Tier("api", fixed_api(), "m"),
         )
     )
@@ -306,8 +287,8 @@ def test_affinity_raises_the_prefix_hit_rate_on_a_prefix_heavy_trace():
     server = dict(model="model", prefix_cache_tokens=512 * 8 * 10)
     fleet = Fleet(
         (
-            Tier("gpu-a", cached_server(**server), "model"),
-            Tier("gpu-b", cached_server(**server, usd_per_gpu_hour=2.0), "model"),
+            Tier("gpu-a", linear_server(**server), "model"),
+            Tier("gpu-b", linear_server(**server, usd_per_gpu_hour=2.0), "model"),
         )
     )
     base = RandomMixPolicy({"gpu-a": 1.0, "gpu-b": 1.0})

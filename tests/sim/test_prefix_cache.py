@@ -9,10 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim.helpers import fixed_api
+from sim.helpers import fixed_api, linear_server
 from simkit import Trace
 from simkit.errors import SpecError, TraceError
-from simkit.fleet import Fleet, GpuServer, Jitter, Tier, load_fleet
+from simkit.fleet import Fleet, GpuServer, Tier, load_fleet
 from simkit.metrics import prefix_cache_stats, summarize_runs
 from simkit.policies import RandomMixPolicy, StaticPolicy
 from simkit.sim import simulate
@@ -20,25 +20,6 @@ from simkit.sim.prefix import PrefixCache
 from simkit.trace import prefix_heavy_trace
 
 BLOCK = 100
-
-
-def linear_server(**kw) -> GpuServer:
-    """Step time = batched tokens / 1000 tok/s exactly (no floor, overhead or context cost)."""
-    base = dict(
-        model="m",
-        usd_per_gpu_hour=1.0,
-        max_num_seqs=8,
-        max_batched_tokens=10_000,
-        kv_capacity_tokens=100_000,
-        t_floor_s=0.0,
-        x_sat_tokens_per_s=1000.0,
-        beta_s_per_ctx_token=0.0,
-        t_ovh_s=0.0,
-        rtt_s=Jitter(0.0),
-        prefix_cache=True,
-    )
-    base.update(kw)
-    return GpuServer(**base)
 
 
 def block_trace(rows, *, start_s: float = 0.0, block_size: int = BLOCK) -> Trace:
