@@ -290,7 +290,7 @@ def _lexical_tokens(text: str, words: list[str], stem: str) -> _Lexical:
         uppers = n - len(raw.translate(None, _UPPERS))
         lower = text.lower()  # ASCII: the same tokens, case-folded as re.I folds them
         flags = [f for f in map(_WORD_FLAGS.get, _WORD.findall(lower)) if f]
-        # "percent" at the start of a token (_PERCENT has no \\b after it)
+        # "percent" at the start of a token (_PERCENT has no \b after it)
         percent = (
             sum(w.startswith("percent") for w in _WORD.findall(lower)) if "percent" in lower else 0
         )
