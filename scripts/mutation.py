@@ -271,6 +271,8 @@ EQUIVALENT: dict[str, str] = {
     "simkit.sim.run.xǁRunǁsend__mutmut_54": "a cost is booked only for a completed attempt",
     "simkit.sim.run.xǁRunǁsend__mutmut_61": "a cost is booked only for a completed attempt",
     "simkit.sim.run.xǁRunǁstart_request__mutmut_7": "Job's n_in is set by send() before any tier reads it",
+    "simkit.sim.engine.x__config_hash__mutmut_11": "hash_pandas_object reads index=None as false: the index is left out either way",
+    "simkit.sim.run.xǁRunǁto_frames__mutmut_16": "the clock never passes the last end: every event comes before the end of its request (an assertion held over tests/sim, sweep, policies and fleet)",
 }
 
 #: mutmut status -> our bucket; "no tests" counts as a survivor in the score

@@ -406,6 +406,16 @@ def test_a_request_served_after_a_429_on_the_cheapest_tier_keeps_no_fail_reason(
     assert rec["fail_reason"].tolist() == ["", ""]
 
 
+def test_a_request_served_on_the_cheapest_tier_after_a_retried_outage_has_no_fail_reason():
+    """An outage until t=1.2 on tier 'a' (index 0): the request at t=1.0 fails once, is
+    retried after the back-off and served; its record keeps no reason of the failed try."""
+    fleet = Fleet((Tier("a", fixed_api(outages=((0.0, 1.2),)), "m"), Tier("b", fixed_api(), "m")))
+    rec = simulate(tiny_trace([1.0]), fleet, StaticPolicy("a"), seed=0).requests
+    row = rec.iloc[0]
+    assert (row["tier"], row["status"], row["retries"]) == ("a", "completed", 1)
+    assert row["fail_reason"] == ""
+
+
 def test_an_api_request_is_dispatched_when_it_arrives_and_api_tiers_cache_no_prefixes():
     rec = simulate(tiny_trace([1.0, 2.0, 2.5]), three_tiers(), StaticPolicy("c"), seed=0)
     assert rec.requests["dispatch_s"].tolist() == [1.0, 2.0, 2.5]
