@@ -442,3 +442,48 @@ def test_a_gpu_tier_draws_its_network_jitter_from_its_own_stream():
     waits = (a["first_token_s"] - a["dispatch_s"]).tolist()
     assert waits == (b["first_token_s"] - b["dispatch_s"]).tolist()
     assert len(set(waits)) == 3 and min(waits) > 0.1  # the prefill step plus a jittered rtt
+
+
+class _Viewer(StaticPolicy):
+    """Route everything to 'a' and remember each RequestView."""
+
+    def route(self, request, fleet, rng):
+        self.views.append(request)
+        return "a"
+
+
+def test_a_policy_sees_each_request_as_the_trace_has_it():
+    """Category and source (missing -> ''), tags split on commas and trimmed, max_tokens
+    (missing -> -1), both score columns, prefix blocks; arrivals from t=2.5."""
+    req = pd.DataFrame(
+        {
+            "request_id": ["q0", "q1", "q2"],
+            "arrival_s": [2.5, 3.0, 7.25],
+            "prompt_tokens": [11, 12, 13],
+            "output_tokens": [4, 4, 4],
+            "max_tokens": pd.array([None, 3, 2], dtype="Int64"),
+            "category": pd.array(["math", None, "code"], dtype="string"),
+            "source": pd.array([None, "gsm8k", "humaneval"], dtype="string"),
+            "tags": pd.array([" sensitive , eu ", None, ",,eu,"], dtype="string"),
+            "prefix_blocks": [[7, 8], [], [9]],
+        }
+    )
+    out = pd.DataFrame({"request_id": ["q0", "q1", "q2"], "model": "m", "quality": 1.0})
+    trace = Trace(req, out, meta={"prefix_block_size": 8}).with_scores(
+        {"p_hard": [0.25, 0.5, 0.75], "p_code": [0.0, 0.125, 1.0]}
+    )
+    policy = _Viewer("a")
+    object.__setattr__(policy, "views", [])
+    simulate(trace, three_tiers(), policy, seed=0)
+    got = [
+        (v.request_id, v.arrival_s, v.prompt_tokens, v.max_tokens, v.category, v.source,
+         v.tags, dict(v.scores), tuple(v.prefix_blocks))
+        for v in policy.views
+    ]  # fmt: skip
+    assert got == [
+        ("q0", 2.5, 11, -1, "math", "", frozenset({"sensitive", "eu"}),
+         {"p_hard": 0.25, "p_code": 0.0}, (7, 8)),
+        ("q1", 3.0, 12, 3, "", "gsm8k", frozenset(), {"p_hard": 0.5, "p_code": 0.125}, ()),
+        ("q2", 7.25, 13, 2, "code", "humaneval", frozenset({"eu"}),
+         {"p_hard": 0.75, "p_code": 1.0}, (9,)),
+    ]  # fmt: skip
