@@ -99,9 +99,9 @@ def test_a_model_without_outcomes_is_named_or_unknown_when_allowed():
 
 def test_a_request_without_prompt_tokens_is_named():
     with pytest.raises(SimulationError) as e:
-        tier_arrays(_trace(prompt=(10, NA, 30, NA)), _fleet("weak", "mid", "strong"))
+        tier_arrays(_trace(prompt=(10, NA, 30, 40)), _fleet("weak", "mid", "strong"))
     assert str(e.value) == (
-        "<trace>: request 'r1' (row 2) has no prompt_tokens (2 requests without); the simulator "
+        "<trace>: request 'r1' (row 2) has no prompt_tokens (1 requests without); the simulator "
         "needs prompt lengths. Count them from the prompt text (simkit.trace tokens) or attach "
         "lengths from a serving trace"
     )
@@ -121,4 +121,20 @@ def test_a_request_without_any_output_length_for_a_tier_is_named(models, tier, m
         f"'{model}'): neither an outcome 'output_tokens' for that model nor the request's "
         f"'output_tokens' ({count} requests). Attach output lengths to the trace (e.g. from a "
         "serving trace)"
+    )
+
+
+def test_an_empty_trace_or_one_without_outcomes_is_refused_with_what_to_check():
+    empty = Trace(_trace().requests.iloc[:0], _trace().outcomes.iloc[:0])
+    with pytest.raises(SimulationError) as e:
+        tier_arrays(empty, _fleet("weak", "mid", "strong"))
+    assert str(e.value) == (
+        "<trace>: the trace is empty (0 requests); there is nothing to simulate. Check the file "
+        "it came from, or the --n-requests / filter that selected it"
+    )
+    bare = Trace(_trace().requests, _trace().outcomes.iloc[:0])
+    with pytest.raises(SpecError) as e:
+        tier_arrays(bare, _fleet("weak", "mid", "strong"))
+    assert "the trace has no outcomes for model 'weak'; models with outcomes: none. " in str(
+        e.value
     )
