@@ -114,6 +114,27 @@ def _validate_requests(req: pd.DataFrame, where: str) -> None:
         )
 
 
+def isin_strings(values: pd.Series, allowed: pd.Series | pd.Index) -> np.ndarray:
+    """``values.isin(allowed)`` as a bool array, through pyarrow's ``is_in`` when both hold
+    Arrow-backed strings without missing values (request ids, model names).
+
+    pandas' own ``isin`` on Arrow strings costs about 2.5 µs a row here (5 s for the two
+    million outcome rows of a one-million-request trace, checked at every build of a Trace);
+    pyarrow's, 0.08 µs. Anything else goes to pandas.
+    """
+    va, aa = values.array, allowed.array
+    arrow = pd.arrays.ArrowStringArray
+    if not (isinstance(va, arrow) and isinstance(aa, arrow)) or va.isna().any() or aa.isna().any():
+        return values.isin(allowed).to_numpy(dtype=bool)
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    value_set = pa.array(aa)
+    if isinstance(value_set, pa.ChunkedArray):
+        value_set = value_set.combine_chunks()
+    return np.asarray(pc.is_in(pa.array(va), value_set=value_set), dtype=bool)
+
+
 def _validate_outcomes(out: pd.DataFrame, ids: pd.Series, where: str) -> None:
     for column in ("request_id", "model"):
         check_rows(
@@ -123,7 +144,7 @@ def _validate_outcomes(out: pd.DataFrame, ids: pd.Series, where: str) -> None:
             problem=lambda i, n: f"missing or empty in {n} rows",
         )
     check_rows(
-        ~out["request_id"].isin(ids).to_numpy(),
+        ~isin_strings(out["request_id"], ids),
         where=where,
         column="request_id",
         problem=lambda i, n: (
@@ -389,7 +410,7 @@ class Trace:
             df["request_id"] = df["request_id"].astype("string")
             indexed = df.set_index("request_id")
             check_rows(
-                ~self.requests["request_id"].isin(indexed.index).to_numpy(),
+                ~isin_strings(self.requests["request_id"], indexed.index),
                 where=f"{self.where} (scores)",
                 column="request_id",
                 problem=lambda i, n: (
@@ -415,7 +436,7 @@ class Trace:
                 f"mask must have one entry per request ({self.n_requests}), got {mask.shape}"
             )
         req = self.requests[mask].reset_index(drop=True)
-        keep = self.outcomes["request_id"].isin(req["request_id"])
+        keep = isin_strings(self.outcomes["request_id"], req["request_id"])
         scores = None if self.scores is None else self.scores[mask].reset_index(drop=True)
         return self.replace(
             requests=req, outcomes=self.outcomes[keep].reset_index(drop=True), scores=scores
