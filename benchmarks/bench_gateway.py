@@ -469,33 +469,19 @@ def main(argv: list[str] | None = None) -> int:
                 workers=args.workers,
                 loadgen=args.loadgen,
             )
+
+        def sweep(bundle: Path, rates: str) -> list[dict]:
+            return [
+                scenario(url, bundle, float(r), args.sweep_seconds, texts,
+                         stub_pid=stub.process.pid, loadgen=args.loadgen)
+                for r in rates.split(",")
+            ]  # fmt: skip
+
         if "sweep-static" not in skip:
-            results["sweep_static"] = [
-                scenario(
-                    url,
-                    STATIC,
-                    float(r),
-                    args.sweep_seconds,
-                    texts,
-                    stub_pid=stub.process.pid,
-                    loadgen=args.loadgen,
-                )  # fmt: skip
-                for r in args.sweep.split(",")
-            ]
+            results["sweep_static"] = sweep(STATIC, args.sweep)
         if "sweep-transformer" not in skip:
             tb = transformer_bundle(REPO / "benchmarks" / ".cache" / "minilm-bundle")
-            results["sweep_transformer"] = [
-                scenario(
-                    url,
-                    tb,
-                    float(r),
-                    args.sweep_seconds,
-                    texts,
-                    stub_pid=stub.process.pid,
-                    loadgen=args.loadgen,
-                )  # fmt: skip
-                for r in args.sweep_transformer.split(",")
-            ]
+            results["sweep_transformer"] = sweep(tb, args.sweep_transformer)
         if "fallback" not in skip:
             results["fallback"] = scenario(
                 url,

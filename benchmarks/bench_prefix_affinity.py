@@ -38,6 +38,13 @@ import time
 from pathlib import Path
 
 import numpy as np
+from bench_prefix_cache import (  # the same model, prompt shape and capacity rule (this folder)
+    BLOCK,
+    BLOCKS,
+    OUTPUT,
+    PRESET,
+    hand_capacity_rps,
+)
 from tqdm.auto import tqdm
 
 from simkit import simulate
@@ -45,11 +52,6 @@ from simkit.fleet import Fleet, GpuServer, Tier
 from simkit.fleet.presets import GPU_PRESETS
 from simkit.policies import build_policy
 from simkit.trace import prefix_heavy_trace
-
-BLOCK = 512
-BLOCKS = 8
-OUTPUT = 32
-PRESET = "llama3-8b-h100-tp1"
 
 
 def server(cache_prefixes: int, usd_per_gpu_hour: float) -> GpuServer:
@@ -60,15 +62,6 @@ def server(cache_prefixes: int, usd_per_gpu_hour: float) -> GpuServer:
         prefix_cache=True,
         prefix_cache_tokens=cache_prefixes * BLOCKS * BLOCK,
     )
-
-
-def hand_capacity_rps(spec: GpuServer, prompt: int, out: int) -> float:
-    """Requests per second one replica sustains uncached with every step full
-    (``bench_prefix_cache.py``'s rule)."""
-    b = spec.max_batched_tokens
-    step = max(spec.t_floor_s, b / spec.x_sat_tokens_per_s) + spec.t_ovh_s
-    decode_ctx = spec.beta_s_per_ctx_token * (out - 1) * (prompt + out / 2)
-    return 1.0 / ((prompt + out - 1) / b * step + decode_ctx)
 
 
 def run_one(trace, fleet: Fleet, policy: str) -> dict[str, float]:
@@ -106,7 +99,8 @@ def main(argv: list[str] | None = None) -> int:
             Tier("gpu-b", server(args.cache_prefixes, 2.5), "m"),
         )
     )
-    rate = args.load * 2 * hand_capacity_rps(fleet.tiers[0].endpoint, BLOCK * BLOCKS, OUTPUT)
+    prompt = BLOCK * BLOCKS  # one replica uncached: the whole prompt is prefilled
+    rate = args.load * 2 * hand_capacity_rps(fleet.tiers[0].endpoint, prompt, prompt, OUTPUT)
     base = "random:weights.gpu-a=1,weights.gpu-b=1"
     policies = {"random": base, "affinity>random": f"affinity>{base}"}
     t0 = time.perf_counter()

@@ -289,11 +289,10 @@ def _lexical_tokens(text: str, words: list[str], stem: str) -> _Lexical:
         letters = n - len(raw.translate(None, _LETTERS))
         uppers = n - len(raw.translate(None, _UPPERS))
         lower = text.lower()  # ASCII: the same tokens, case-folded as re.I folds them
-        flags = [f for f in map(_WORD_FLAGS.get, _WORD.findall(lower)) if f]
+        lower_words = _WORD.findall(lower)
+        flags = [f for f in map(_WORD_FLAGS.get, lower_words) if f]
         # "percent" at the start of a token (_PERCENT has no \b after it)
-        percent = (
-            sum(w.startswith("percent") for w in _WORD.findall(lower)) if "percent" in lower else 0
-        )
+        percent = sum(w.startswith("percent") for w in lower_words) if "percent" in lower else 0
         if stem is text:
             negation = any(f & _NEGATION_BIT for f in flags)
         else:

@@ -45,6 +45,7 @@ def compare(recorded, calibration, fleet, *, seed: int):  # noqa: ANN001, ANN201
     from simkit.policies import StaticPolicy
     from simkit.sim import simulate
     from simkit.trace import load_trace
+    from simkit.trace.core import isin_strings
 
     trace = load_trace(recorded)
     rows = []
@@ -54,7 +55,7 @@ def compare(recorded, calibration, fleet, *, seed: int):  # noqa: ANN001, ANN201
         req = req.sort_values("arrival_s", kind="stable", ignore_index=True)
         outcomes = trace.outcomes[
             (trace.outcomes["model"] == model)
-            & trace.outcomes["request_id"].isin(req["request_id"])
+            & isin_strings(trace.outcomes["request_id"], req["request_id"])
         ]
         sub = trace.replace(requests=req, outcomes=outcomes.reset_index(drop=True), scores=None)
         recs = simulate(

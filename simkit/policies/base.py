@@ -38,6 +38,7 @@ __all__ = [
     "RequestView",
     "StaticFleetState",
     "check_score_column",
+    "leading_blocks_held",
 ]
 
 _EMPTY: Mapping[str, float] = MappingProxyType({})
@@ -129,8 +130,9 @@ class _State(Protocol):
     def recent_errors(self) -> Mapping[str, int]: ...
 
 
-def _longest_leading_run(blocks: Sequence[int], cached: Collection[int]) -> int:
-    """How many leading ids of ``blocks`` are in ``cached``."""
+def leading_blocks_held(blocks: Sequence[int], cached: Collection[int]) -> int:
+    """How many leading ids of ``blocks`` are in ``cached``: the prefix a cache can skip
+    (a snapshot's :meth:`FleetView.prefix_hits` and the simulator's prefix caches alike)."""
     k = 0
     for b in blocks:
         if b not in cached:
@@ -327,7 +329,7 @@ class StaticFleetState:
 
     def prefix_hits(self, blocks: Sequence[int]) -> Mapping[str, int]:
         return MappingProxyType(
-            {t: _longest_leading_run(blocks, held) for t, held in self._cached.items()}
+            {t: leading_blocks_held(blocks, held) for t, held in self._cached.items()}
         )
 
 

@@ -74,9 +74,7 @@ class LiveState:
     def prefix_hits(self, blocks: Sequence[int]) -> Mapping[str, int]:
         """tier -> the longest run of ``blocks``' leading blocks one replica's prefix cache
         holds now (0 for API tiers and GPU tiers without a cache)."""
-        return MappingProxyType(
-            {t.name: t.prefix_match(blocks) if t.kind == "gpu" else 0 for t in self.tiers}
-        )
+        return MappingProxyType({t.name: t.prefix_match(blocks) for t in self.tiers})
 
 
 class LiveCounts(Mapping[str, int]):

@@ -25,6 +25,8 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Sequence
 
+from simkit.policies.base import leading_blocks_held
+
 __all__ = ["PrefixCache"]
 
 
@@ -69,13 +71,7 @@ class PrefixCache:
 
     def match(self, blocks: Sequence[int]) -> int:
         """How many leading blocks of ``blocks`` the cache holds (no side effect)."""
-        cached = self.blocks
-        k = 0
-        for b in blocks:
-            if b not in cached:
-                break
-            k += 1
-        return k
+        return leading_blocks_held(blocks, self.blocks)
 
     def admit(self, blocks: Sequence[int], n_prompt: int, prefill_len: int) -> int:
         """Prefill tokens a request admitted now skips: its cached leading blocks, at most its

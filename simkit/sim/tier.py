@@ -5,6 +5,7 @@ reports finished attempts, and the recent 429s and errors policies read through
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -56,3 +57,8 @@ class TierRuntime:
         self.draws = Draws(rng)
         self.recent_429: deque[float] = deque()
         self.recent_errors: deque[float] = deque()
+
+    def prefix_match(self, blocks: Sequence[int]) -> int:
+        """The most leading blocks of ``blocks`` one replica's prefix cache holds now: none
+        here (an API tier keeps no cache); :class:`~simkit.sim.gpu.GpuTier` looks."""
+        return 0

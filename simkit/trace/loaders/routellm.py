@@ -23,7 +23,7 @@ import pandas as pd
 
 from simkit.errors import TraceError
 from simkit.schema import check_rows, require_columns
-from simkit.trace.core import Trace
+from simkit.trace.core import Trace, isin_strings
 from simkit.trace.readers import read_csv_strings, read_text
 from simkit.trace.tokens import DEFAULT_TOKENIZER, count_tokens, tokenizer_info
 
@@ -177,7 +177,7 @@ def _decontaminate(
 ) -> tuple[pd.DataFrame, pd.DataFrame, int]:
     drop = requests["prompt"].isin(contaminated)
     kept = requests[~drop].reset_index(drop=True)
-    out = outcomes[outcomes["request_id"].isin(kept["request_id"])].reset_index(drop=True)
+    out = outcomes[isin_strings(outcomes["request_id"], kept["request_id"])].reset_index(drop=True)
     return kept, out, int(drop.sum())
 
 
