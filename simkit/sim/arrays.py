@@ -12,7 +12,7 @@ import pandas as pd
 
 from simkit.errors import SimulationError, SpecError
 from simkit.fleet.spec import Fleet
-from simkit.trace.core import Trace
+from simkit.trace.core import Trace, equal_strings
 
 __all__ = ["TierArrays", "int_column", "tier_arrays"]
 
@@ -42,10 +42,7 @@ def _per_model_arrays(trace: Trace, models: list[str]) -> dict[str, tuple[np.nda
         t = np.full(n, np.nan)
         c = np.full(n, np.nan)
         ids_m = out_ids[sel]
-        if (
-            len(ids_m) == n
-            and (ids_m.to_numpy(dtype=object) == req_ids.to_numpy(dtype=object)).all()
-        ):
+        if len(ids_m) == n and equal_strings(ids_m, req_ids):
             q[:] = quality[sel]  # the common layout: this model's outcomes in request order
             t[:] = tokens[sel]
             c[:] = cost[sel]

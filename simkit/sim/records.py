@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from simkit.schema import ENDPOINT_COLUMNS, RECORD_COLUMNS, require_columns
 
@@ -91,8 +92,6 @@ def requests_frame(
     n = len(ids)
     final = np.asarray(results["final"], dtype="int64")
     done = final >= 0
-    names = np.asarray([*tier_names, ""], dtype=object)
-    model_names = np.asarray([*models, ""], dtype=object)
     q_all = np.asarray(quality, dtype="float64").reshape(len(tier_names), n)
     q = np.full(n, np.nan)
     if n:
@@ -100,10 +99,10 @@ def requests_frame(
     requests = pd.DataFrame(
         {
             "run_id": np.full(n, run_id, dtype="int64"),
-            "request_id": pd.array(ids, dtype="string"),
-            "tier": pd.array(names[final].tolist(), dtype="string"),
-            "model": pd.array(model_names[final].tolist(), dtype="string"),
-            "tiers_tried": pd.array(results["tried"], dtype="string"),
+            "request_id": _strings(ids),
+            "tier": _decoded(final, tier_names),
+            "model": _decoded(final, models),
+            "tiers_tried": _strings(results["tried"]),
             "arrival_s": np.asarray(arrival, dtype="float64"),
             "dispatch_s": np.asarray(results["dispatch"], dtype="float64"),
             "first_token_s": np.asarray(results["first"], dtype="float64"),
@@ -114,9 +113,33 @@ def requests_frame(
             "retries": np.asarray(results["retries"], dtype="int64"),
             "n_429": np.asarray(results["n429"], dtype="int64"),
             "quality": q,
-            "status": pd.array(np.where(done, "completed", "failed").tolist(), dtype="string"),
-            "fail_reason": pd.array(results["reason"], dtype="string"),
+            "status": _decoded(np.where(done, 0, 1), ("completed", "failed")),
+            "fail_reason": _strings(results["reason"]),
             "privacy_violation": np.asarray(results["violation"], dtype="bool"),
         }
     )
     return requests[list(RECORD_COLUMNS)]
+
+
+def _strings(values: Sequence[str]) -> pd.api.extensions.ExtensionArray:
+    """Python strings as the records' ``string`` dtype, built by pyarrow (``pd.array(...,
+    dtype="string")`` checks each value in Python first: about 4x slower)."""
+    return _as_string_dtype(pd.arrays.ArrowStringArray(pa.array(values, type=pa.large_string())))
+
+
+def _decoded(codes: np.ndarray, names: Sequence[str]) -> pd.api.extensions.ExtensionArray:
+    """``names[code]`` for each code, ``""`` for -1, as the records' ``string`` dtype."""
+    dictionary = pa.array([*names, ""], type=pa.large_string())
+    indices = pa.array(np.where(codes < 0, len(names), codes).astype(np.int32))
+    return _as_string_dtype(
+        pd.arrays.ArrowStringArray(
+            pa.DictionaryArray.from_arrays(indices, dictionary).cast(pa.large_string())
+        )
+    )
+
+
+def _as_string_dtype(arr: pd.arrays.ArrowStringArray) -> pd.api.extensions.ExtensionArray:
+    """``arr`` in pandas' ``"string"`` dtype as configured (Arrow storage unless the user set
+    ``mode.string_storage`` to ``"python"``)."""
+    dtype = pd.StringDtype()
+    return arr if arr.dtype == dtype else arr.astype(dtype)

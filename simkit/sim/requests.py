@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import cached_property
 from types import MappingProxyType
 
 import numpy as np
@@ -41,14 +42,9 @@ class RequestTable:
             self.block_size = int(trace.meta[PREFIX_BLOCK_SIZE_KEY])
         max_tok, max_known = int_column(trace, "max_tokens")
         self.max_tok = np.where(max_known, max_tok, -1).tolist()
-        self.quality: list[list[float]] = [
-            arrays.quality[:, j].tolist() for j in range(len(fleet.tiers))
-        ]
+        self.arrays = arrays
         self.out: list[list[int]] = [
             arrays.output_tokens[:, j].tolist() for j in range(len(fleet.tiers))
-        ]
-        self.observed_cost: list[list[float]] = [
-            arrays.observed_cost_usd[:, j].tolist() for j in range(len(fleet.tiers))
         ]
         self.category = req["category"].fillna("").astype(str).tolist()
         self.source = req["source"].fillna("").astype(str).tolist()
@@ -72,6 +68,16 @@ class RequestTable:
 
     def __len__(self) -> int:
         return len(self.ids)
+
+    # per tier, as lists, built when first read: a run reads quality only to show a policy's
+    # next_tier() the finished attempt, and recorded costs only with cost_source='observed'
+    @cached_property
+    def quality(self) -> list[list[float]]:
+        return [col.tolist() for col in self.arrays.quality.T]
+
+    @cached_property
+    def observed_cost(self) -> list[list[float]]:
+        return [col.tolist() for col in self.arrays.observed_cost_usd.T]
 
     def request_view(self, i: int) -> RequestView:
         scores = (

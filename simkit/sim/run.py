@@ -333,7 +333,7 @@ class Run:
             table.arrival,
             table.prompt,
             results,
-            table.quality,
+            table.arrays.quality.T,
         )
 
     def _endpoints_frame(self, run_id: int, horizon: float) -> pd.DataFrame:

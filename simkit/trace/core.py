@@ -135,6 +135,29 @@ def isin_strings(values: pd.Series, allowed: pd.Series | pd.Index) -> np.ndarray
     return np.asarray(pc.is_in(pa.array(va), value_set=value_set), dtype=bool)
 
 
+def equal_strings(a: pd.Series, b: pd.Series) -> bool:
+    """Whether ``a`` and ``b`` hold the same strings in the same order (no missing values).
+
+    Arrow-backed strings are compared by pyarrow (a memory comparison); comparing them as
+    NumPy object arrays first converts every value to a Python string (about 0.15 µs a row).
+    """
+    if len(a) != len(b):
+        return False
+    va, vb = a.array, b.array
+    arrow = pd.arrays.ArrowStringArray
+    if isinstance(va, arrow) and isinstance(vb, arrow) and not (va.isna().any() or vb.isna().any()):
+        import pyarrow as pa
+
+        xa, xb = (
+            x if isinstance(x, pa.ChunkedArray) else pa.chunked_array([x])
+            for x in (pa.array(va), pa.array(vb))
+        )
+        if xa.type != xb.type:
+            xb = xb.cast(xa.type)
+        return bool(xa.equals(xb))
+    return bool((a.to_numpy(dtype=object) == b.to_numpy(dtype=object)).all())
+
+
 def _validate_outcomes(out: pd.DataFrame, ids: pd.Series, where: str) -> None:
     for column in ("request_id", "model"):
         check_rows(

@@ -340,7 +340,7 @@ def test_requests_the_tiers_never_finish_are_reported_not_dropped(monkeypatch):
     submit = ApiTier.submit
 
     def lose_four(self, job):
-        if job.req.request_id not in ("r1", "r2", "r3", "r4"):
+        if job.i not in (1, 2, 3, 4):  # requests r1 .. r4
             submit(self, job)
 
     monkeypatch.setattr(ApiTier, "submit", lose_four)
@@ -487,3 +487,19 @@ def test_a_policy_sees_each_request_as_the_trace_has_it():
         ("q2", 7.25, 13, 2, "code", "humaneval", frozenset({"eu"}),
          {"p_hard": 0.75, "p_code": 1.0}, (9,)),
     ]  # fmt: skip
+
+
+@pytest.mark.parametrize("storage", ["pyarrow", "python"])
+def test_the_records_strings_take_pandas_string_dtype_as_configured(storage):
+    with pd.option_context("mode.string_storage", storage):
+        rec = simulate(tiny_trace([1.0, 2.0, 3.0]), three_tiers("b"), RandomMixPolicy({"a": 1.0, "b": 1.0}), seed=4)  # fmt: skip
+        want = pd.StringDtype()
+    r = rec.requests
+    for column in ("request_id", "tier", "model", "tiers_tried", "status", "fail_reason"):
+        assert r[column].dtype == want and r[column].dtype.storage == storage, column
+    assert r["request_id"].tolist() == ["r0", "r1", "r2"]
+    assert r["tiers_tried"].tolist() == ["a", "b", "b"]
+    assert r["tier"].tolist() == ["a", "", ""]  # failed: no tier, no model
+    assert r["model"].tolist() == ["m", "", ""]
+    assert r["status"].tolist() == ["completed", "failed", "failed"]
+    assert r["fail_reason"].tolist() == ["", "outage", "outage"]

@@ -8,7 +8,7 @@ import pytest
 
 from simkit.errors import TraceError
 from simkit.trace import Trace
-from simkit.trace.core import isin_strings
+from simkit.trace.core import equal_strings, isin_strings
 
 
 def _s(values, dtype="string"):
@@ -40,3 +40,31 @@ def test_an_outcome_for_an_unknown_request_is_still_named():
     assert "row 2, column 'request_id': outcome for unknown request 'c' (2 such rows)" in str(
         e.value
     )
+
+
+def _chunked(values):
+    import pyarrow as pa
+
+    half = len(values) // 2
+    return pd.Series(
+        pd.arrays.ArrowStringArray(pa.chunked_array([values[:half], values[half:]], pa.string()))
+    )
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "same"),
+    [
+        (_s(["r1", "r2", "r3"]), _s(["r1", "r2", "r3"]), True),
+        (_s(["r1", "r2", "r3"]), _s(["r1", "r3", "r2"]), False),  # the order counts
+        (_s(["r1", "r2"]), _s(["r1", "r2", "r3"]), False),
+        (_s(["r1", "r2", "r3"]), _chunked(["r1", "r2", "r3"]), True),  # chunks, string vs large
+        (_s(["r1", "r2", "r3"]), _chunked(["r1", "r2", "x"]), False),
+        (_s(["r1", "r2"]), _s(["r1", "r2"], dtype=object), True),  # not Arrow: NumPy decides
+        (_s(["r1", "r2"]), _s(["r1", "r9"], dtype=object), False),
+        (_s(["r1", "r2"]).iloc[[1, 0]], _s(["r2", "r1"]), True),  # a selection, not a copy
+        (_s([]), _s([]), True),
+    ],
+)
+def test_equal_strings_compares_values_in_order(a, b, same):
+    assert equal_strings(a, b) is same
+    assert equal_strings(b, a) is same
