@@ -102,6 +102,7 @@ SIM_FAST_TESTS = [
     "tests/sim/test_max_tokens_and_empty.py",
     "tests/sim/test_run_rules.py",
     "tests/sim/test_tier_arrays.py",
+    "tests/sim/test_by_tier.py",
 ]
 DESELECT = {
     "metrics": ["tests/metrics/test_metrics_imports.py"],

@@ -43,7 +43,11 @@ read-only view of the fleet and a random generator of its own::
 Add ``next_tier(request, attempt, fleet, rng)`` to act after an attempt (see
 :mod:`simkit.policies.base`), and ``check(tiers, score_names)`` to fail early on a fleet or
 trace it cannot use. Keep parameters as fields and no state: history is in the ``FleetView``
-(``routed``, ``decided``, ``spend_usd``, ``queued``...), randomness in ``rng``.
+(``routed``, ``decided``, ``spend_usd``, ``queued``...), randomness in ``rng``. A policy whose
+``route`` reads none of the view's live values (queues, in-flight counts, waits, headroom,
+spend, recent errors, prefix hits) may say so with the class attribute
+``reads_live_state: ClassVar[bool] = False``: a fleet of hosted APIs is then replayed one
+tier at a time, with the same records, several times faster (:mod:`simkit.sim.by_tier`).
 
 Policies from strings and YAML
 ------------------------------

@@ -19,6 +19,17 @@ Two optional hooks:
     Called once by ``simulate`` before the run with the fleet's tier names (cheapest first)
     and the trace's score columns; raise :class:`~simkit.errors.PolicyError` when the policy
     cannot work with them (unknown tier, missing score), listing the valid choices.
+
+And one optional attribute:
+
+``reads_live_state: bool``
+    ``False`` declares that ``route`` reads nothing of the fleet view that moves while
+    requests are served: not ``queued``, ``in_flight``, ``spend_usd``, ``headroom``,
+    ``est_wait_s``, ``recent_429s``, ``recent_errors`` or ``prefix_hits`` (``tiers``,
+    ``private_tiers``, ``routed``, ``decided`` and ``now_s``, the decision's time, are fine).
+    Then ``simulate`` may replay a fleet of hosted APIs one tier at a time
+    (:mod:`simkit.sim.by_tier`), with the same records; reading a live value anyway raises
+    :class:`~simkit.errors.PolicyError`. Left out, it counts as ``True``.
 """
 
 from __future__ import annotations
@@ -39,6 +50,7 @@ __all__ = [
     "StaticFleetState",
     "check_score_column",
     "leading_blocks_held",
+    "reads_live_state",
 ]
 
 _EMPTY: Mapping[str, float] = MappingProxyType({})
@@ -340,6 +352,11 @@ class Policy(Protocol):
     def route(self, request: RequestView, fleet: FleetView, rng: np.random.Generator) -> str:
         """The tier to send ``request`` to first."""
         ...
+
+
+def reads_live_state(policy: Any) -> bool:
+    """Whether ``policy.route`` may read live values of the fleet view (the default: yes)."""
+    return getattr(policy, "reads_live_state", True) is not False
 
 
 def policy_params(policy: Any) -> dict[str, Any]:

@@ -34,6 +34,7 @@ class StaticPolicy:
     """
 
     name: ClassVar[str] = "static"
+    reads_live_state: ClassVar[bool] = False
     tier: str
 
     def check(self, tiers: tuple[str, ...], score_names: tuple[str, ...]) -> None:
@@ -55,6 +56,7 @@ class RandomMixPolicy:
     """
 
     name: ClassVar[str] = "random"
+    reads_live_state: ClassVar[bool] = False
     weights: Mapping[str, float]
 
     def check(self, tiers: tuple[str, ...], score_names: tuple[str, ...]) -> None:
@@ -172,6 +174,7 @@ class TaskHeuristicPolicy:
     """
 
     name: ClassVar[str] = "task"
+    reads_live_state: ClassVar[bool] = False
     small: str | None = None
     mid: str | None = None
     frontier: str | None = None
@@ -215,6 +218,7 @@ class OraclePolicy:
     """
 
     name: ClassVar[str] = "oracle"
+    reads_live_state: ClassVar[bool] = False
     quality: pd.DataFrame = field(repr=False)
     tiers: Sequence[str] | None = None
     _best: dict[str, str] = field(init=False, repr=False, compare=False, default_factory=dict)

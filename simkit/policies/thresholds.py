@@ -43,6 +43,7 @@ class ThresholdPolicy:
     """
 
     name: ClassVar[str] = "threshold"
+    reads_live_state: ClassVar[bool] = False
     cutoffs: Mapping[str, float]
     score: str = "p_hard"
 
@@ -108,6 +109,7 @@ class TargetSharePolicy:
     """
 
     name: ClassVar[str] = "share"
+    reads_live_state: ClassVar[bool] = False
     target_share: float
     score: str | None = "p_hard"
     strong: str | None = None

@@ -35,9 +35,10 @@ from simkit.fleet.costs import check_cost_source
 from simkit.fleet.spec import Fleet
 from simkit.policies.base import Policy, policy_params
 from simkit.sim.arrays import TierArrays, tier_arrays
+from simkit.sim.by_tier import TieFound, replay_by_tier, replays_by_tier
 from simkit.sim.records import Records
 from simkit.sim.requests import RequestTable
-from simkit.sim.run import Run, events_scheduled
+from simkit.sim.run import Run
 from simkit.trace.core import Trace
 from simkit.trace.prefix import PREFIX_BLOCKS_COLUMN
 
@@ -175,7 +176,7 @@ def run_meta(
         "policy_params": json.loads(json.dumps(policy_params(policy), default=repr)),
         "fleet": fleet.name,
         "trace": trace_name,
-        "n_events": events_scheduled(run.env),
+        "n_events": run.events(),
         "gpu_steps": int(gpu_steps),
         "preemptions": int(preemptions),
         "versions": _versions(),
@@ -260,16 +261,30 @@ def simulate(
     _check_inputs(trace, fleet, policy)
     check_cost_source(cost_source, where="simulate")
     table = RequestTable(trace, fleet, allow_missing_quality, sensitive_tag)
-    run = Run(fleet, policy, seed, table, progress, decode_fast_forward, cost_source)
-    env = run.env
-    run.start_arrivals()
-    try:
-        env.run()
-        run.finish()
-    finally:
-        if run.bar is not None:
-            run.bar.update(run.n_done - run.bar.n)
-            run.bar.close()
+
+    def replayed(by_tier: bool) -> Run:
+        run = Run(fleet, policy, seed, table, progress, decode_fast_forward, cost_source)
+        try:
+            if by_tier:
+                replay_by_tier(run)
+            else:
+                run.start_arrivals()
+                run.env.run()
+                run.finish()
+        finally:
+            if run.bar is not None:
+                run.bar.update(run.n_done - run.bar.n)
+                run.bar.close()
+        return run
+
+    run = None
+    if replays_by_tier(fleet, policy):
+        try:
+            run = replayed(by_tier=True)
+        except TieFound:
+            run = None  # an exact tie between tiers' events: the event run orders it
+    if run is None:
+        run = replayed(by_tier=False)
     if run.n_done != run.n:
         lost = [table.ids[i] for i in range(run.n) if run.end[i] != run.end[i]]
         raise SimulationError(

@@ -22,8 +22,9 @@ class Job:
     ----------
     i : int
         The request's position in the trace.
-    req : RequestView
-        What policies see of the request.
+    req : RequestView or None
+        What policies see of the request (``None`` when no policy will see it again: a run
+        replayed tier by tier, :mod:`~simkit.sim.by_tier`, routes every request beforehand).
     n_in : int
         Prompt tokens.
     n_out, max_tok : int
@@ -57,7 +58,7 @@ class Job:
         "tried",
     )
 
-    def __init__(self, i: int, req: RequestView, n_in: int) -> None:
+    def __init__(self, i: int, req: RequestView | None, n_in: int) -> None:
         self.i = i
         self.req = req
         self.n_in = n_in

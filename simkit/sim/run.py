@@ -89,6 +89,7 @@ class Run:
         cost_source: str,
     ) -> None:
         self.env = simpy.Environment()
+        self.seed = seed
         self.fleet = fleet
         self.policy = policy
         self.table = table
@@ -129,6 +130,9 @@ class Run:
         self.ctx_truncated = [0] * len(fleet.tiers)
         self.ctx_cut_tokens = [0] * len(fleet.tiers)
         self.max_attempts = max(8, 4 * len(self.tier_names))
+        # set when the run was replayed tier by tier (simkit.sim.by_tier) instead of by SimPy:
+        # the events the event run schedules, and the time of its last one
+        self.replayed_by_tier: tuple[int, float] | None = None
         self._allocate_results(self.n)
         self.bar = None
         if progress:
@@ -206,25 +210,41 @@ class Run:
         job = Job(i, req, table.prompt[i])
         tier = self.route(req, self.view, self.rng)
         self.decided[0] += 1
-        self.dispatch[i] = self.env.now
-        self.send(job, tier, "route")
+        now = self.env.now
+        self.dispatch[i] = now
+        self.send(job, tier, "route", now)
 
-    def send(self, job: Job, tier: str, hook: str) -> None:
-        """Start an attempt of ``job`` on ``tier`` (the policy's answer to ``hook``)."""
+    def send(self, job: Job, tier: str, hook: str, now: float) -> None:
+        """Start an attempt of ``job`` on ``tier`` (the policy's answer to ``hook``) at ``now``."""
+        k = self.book(job.i, tier, hook)
+        if self.start(job, k, now):
+            self.tiers[k].submit(job)
+
+    def book(self, i: int, tier: str, hook: str) -> int:
+        """The index of ``tier``, the policy's answer to ``hook`` for request ``i``, counted as
+        routed there (and as a privacy violation when a sensitive request goes public)."""
         k = self.tier_index.get(tier)
         if k is None:
             raise PolicyError(
                 f"policy {type(self.policy).__name__}",
                 key=hook,
-                problem=f"returned {tier!r} for request {job.req.request_id!r}, which is not a "
+                problem=f"returned {tier!r} for request {self.table.ids[i]!r}, which is not a "
                 f"tier of this fleet; tiers: {', '.join(self.tier_names)}",
             )
+        self.routed[tier] += 1
+        if self.table.sensitive[i] and not self.private[k]:
+            self.violation[i] = True
+        return k
+
+    def start(self, job: Job, k: int, now: float) -> bool:
+        """Set ``job`` up for an attempt on tier ``k`` at ``now``; ``False`` when the tier
+        refuses it at once (over its context window: the attempt is booked as failed)."""
+        i = job.i
         if len(job.tried) >= self.max_attempts:
             raise SimulationError(
-                f"policy {type(self.policy).__name__} sent request {job.req.request_id!r} to "
+                f"policy {type(self.policy).__name__} sent request {self.table.ids[i]!r} to "
                 f"{len(job.tried)} tiers in a row; its next_tier() must return None eventually"
             )
-        i = job.i
         table = self.table
         job.tried.append(k)
         job.tier = k
@@ -233,9 +253,6 @@ class Run:
         job.max_tok = mt if mt >= 0 else n_out
         job.att_n429 = 0
         job.reason = ""
-        self.routed[tier] += 1
-        if table.sensitive[i] and not self.private[k]:
-            self.violation[i] = True
         n_in = table.prompt[i]
         window = self.window[k]
         if window is not None and n_in + job.n_out > window:
@@ -243,8 +260,8 @@ class Run:
                 self.ctx_exceeded[k] += 1
                 job.reason = "context_exceeded"
                 job.n_in = n_in
-                self.attempt_done(job, False, 0.0, self.env.now)
-                return
+                self.attempt_done(job, False, 0.0, now)
+                return False
             # keep the prompt's newest tokens; the answer alone is cut to window - 1
             job.n_out = min(job.n_out, window - 1)
             kept = window - job.n_out
@@ -252,7 +269,7 @@ class Run:
             self.ctx_cut_tokens[k] += n_in - kept
             n_in = kept
         job.n_in = n_in
-        self.tiers[k].submit(job)
+        return True
 
     # -- attempt results -----------------------------------------------------------------------
     def attempt_done(self, job: Job, completed: bool, cost_usd: float, now: float) -> None:
@@ -291,7 +308,7 @@ class Run:
             )
             nxt = self.next_tier(job.req, attempt, self.view, self.rng)
             if nxt is not None:
-                self.send(job, nxt, "next_tier")
+                self.send(job, nxt, "next_tier", now)
                 return
         self.end[i] = now
         self.retries[i] = job.retries
@@ -303,6 +320,18 @@ class Run:
         self.n_done += 1
         if self.bar is not None and self.n_done % 1024 == 0:
             self.bar.update(1024)
+
+    def events(self) -> int:
+        """Events the run scheduled (``meta['n_events']``)."""
+        if self.replayed_by_tier is not None:
+            return self.replayed_by_tier[0]
+        return events_scheduled(self.env)
+
+    def last_event_s(self) -> float:
+        """Simulated time of the run's last event."""
+        if self.replayed_by_tier is not None:
+            return self.replayed_by_tier[1]
+        return self.env.now
 
     def finish(self) -> None:
         """Apply the deferred completions left when SimPy's queue ran dry (none of them can
@@ -316,7 +345,7 @@ class Run:
         n = self.n
         end = np.asarray(self.end, dtype="float64")
         horizon = float(
-            max(end.max() if n else 0.0, self.table.arrival[-1] if n else 0.0, self.env.now)
+            max(end.max() if n else 0.0, self.table.arrival[-1] if n else 0.0, self.last_event_s())
         )
         requests = self._requests_frame(run_id, end)
         return requests, self._endpoints_frame(run_id, horizon), horizon

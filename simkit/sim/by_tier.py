@@ -1,0 +1,294 @@
+"""A fleet of hosted APIs replayed one tier at a time, when nothing couples the tiers.
+
+In the event run (:func:`~simkit.sim.simulate`) every arrival, routing decision, retry and
+failure of every tier takes its turn on one SimPy queue. When
+
+* every tier is a hosted API (:mod:`~simkit.sim.api`: no replica, no batch, no queue),
+* the policy has no ``next_tier`` (a request makes one attempt, its completion is deferred:
+  :mod:`~simkit.sim.deferred`), and
+* the policy's ``route`` reads no live value of the fleet (it declares
+  ``reads_live_state = False``, :mod:`simkit.policies.base`),
+
+the tiers do not interact: a tier's state (its rate-limit buckets, in-flight count, busy
+time, 429 and error history, random stream ``tier:<name>``) changes only through its own
+requests, retries, failures and completions, and a request's record only through its one
+tier. So the run routes every request first, in arrival order (the policy draws from its
+stream ``policy`` in the same order as in the event run, and sees the same ``routed`` and
+``decided`` counts and decision times), then replays each tier alone: its requests in arrival
+order, its own callbacks on a small heap ordered as SimPy orders events (time, then the order
+they were scheduled), its completions applied before each of its events as the event run
+applies them. The tier runtimes are the same :class:`~simkit.sim.api.ApiTier` objects,
+driven by a :class:`_TierClock` instead of the SimPy environment (they read ``now`` and call
+``timeout``; nothing else).
+
+The records are identical to the event run's, ``meta['n_events']`` included (the events the
+event run schedules are counted: one per distinct arrival time, one per tier callback). One
+order cannot be known from one tier alone: which of a tier callback and an arrival event at
+exactly the same time SimPy runs first (it depends on when each was scheduled, and so on the
+other tiers). Such a tie (only constant latencies and round arrival times make one)
+raises :class:`TieFound`, and :func:`~simkit.sim.simulate` replays the run by events.
+
+Why: the event run spends most of a request's time on the interpreter's way through the
+arrival event, the routing call and the attempt's bookkeeping; one tier alone skips the
+global event queue (``benchmarks/bench_sim.py`` measures both).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from heapq import heappop, heappush
+from typing import Any
+
+import numpy as np
+
+from simkit.errors import PolicyError
+from simkit.fleet.spec import ApiEndpoint, Fleet
+from simkit.policies.base import FleetView, Policy, reads_live_state
+from simkit.seeding import named_stream
+from simkit.sim.api import ApiTier
+from simkit.sim.deferred import DeferredCompletions
+from simkit.sim.jobs import Job
+from simkit.sim.run import Run
+
+__all__ = ["TieFound", "replay_by_tier", "replays_by_tier"]
+
+_INF = float("inf")
+
+
+class TieFound(Exception):
+    """A tier callback falls at exactly the time of an arrival event: replay by events."""
+
+
+def replays_by_tier(fleet: Fleet, policy: Policy) -> bool:
+    """Whether a run of ``policy`` over ``fleet`` can be replayed tier by tier."""
+    return (
+        getattr(policy, "next_tier", None) is None
+        and not reads_live_state(policy)
+        and all(isinstance(t.endpoint, ApiEndpoint) for t in fleet.tiers)
+    )
+
+
+class _Timeout:
+    """A scheduled callback's event: what :class:`~simkit.sim.api.ApiTier` reads of one."""
+
+    __slots__ = ("callbacks", "value")
+
+    def __init__(self, value: Any) -> None:
+        self.callbacks: list[Callable[[_Timeout], None]] = []
+        self.value = value
+
+
+class _TierClock:
+    """The part of a SimPy environment a tier runtime uses (``now``, ``timeout``), for one
+    tier alone: callbacks on a heap ordered by (time, scheduling order), like SimPy's."""
+
+    __slots__ = ("heap", "now", "scheduled")
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.heap: list[tuple[float, int, _Timeout]] = []
+        self.scheduled = 0
+
+    def timeout(self, delay: float, value: Any = None) -> _Timeout:
+        ev = _Timeout(value)
+        heappush(self.heap, (self.now + delay, self.scheduled, ev))
+        self.scheduled += 1
+        return ev
+
+
+def arrival_events(arrival: list[float]) -> tuple[list[float], set[float], int]:
+    """The time each request is dispatched at, the times of the arrival events and how many
+    the event run schedules: :meth:`~simkit.sim.run.Run._arrive`'s steps without SimPy (the
+    same float arithmetic: the next event is scheduled ``arrival - now`` after ``now``)."""
+    n = len(arrival)
+    dispatch = [0.0] * n
+    times = set()
+    now = 0.0 + arrival[0]  # the first event: timeout(arrival[0]) at time 0
+    events = 1
+    i = 0
+    while True:
+        times.add(now)
+        while i < n and arrival[i] <= now:
+            dispatch[i] = now
+            i += 1
+        if i >= n:
+            return dispatch, times, events
+        now = now + (arrival[i] - now)
+        events += 1
+
+
+class _Unavailable(Mapping[str, int]):
+    """A live count a policy that declared ``reads_live_state = False`` may not read."""
+
+    def __init__(self, policy: Policy, what: str) -> None:
+        self._policy = policy
+        self._what = what
+
+    def _refuse(self) -> PolicyError:
+        return _live_read(self._policy, self._what)
+
+    def __getitem__(self, key: str) -> int:
+        raise self._refuse()
+
+    def __iter__(self) -> Iterator[str]:
+        raise self._refuse()
+
+    def __len__(self) -> int:
+        raise self._refuse()
+
+
+def _live_read(policy: Policy, what: str) -> PolicyError:
+    return PolicyError(
+        f"policy {type(policy).__name__}",
+        key="reads_live_state",
+        problem=f"is False, but route() read fleet.{what}, a value that moves while requests "
+        "are served",
+        hint="set reads_live_state = True on the policy (or leave the attribute out): it is "
+        "then replayed by events and sees the live value",
+    )
+
+
+class _DecisionState:
+    """The fleet view's state during routing ahead of the tiers: the decision's time only."""
+
+    __slots__ = ("_policy", "now")
+
+    def __init__(self, policy: Policy) -> None:
+        self._policy = policy
+        self.now = 0.0
+
+    def now_s(self) -> float:
+        return self.now
+
+    def spend_usd(self) -> float:
+        raise _live_read(self._policy, "spend_usd")
+
+    def headroom(self) -> Mapping[str, float]:
+        raise _live_read(self._policy, "headroom")
+
+    def est_wait_s(self) -> Mapping[str, float]:
+        raise _live_read(self._policy, "est_wait_s")
+
+    def recent_429s(self) -> Mapping[str, int]:
+        raise _live_read(self._policy, "recent_429s")
+
+    def recent_errors(self) -> Mapping[str, int]:
+        raise _live_read(self._policy, "recent_errors")
+
+    def prefix_hits(self, blocks: Any) -> Mapping[str, int]:
+        raise _live_read(self._policy, "prefix_hits")
+
+
+def _route_all(run: Run, dispatch: list[float]) -> list[int]:
+    """Route every request in arrival order, as the event run does at its arrival events, and
+    book each decision (:meth:`Run.book`); each request's tier index."""
+    policy = run.policy
+    state = _DecisionState(policy)
+    view = FleetView(
+        run.tier_names,
+        frozenset(run.fleet.private_tiers),
+        _Unavailable(policy, "queued"),
+        _Unavailable(policy, "in_flight"),
+        run.routed,
+        run.decided,
+        state,
+    )
+    request_view = run.table.request_view
+    route = run.route
+    rng = run.rng
+    book = run.book
+    decided = run.decided
+    booked = run.dispatch
+    tiers = [0] * run.n
+    for i in range(run.n):
+        now = state.now = dispatch[i]
+        tier = route(request_view(i), view, rng)
+        decided[0] += 1
+        booked[i] = now
+        tiers[i] = book(i, tier, "route")
+    return tiers
+
+
+def _replay_tier(
+    run: Run,
+    k: int,
+    clock: _TierClock,
+    requests: list[int],
+    dispatch: list[float],
+    ties: set[float],
+) -> float:
+    """Run tier ``k``'s attempts (of ``requests``, in arrival order) to the end; return the
+    time of its last callback (-inf: none).
+
+    Before each of its arrival steps and callbacks the tier's completions up to that time are
+    applied, as the event run's drains do (:mod:`~simkit.sim.deferred`)."""
+    tier = run.tiers[k]
+    heap = clock.heap
+    deferred = tier.deferred
+    assert deferred is not None
+    pending = deferred.heap
+    last = -_INF
+
+    def fire() -> float:
+        t, _, ev = heappop(heap)
+        if t in ties:
+            raise TieFound(f"tier {tier.name!r}: a callback at {t!r} s, an arrival time")
+        clock.now = t
+        for callback in ev.callbacks:
+            callback(ev)
+        return t
+
+    group = None
+    submit = tier.submit
+    start = run.start
+    prompt = run.table.prompt
+    for i in requests:
+        now = dispatch[i]
+        while heap and heap[0][0] <= now:
+            last = fire()
+        if now != group:  # the event run drains once per arrival event, before its requests
+            if pending and pending[0][0] <= now:
+                deferred.drain(now)
+            group = now
+        clock.now = now
+        job = Job(i, None, prompt[i])
+        if start(job, k, now):
+            submit(job)
+    while heap:
+        last = fire()
+    deferred.drain(_INF)
+    return last
+
+
+def replay_by_tier(run: Run) -> None:
+    """Replay ``run`` (fresh, :func:`replays_by_tier` true) tier by tier; the run then holds the same
+    results, tier runtimes and counts as after the event run.
+
+    Raises
+    ------
+    TieFound
+        A tier callback falls at exactly an arrival event's time; replay by events instead
+        (the run is spent).
+    """
+    if run.n == 0:
+        run.replayed_by_tier = (0, 0.0)
+        return
+    dispatch, times, arrival_steps = arrival_events(run.table.arrival)
+    clocks = [_TierClock() for _ in run.fleet.tiers]
+    run.tiers = [
+        ApiTier(
+            clock,  # type: ignore[arg-type]  # the part of an environment ApiTier uses
+            run,
+            tier.name,
+            tier.endpoint,
+            named_stream(run.seed, f"tier:{tier.name}"),
+            DeferredCompletions(),
+        )
+        for clock, tier in zip(clocks, run.fleet.tiers, strict=True)
+    ]
+    tiers = np.asarray(_route_all(run, dispatch))
+    last = max(times)  # the last arrival event
+    for k, clock in enumerate(clocks):
+        requests = np.flatnonzero(tiers == k).tolist()
+        last = max(last, _replay_tier(run, k, clock, requests, dispatch, times))
+    run.replayed_by_tier = (arrival_steps + sum(c.scheduled for c in clocks), last)

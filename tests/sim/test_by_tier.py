@@ -1,0 +1,247 @@
+"""A fleet of hosted APIs replayed tier by tier (simkit.sim.by_tier) gives the event run's records.
+
+The reference is the event run itself (SimPy, every tier on one queue), forced by turning the
+tier-by-tier replay off: every column of every record, the endpoint rows, the horizon and
+``meta`` (``n_events`` included) must be equal, on real RouteLLM requests with binding rate
+limits of both styles, server errors, timeouts, an outage, retries with and without
+retry-after, context windows refused and truncated, sensitive tags and recorded costs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import simkit.sim.engine as engine
+from sim.helpers import (
+    STRONG,
+    WEAK,
+    fixed_api,
+    fixture_trace,
+    one_tier,
+    slot_server,
+    tiny_trace,
+)
+from simkit import Trace
+from simkit.errors import PolicyError
+from simkit.fleet import ApiEndpoint, Fleet, GpuServer, Jitter, ModelPrice, RateLimit, Tier
+from simkit.fleet.spec import RetryPolicy
+from simkit.policies import (
+    FallbackPolicy,
+    PrivacyPolicy,
+    RandomMixPolicy,
+    SpillOverPolicy,
+    StaticPolicy,
+    TargetSharePolicy,
+    TaskHeuristicPolicy,
+    ThresholdPolicy,
+)
+from simkit.sim import simulate
+from simkit.sim.by_tier import TieFound, arrival_events, replay_by_tier, replays_by_tier
+from simkit.sim.requests import RequestTable
+from simkit.sim.run import Run
+
+
+def _trace(shift_s: float = 37.25) -> Trace:
+    """The fixture's 2,447 requests from ``shift_s`` on, with a score and recorded costs."""
+    base = fixture_trace()
+    req = base.requests.copy()
+    req["arrival_s"] = req["arrival_s"] + shift_s
+    out = base.outcomes.copy()
+    out["cost_usd"] = np.random.default_rng(4).uniform(1e-4, 1e-2, len(out))
+    trace = Trace(req, out, where="fixture+shift")
+    return trace.with_scores({"p_hard": np.random.default_rng(5).random(trace.n_requests)})
+
+
+def _api(model: str, ttft: float, speed: float, **kw) -> ApiEndpoint:
+    return ApiEndpoint(
+        model=model,
+        price=ModelPrice(0.5, 1.5),
+        ttft_s=Jitter(ttft, 0.4),
+        output_tokens_per_s=Jitter(speed, 0.3),
+        rtt_s=Jitter(0.04, 0.2),
+        **kw,
+    )
+
+
+def _fleet() -> Fleet:
+    """Three API tiers whose limits bind, that fail and time out, one private."""
+    return Fleet(
+        (
+            Tier(
+                "cheap",
+                _api(
+                    "llama",
+                    0.3,
+                    60.0,
+                    rate_limit=RateLimit(rpm=40, tpm=60_000),
+                    error_rate=0.05,
+                    retry=RetryPolicy(max_retries=3, honour_retry_after=False),
+                ),
+                WEAK,
+                private=True,
+                context_window=1200,
+                over_context="truncate",
+            ),
+            Tier(
+                "mid",
+                _api(
+                    "sonnet",
+                    0.6,
+                    50.0,
+                    rate_limit=RateLimit(
+                        style="anthropic", rpm=60, input_tpm=30_000, output_tpm=9_000
+                    ),
+                    outages=((300.0, 420.0),),
+                    prefill_tokens_per_s=4000.0,
+                ),
+                STRONG,
+                context_window=2000,
+                over_context="fail",
+            ),
+            Tier(
+                "frontier",
+                _api("gpt-4o", 0.5, 90.0, error_rate=0.02, timeout_s=6.0),
+                STRONG,
+            ),
+        ),
+        name="three-apis",
+    )
+
+
+POLICIES = {
+    "random": RandomMixPolicy({"cheap": 1.0, "mid": 2.0, "frontier": 1.5}),
+    "static": StaticPolicy("mid"),
+    "threshold": ThresholdPolicy({"frontier": 0.7, "mid": 0.4}),
+    "share": TargetSharePolicy(target_share=0.3, strong="frontier", weak="cheap", score=None),
+    "task": TaskHeuristicPolicy(),
+}
+
+
+def _event_run(monkeypatch: pytest.MonkeyPatch, *args, **kw):
+    with monkeypatch.context() as m:
+        m.setattr(engine, "replays_by_tier", lambda fleet, policy: False)
+        return simulate(*args, **kw)
+
+
+def _same(a, b) -> None:
+    pd.testing.assert_frame_equal(a.requests, b.requests, check_exact=True)
+    pd.testing.assert_frame_equal(a.endpoints, b.endpoints, check_exact=True)
+    assert a.horizon_s == b.horizon_s
+    assert dict(a.meta) == dict(b.meta)
+
+
+@pytest.mark.parametrize("name", sorted(POLICIES))
+@pytest.mark.parametrize("cost_source", ["catalog", "observed"])
+def test_records_equal_the_event_runs(monkeypatch, name, cost_source):
+    trace, fleet, policy = _trace(), _fleet(), POLICIES[name]
+    assert replays_by_tier(fleet, policy)
+    calls = []
+    real = engine.replay_by_tier
+    monkeypatch.setattr(engine, "replay_by_tier", lambda run: calls.append(run) or real(run))
+    got = simulate(trace, fleet, policy, seed=11, run_id=3, cost_source=cost_source)
+    assert len(calls) == 1 and calls[0].replayed_by_tier is not None  # it did replay by tier
+    want = _event_run(monkeypatch, trace, fleet, policy, seed=11, run_id=3, cost_source=cost_source)
+    _same(got, want)
+
+
+def test_the_comparison_covers_what_the_tiers_do(monkeypatch):
+    """The fleet above exercises every branch of an API attempt under the random mix."""
+    rec = simulate(_trace(), _fleet(), POLICIES["random"], seed=11)
+    r = rec.requests
+    reasons = set(r["fail_reason"])
+    assert {"rate_limited", "context_exceeded", "outage", "error", "timeout"} <= reasons, reasons
+    assert (r["n_429"] > 0).sum() > 50 and (r["retries"] > 0).sum() > 50
+    assert r["privacy_violation"].any()
+    assert rec.meta["context"]["cheap"]["truncated"] > 0
+    assert rec.meta["context"]["mid"]["exceeded"] > 0
+
+
+def test_arrival_events_are_the_event_runs():
+    """Same-time arrivals share one event; the event times come from SimPy's arithmetic."""
+    arrival = [0.1, 0.1, 0.3, 0.7, 0.7, 0.7, 1e-17 + 2.0, 5.0]
+    dispatch, times, events = arrival_events(arrival)
+    assert events == 5
+    assert dispatch == [0.1, 0.1, 0.1 + (0.3 - 0.1), 0.7, 0.7, 0.7, 2.0, 5.0]
+    assert times == {0.1, 0.1 + (0.3 - 0.1), 0.7, 2.0, 5.0}
+    trace = tiny_trace(arrival)
+    fleet = one_tier(fixed_api(ttft_s=0.25, speed=50.0, rtt_s=0.01))
+    rec = simulate(trace, fleet, StaticPolicy("t"), seed=0)
+    assert rec.requests["dispatch_s"].tolist() == dispatch
+    assert rec.meta["n_events"] == events  # one event per arrival time, completions deferred
+
+
+def test_a_tie_with_an_arrival_falls_back_to_the_event_run(monkeypatch):
+    """Constant latencies: an outage's failure (one RTT of 1 s later) lands exactly on the next
+    arrival, whose order against it SimPy decides from the other tiers: replay by events."""
+    trace = tiny_trace([10.0, 11.0, 12.0, 13.0, 40.0], model="m")
+    fleet = Fleet(
+        (
+            Tier("a", fixed_api(rtt_s=1.0, outages=((0.0, 12.5),)), "m"),
+            Tier("b", fixed_api(rtt_s=0.5), "m"),
+        )
+    )
+    policy = StaticPolicy("a")
+    run = Run(
+        fleet, policy, 0, RequestTable(trace, fleet, False, "sensitive"), False, True, "catalog"
+    )
+    with pytest.raises(TieFound, match=r"tier 'a': a callback at 11\.0 s, an arrival time"):
+        replay_by_tier(run)
+    got = simulate(trace, fleet, policy, seed=0)
+    _same(got, _event_run(monkeypatch, trace, fleet, policy, seed=0))
+    assert got.requests["retries"].tolist() == [2, 2, 1, 0, 0]
+
+
+def test_which_runs_replay_by_tier():
+    apis = _fleet()
+    gpu = Fleet((Tier("gpu", slot_server(4, 0.01), "m"), Tier("api", fixed_api(), "m")))
+    assert isinstance(gpu.tiers[0].endpoint, GpuServer)
+    assert replays_by_tier(apis, StaticPolicy("mid"))
+    assert not replays_by_tier(gpu, StaticPolicy("api"))  # a GPU tier queues and batches
+    assert not replays_by_tier(apis, FallbackPolicy(StaticPolicy("mid")))  # next_tier
+    assert not replays_by_tier(apis, SpillOverPolicy(StaticPolicy("mid"), max_queued=3))
+    assert not replays_by_tier(apis, PrivacyPolicy(StaticPolicy("mid")))  # next_tier too
+
+    class Undeclared:
+        def route(self, request, fleet, rng):
+            return "mid"
+
+    assert not replays_by_tier(apis, Undeclared())
+
+
+class _Peeking:
+    """Declares that it reads no live value, then reads one."""
+
+    reads_live_state = False
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+
+    def route(self, request, fleet, rng):
+        if self.what == "queued":
+            return "mid" if fleet.queued["mid"] < 3 else "cheap"
+        if self.what == "now_s":
+            return "mid" if fleet.now_s < 400.0 else "frontier"
+        if self.what == "routed":
+            return "mid" if fleet.routed["mid"] <= fleet.decided // 2 else "cheap"
+        return "mid" if getattr(fleet, self.what)["mid"] else "cheap"
+
+
+@pytest.mark.parametrize("what", ["queued", "in_flight", "headroom", "est_wait_s", "recent_errors"])
+def test_a_policy_that_reads_live_values_after_declaring_it_does_not_is_stopped(what):
+    with pytest.raises(PolicyError) as exc:
+        simulate(_trace(), _fleet(), _Peeking(what), seed=0)
+    text = str(exc.value)
+    assert "reads_live_state" in text and f"read fleet.{what}" in text
+    assert "set reads_live_state = True" in text
+
+
+@pytest.mark.parametrize("what", ["now_s", "routed"])
+def test_the_decision_time_and_routed_counts_are_the_event_runs(monkeypatch, what):
+    trace, fleet, policy = _trace(), _fleet(), _Peeking(what)
+    got = simulate(trace, fleet, policy, seed=2)
+    _same(got, _event_run(monkeypatch, trace, fleet, policy, seed=2))
+    assert set(got.requests["tiers_tried"]) == (
+        {"mid", "frontier"} if what == "now_s" else {"mid", "cheap"}
+    )
