@@ -5,9 +5,13 @@
 (a) raw SimPy M/M/4 (lambda 3.2, mu 1): a source process spawns one process per customer doing
     request -> timeout -> release on ``simpy.Resource(4)`` (SERVING.md §6 bench b); customers/s.
 (b) ``simulate()`` on an API-only 3-tier fleet (gpt-4o, hosted Llama-3-70B, Claude 3.5 Sonnet,
-    with jitter and rate limits), random-mix policy; requests/s.
+    with jitter and rate limits), random-mix policy; requests/s. The random mix reads no live
+    value of the fleet, so the run is replayed tier by tier (:mod:`simkit.sim.by_tier`); (b2) is
+    the same replay through the event run (the same policy with ``reads_live_state = True``),
+    for the side-by-side ratio.
 (c) the same trace on the shipped default fleet (self-hosted Llama-3-70B continuous batching +
-    2 APIs), with the GPU tier given enough replicas for its share; requests/s.
+    2 APIs), with the GPU tier given enough replicas for its share; requests/s (the API tiers
+    replayed alone, the GPU tier by SimPy; (c2) all of it through the event run).
 (d) the vectorised path (:func:`simkit.sweep.threshold_curves`): 100 cut-off vectors over 1M
     requests without the simulator; goal <= 2 s.
 (e) peak memory (VmHWM of a fresh subprocess, started before the parent grows) of building and replaying a
@@ -31,7 +35,9 @@ import resource
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from statistics import median
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
@@ -42,6 +48,7 @@ from simkit.fleet import load_fleet
 from simkit.metrics import tiered_curve
 from simkit.policies import RandomMixPolicy
 from simkit.sim import simulate, tier_arrays
+from simkit.sim.by_tier import replays_by_tier
 from simkit.sweep import threshold_curves
 
 STRONG = "gpt-4-1106-preview"
@@ -160,6 +167,13 @@ def timed(fn, repeats: int) -> float:
     return median(times)
 
 
+@dataclass(frozen=True)
+class EventRandomMix(RandomMixPolicy):
+    """The random mix, declared to read live values: replayed by the event run."""
+
+    reads_live_state: ClassVar[bool] = True
+
+
 def replay_seconds(trace: Trace, fleet, policy) -> float:
     t = time.perf_counter()
     simulate(trace, fleet, policy, seed=0)
@@ -256,8 +270,13 @@ def main() -> int:
     mix_gpu = RandomMixPolicy(dict.fromkeys(gpu.tier_names, 1.0))
 
     a_s = timed(lambda: mmc_simpy(args.mmc_n), args.repeats)
+    assert replays_by_tier(api, mix_api) and not replays_by_tier(
+        api, EventRandomMix(mix_api.weights)
+    )
     b_s = timed(lambda: replay_seconds(trace, api, mix_api), args.repeats)
+    b2_s = timed(lambda: replay_seconds(trace, api, EventRandomMix(mix_api.weights)), args.repeats)
     c_s = timed(lambda: replay_seconds(trace, gpu, mix_gpu), args.repeats)
+    c2_s = timed(lambda: replay_seconds(trace, gpu, EventRandomMix(mix_gpu.weights)), args.repeats)
     rec_c = simulate(trace, gpu, mix_gpu, seed=0)
     gpu_share = float((rec_c.requests["tier"] == "selfhosted").mean())
     ttft = (rec_c.requests["first_token_s"] - rec_c.requests["arrival_s"])[
@@ -268,7 +287,9 @@ def main() -> int:
 
     a_rate = args.mmc_n / a_s
     b_rate = args.n / b_s
+    b2_rate = args.n / b2_s
     c_rate = args.n / c_s
+    c2_rate = args.n / c2_s
     result = {
         "machine": {
             "python": platform.python_version(),
@@ -278,7 +299,11 @@ def main() -> int:
         },
         "a_simpy_mm4_customers_per_s": a_rate,
         "b_api_3tier_requests_per_s": b_rate,
+        "b2_api_3tier_event_run_requests_per_s": b2_rate,
+        "ratio_b_over_b2": b_rate / b2_rate,
         "c_gpu_fleet_requests_per_s": c_rate,
+        "c2_gpu_fleet_event_run_requests_per_s": c2_rate,
+        "ratio_c_over_c2": c_rate / c2_rate,
         "c_gpu_share": gpu_share,
         "c_gpu_replicas": gpu.tiers[0].endpoint.replicas,
         "c_gpu_ttft_p50_s": float(ttft.median()),
@@ -306,9 +331,19 @@ def main() -> int:
             f"{b_rate / a_rate:.2f} x (a)  (goal >= 1.0)",
         ),
         (
+            "(b2) the same through the event run",
+            f"{b2_rate:,.0f} requests/s",
+            f"{b2_rate / a_rate:.2f} x (a); (b) = {b_rate / b2_rate:.2f} x (b2)",
+        ),
+        (
             "(c) simulate, self-hosted GPU + 2 APIs",
             f"{c_rate:,.0f} requests/s",
             f"{c_rate / 100_000:.2f} x goal 100,000 (GPU share {gpu_share:.0%})",
+        ),
+        (
+            "(c2) the same through the event run",
+            f"{c2_rate:,.0f} requests/s",
+            f"(c) = {c_rate / c2_rate:.2f} x (c2)",
         ),
     ]
     rows.append(

@@ -46,8 +46,8 @@ trace it cannot use. Keep parameters as fields and no state: history is in the `
 (``routed``, ``decided``, ``spend_usd``, ``queued``...), randomness in ``rng``. A policy whose
 ``route`` reads none of the view's live values (queues, in-flight counts, waits, headroom,
 spend, recent errors, prefix hits) may say so with the class attribute
-``reads_live_state: ClassVar[bool] = False``: a fleet of hosted APIs is then replayed one
-tier at a time, with the same records, several times faster (:mod:`simkit.sim.by_tier`).
+``reads_live_state: ClassVar[bool] = False``: hosted-API tiers are then replayed one at a
+time, with the same records, faster (:mod:`simkit.sim.by_tier`).
 
 Policies from strings and YAML
 ------------------------------

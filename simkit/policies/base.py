@@ -27,8 +27,8 @@ And one optional attribute:
     requests are served: not ``queued``, ``in_flight``, ``spend_usd``, ``headroom``,
     ``est_wait_s``, ``recent_429s``, ``recent_errors`` or ``prefix_hits`` (``tiers``,
     ``private_tiers``, ``routed``, ``decided`` and ``now_s``, the decision's time, are fine).
-    Then ``simulate`` may replay a fleet of hosted APIs one tier at a time
-    (:mod:`simkit.sim.by_tier`), with the same records; reading a live value anyway raises
+    Then ``simulate`` replays hosted-API tiers one at a time (:mod:`simkit.sim.by_tier`),
+    with the same records; reading a live value anyway raises
     :class:`~simkit.errors.PolicyError`. Left out, it counts as ``True``.
 """
 

@@ -1,36 +1,39 @@
-"""A fleet of hosted APIs replayed one tier at a time, when nothing couples the tiers.
+"""Hosted-API tiers replayed one at a time, when nothing couples the tiers.
 
 In the event run (:func:`~simkit.sim.simulate`) every arrival, routing decision, retry and
 failure of every tier takes its turn on one SimPy queue. When
 
-* every tier is a hosted API (:mod:`~simkit.sim.api`: no replica, no batch, no queue),
-* the policy has no ``next_tier`` (a request makes one attempt, its completion is deferred:
+* the policy has no ``next_tier`` (a request makes one attempt; its completion is deferred,
   :mod:`~simkit.sim.deferred`), and
 * the policy's ``route`` reads no live value of the fleet (it declares
   ``reads_live_state = False``, :mod:`simkit.policies.base`),
 
-the tiers do not interact: a tier's state (its rate-limit buckets, in-flight count, busy
-time, 429 and error history, random stream ``tier:<name>``) changes only through its own
-requests, retries, failures and completions, and a request's record only through its one
-tier. So the run routes every request first, in arrival order (the policy draws from its
-stream ``policy`` in the same order as in the event run, and sees the same ``routed`` and
-``decided`` counts and decision times), then replays each tier alone: its requests in arrival
-order, its own callbacks on a small heap ordered as SimPy orders events (time, then the order
-they were scheduled), its completions applied before each of its events as the event run
-applies them. The tier runtimes are the same :class:`~simkit.sim.api.ApiTier` objects,
-driven by a :class:`_TierClock` instead of the SimPy environment (they read ``now`` and call
-``timeout``; nothing else).
+the tiers do not interact: a tier's state (an API's rate-limit buckets, in-flight count, busy
+time, 429 and error history; a GPU tier's replicas; each tier's random stream
+``tier:<name>``) changes only through its own requests, retries, failures and completions,
+and a request's record only through its one tier. So the run routes every request first, in
+arrival order (the policy draws from its stream ``policy`` in the same order as in the event
+run, and sees the same ``routed`` and ``decided`` counts and decision times), then replays
+each hosted-API tier alone: its requests in arrival order, its own callbacks on a small heap
+ordered as SimPy orders events (time, then the order they were scheduled), its completions
+applied before each of its events as the event run applies them. The tier runtimes are the
+same :class:`~simkit.sim.api.ApiTier` objects, driven by a :class:`_TierClock` instead of
+the SimPy environment (they read ``now`` and call ``timeout``; nothing else). Self-hosted
+tiers, whose replicas batch and queue, stay in the SimPy environment with every arrival
+event of the event run, each starting only their requests: their events keep the relative
+order they have there, since the API callbacks left out schedule none of them.
 
 The records are identical to the event run's, ``meta['n_events']`` included (the events the
-event run schedules are counted: one per distinct arrival time, one per tier callback). One
-order cannot be known from one tier alone: which of a tier callback and an arrival event at
-exactly the same time SimPy runs first (it depends on when each was scheduled, and so on the
-other tiers). Such a tie (only constant latencies and round arrival times make one)
-raises :class:`TieFound`, and :func:`~simkit.sim.simulate` replays the run by events.
+event run schedules are counted: one per arrival event, one per API callback, the
+self-hosted tiers' own). One order cannot be known from one tier alone: which of an API
+callback and an arrival event at exactly the same time SimPy runs first (it depends on when
+each was scheduled, and so on the other tiers). Such a tie (only constant latencies and round
+arrival times make one) raises :class:`TieFound`, and :func:`~simkit.sim.simulate` replays
+the run by events.
 
-Why: the event run spends most of a request's time on the interpreter's way through the
-arrival event, the routing call and the attempt's bookkeeping; one tier alone skips the
-global event queue (``benchmarks/bench_sim.py`` measures both).
+Why: in the event run most of an API request's time goes to the interpreter's way through
+the global event queue, the arrival step and the routing call around the attempt's own
+bookkeeping; ``benchmarks/bench_sim.py`` measures both replays side by side.
 """
 
 from __future__ import annotations
@@ -60,11 +63,12 @@ class TieFound(Exception):
 
 
 def replays_by_tier(fleet: Fleet, policy: Policy) -> bool:
-    """Whether a run of ``policy`` over ``fleet`` can be replayed tier by tier."""
+    """Whether a run of ``policy`` over ``fleet`` can be replayed tier by tier: the policy
+    has no ``next_tier``, reads no live value, and the fleet has a hosted-API tier."""
     return (
         getattr(policy, "next_tier", None) is None
         and not reads_live_state(policy)
-        and all(isinstance(t.endpoint, ApiEndpoint) for t in fleet.tiers)
+        and any(isinstance(t.endpoint, ApiEndpoint) for t in fleet.tiers)
     )
 
 
@@ -260,23 +264,58 @@ def _replay_tier(
     return last
 
 
+def _replay_self_hosted(run: Run, tier_of: list[int], self_hosted: set[int]) -> None:
+    """Run the self-hosted tiers in the run's SimPy environment: every arrival event of the
+    event run (:meth:`Run._arrive`'s steps), each starting only the requests routed to these
+    tiers. Their replicas' events keep the order they have in the event run (the hosted
+    tiers' callbacks, left out, schedule none of them), and their deliveries, deferred, are
+    drained at the same arrival events."""
+    env = run.env
+    arrival = run.table.arrival
+    prompt = run.table.prompt
+    n = run.n
+    deferred = run.deferred
+    assert deferred is not None  # no next_tier: completions are deferred
+    start = run.start
+    tiers = run.tiers
+    nxt = [0]
+
+    def arrive(event: Any) -> None:
+        now = env.now
+        deferred.drain(now)
+        i = nxt[0]
+        while i < n and arrival[i] <= now:
+            k = tier_of[i]
+            if k in self_hosted:
+                job = Job(i, None, prompt[i])
+                if start(job, k, now):
+                    tiers[k].submit(job)
+            i += 1
+        nxt[0] = i
+        if i < n:
+            env.timeout(arrival[i] - now).callbacks.append(arrive)
+
+    env.timeout(arrival[0]).callbacks.append(arrive)
+    env.run()
+    run.finish()
+
+
 def replay_by_tier(run: Run) -> None:
-    """Replay ``run`` (fresh, :func:`replays_by_tier` true) tier by tier; the run then holds the same
-    results, tier runtimes and counts as after the event run.
+    """Replay ``run`` (fresh, :func:`replays_by_tier` true) tier by tier; the run then holds
+    the same results, tier runtimes and counts as after the event run.
 
     Raises
     ------
     TieFound
-        A tier callback falls at exactly an arrival event's time; replay by events instead
-        (the run is spent).
+        A hosted tier's callback falls at exactly an arrival event's time; replay by events
+        instead (the run is spent).
     """
-    if run.n == 0:
-        run.replayed_by_tier = (0, 0.0)
-        return
     dispatch, times, arrival_steps = arrival_events(run.table.arrival)
-    clocks = [_TierClock() for _ in run.fleet.tiers]
-    run.tiers = [
-        ApiTier(
+    hosted = [k for k, t in enumerate(run.fleet.tiers) if isinstance(t.endpoint, ApiEndpoint)]
+    clocks = {k: _TierClock() for k in hosted}
+    for k, clock in clocks.items():
+        tier = run.fleet.tiers[k]
+        run.tiers[k] = ApiTier(
             clock,  # type: ignore[arg-type]  # the part of an environment ApiTier uses
             run,
             tier.name,
@@ -284,11 +323,16 @@ def replay_by_tier(run: Run) -> None:
             named_stream(run.seed, f"tier:{tier.name}"),
             DeferredCompletions(),
         )
-        for clock, tier in zip(clocks, run.fleet.tiers, strict=True)
-    ]
-    tiers = np.asarray(_route_all(run, dispatch))
+    tier_of = _route_all(run, dispatch)
+    by_tier = np.asarray(tier_of)
     last = max(times)  # the last arrival event
-    for k, clock in enumerate(clocks):
-        requests = np.flatnonzero(tiers == k).tolist()
+    for k, clock in clocks.items():
+        requests = np.flatnonzero(by_tier == k).tolist()
         last = max(last, _replay_tier(run, k, clock, requests, dispatch, times))
-    run.replayed_by_tier = (arrival_steps + sum(c.scheduled for c in clocks), last)
+    hosted_events = sum(c.scheduled for c in clocks.values())
+    self_hosted = set(range(len(run.tiers))) - set(hosted)
+    if self_hosted:
+        _replay_self_hosted(run, tier_of, self_hosted)
+        run.replayed_by_tier = (run.events() + hosted_events, max(last, run.env.now))
+    else:
+        run.replayed_by_tier = (arrival_steps + hosted_events, last)

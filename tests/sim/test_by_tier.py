@@ -125,6 +125,17 @@ def _event_run(monkeypatch: pytest.MonkeyPatch, *args, **kw):
         return simulate(*args, **kw)
 
 
+def _by_tier(monkeypatch: pytest.MonkeyPatch, *args, **kw):
+    """``simulate``, checked to have replayed tier by tier to the end."""
+    runs = []
+    real = engine.replay_by_tier
+    with monkeypatch.context() as m:
+        m.setattr(engine, "replay_by_tier", lambda run: runs.append(run) or real(run))
+        records = simulate(*args, **kw)
+    assert len(runs) == 1 and runs[0].replayed_by_tier is not None
+    return records
+
+
 def _same(a, b) -> None:
     pd.testing.assert_frame_equal(a.requests, b.requests, check_exact=True)
     pd.testing.assert_frame_equal(a.endpoints, b.endpoints, check_exact=True)
@@ -137,13 +148,42 @@ def _same(a, b) -> None:
 def test_records_equal_the_event_runs(monkeypatch, name, cost_source):
     trace, fleet, policy = _trace(), _fleet(), POLICIES[name]
     assert replays_by_tier(fleet, policy)
-    calls = []
-    real = engine.replay_by_tier
-    monkeypatch.setattr(engine, "replay_by_tier", lambda run: calls.append(run) or real(run))
-    got = simulate(trace, fleet, policy, seed=11, run_id=3, cost_source=cost_source)
-    assert len(calls) == 1 and calls[0].replayed_by_tier is not None  # it did replay by tier
+    got = _by_tier(monkeypatch, trace, fleet, policy, seed=11, run_id=3, cost_source=cost_source)
     want = _event_run(monkeypatch, trace, fleet, policy, seed=11, run_id=3, cost_source=cost_source)
     _same(got, want)
+
+
+def _mixed_fleet() -> Fleet:
+    """A continuously batching GPU tier (two replicas, least-outstanding) before the three
+    API tiers of :func:`_fleet`."""
+    gpu = slot_server(slots=6, step_s=0.02, replicas=2)
+    return Fleet(
+        (Tier("gpu", gpu, WEAK, context_window=1500, over_context="fail"), *_fleet().tiers)
+    )
+
+
+MIXED = {
+    "random": RandomMixPolicy({"gpu": 3.0, "cheap": 1.0, "mid": 1.0, "frontier": 1.0}),
+    "threshold": ThresholdPolicy({"frontier": 0.8, "mid": 0.6, "cheap": 0.4}),
+    "share": TargetSharePolicy(target_share=0.25, strong="frontier", weak="gpu"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(MIXED))
+def test_a_self_hosted_tier_beside_them_replays_by_events_with_the_same_records(monkeypatch, name):
+    """The GPU tier keeps the SimPy environment (its batches, queue and deliveries), with every
+    arrival event of the event run; the API tiers go alone."""
+    trace, fleet, policy = _trace(), _mixed_fleet(), MIXED[name]
+    assert replays_by_tier(fleet, policy)
+    got = _by_tier(monkeypatch, trace, fleet, policy, seed=5, run_id=1)
+    want = _event_run(monkeypatch, trace, fleet, policy, seed=5, run_id=1)
+    _same(got, want)
+    r = got.requests
+    on_gpu = r["tier"] == "gpu"
+    assert on_gpu.sum() > 300 and (r["tier"] == "frontier").sum() > 100
+    assert got.meta["gpu_steps"] > 1000 and got.meta["context"]["gpu"]["exceeded"] > 0
+    # the GPU tier queued: some of its requests waited for a slot
+    assert ((r["first_token_s"] - r["dispatch_s"])[on_gpu] > 0.5).any()
 
 
 def test_the_comparison_covers_what_the_tiers_do(monkeypatch):
@@ -196,9 +236,11 @@ def test_a_tie_with_an_arrival_falls_back_to_the_event_run(monkeypatch):
 def test_which_runs_replay_by_tier():
     apis = _fleet()
     gpu = Fleet((Tier("gpu", slot_server(4, 0.01), "m"), Tier("api", fixed_api(), "m")))
+    gpu_only = Fleet((Tier("gpu", slot_server(4, 0.01), "m"),))
     assert isinstance(gpu.tiers[0].endpoint, GpuServer)
     assert replays_by_tier(apis, StaticPolicy("mid"))
-    assert not replays_by_tier(gpu, StaticPolicy("api"))  # a GPU tier queues and batches
+    assert replays_by_tier(gpu, StaticPolicy("gpu"))  # the GPU tier by events, the API alone
+    assert not replays_by_tier(gpu_only, StaticPolicy("gpu"))  # nothing to take out
     assert not replays_by_tier(apis, FallbackPolicy(StaticPolicy("mid")))  # next_tier
     assert not replays_by_tier(apis, SpillOverPolicy(StaticPolicy("mid"), max_queued=3))
     assert not replays_by_tier(apis, PrivacyPolicy(StaticPolicy("mid")))  # next_tier too
