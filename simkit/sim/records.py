@@ -116,7 +116,8 @@ def requests_frame(
             "status": _decoded(np.where(done, 0, 1), ("completed", "failed")),
             "fail_reason": _strings(results["reason"]),
             "privacy_violation": np.asarray(results["violation"], dtype="bool"),
-        }
+        },
+        copy=False,  # every column is a new array built here: no copy into blocks
     )
     return requests[list(RECORD_COLUMNS)]
 

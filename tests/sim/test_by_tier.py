@@ -287,3 +287,25 @@ def test_the_decision_time_and_routed_counts_are_the_event_runs(monkeypatch, wha
     assert set(got.requests["tiers_tried"]) == (
         {"mid", "frontier"} if what == "now_s" else {"mid", "cheap"}
     )
+
+
+def test_an_unknown_tier_is_named_as_in_the_event_run(monkeypatch):
+    class Lost:
+        reads_live_state = False
+
+        def route(self, request, fleet, rng):
+            return "nowhere" if request.request_id == "r2" else "a"
+
+    trace, fleet = (
+        tiny_trace([1.0, 2.0, 3.0, 4.0]),
+        Fleet((Tier("a", fixed_api(), "m"), Tier("b", fixed_api(), "m"))),
+    )
+    with pytest.raises(PolicyError) as by_tier:
+        simulate(trace, fleet, Lost(), seed=0)
+    with pytest.raises(PolicyError) as by_events:
+        _event_run(monkeypatch, trace, fleet, Lost(), seed=0)
+    assert str(by_tier.value) == str(by_events.value)
+    assert (
+        "returned 'nowhere' for request 'r2', which is not a tier of this fleet; tiers: a, b"
+        in str(by_tier.value)
+    )
