@@ -265,38 +265,25 @@ def _replay_tier(
 
 
 def _replay_self_hosted(run: Run, tier_of: list[int], self_hosted: set[int]) -> None:
-    """Run the self-hosted tiers in the run's SimPy environment: every arrival event of the
-    event run (:meth:`Run._arrive`'s steps), each starting only the requests routed to these
+    """Run the self-hosted tiers in the run's SimPy environment: the event run's arrival
+    events (:meth:`Run.start_arrivals`), each starting only the requests routed to these
     tiers. Their replicas' events keep the order they have in the event run (the hosted
     tiers' callbacks, left out, schedule none of them), and their deliveries, deferred, are
     drained at the same arrival events."""
-    env = run.env
-    arrival = run.table.arrival
     prompt = run.table.prompt
-    n = run.n
-    deferred = run.deferred
-    assert deferred is not None  # no next_tier: completions are deferred
     start = run.start
     tiers = run.tiers
-    nxt = [0]
 
-    def arrive(event: Any) -> None:
-        now = env.now
-        deferred.drain(now)
-        i = nxt[0]
-        while i < n and arrival[i] <= now:
-            k = tier_of[i]
-            if k in self_hosted:
-                job = Job(i, None, prompt[i])
-                if start(job, k, now):
-                    tiers[k].submit(job)
-            i += 1
-        nxt[0] = i
-        if i < n:
-            env.timeout(arrival[i] - now).callbacks.append(arrive)
+    def on_arrival(i: int) -> None:
+        k = tier_of[i]
+        if k in self_hosted:
+            job = Job(i, None, prompt[i])
+            if start(job, k, run.env.now):
+                tiers[k].submit(job)
 
-    env.timeout(arrival[0]).callbacks.append(arrive)
-    env.run()
+    run.on_arrival = on_arrival
+    run.start_arrivals()
+    run.env.run()
     run.finish()
 
 

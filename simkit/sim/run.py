@@ -8,6 +8,7 @@ finished attempts back through :meth:`Run.attempt_done` and never import this mo
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from types import MappingProxyType
 
 import numpy as np
@@ -133,6 +134,9 @@ class Run:
         # set when the run was replayed tier by tier (simkit.sim.by_tier) instead of by SimPy:
         # the events the event run schedules, and the time of its last one
         self.replayed_by_tier: tuple[int, float] | None = None
+        # what an arrival event does with each request it starts (by_tier: requests routed
+        # beforehand, started only on the self-hosted tiers)
+        self.on_arrival: Callable[[int], None] = self.start_request
         self._allocate_results(self.n)
         self.bar = None
         if progress:
@@ -195,7 +199,7 @@ class Run:
             self.deferred.drain(now)
         i = self._next
         n = self.n
-        start_request = self.start_request
+        start_request = self.on_arrival
         while i < n and arrival[i] <= now:
             start_request(i)
             i += 1

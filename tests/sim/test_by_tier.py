@@ -267,16 +267,41 @@ class _Peeking:
             return "mid" if fleet.now_s < 400.0 else "frontier"
         if self.what == "routed":
             return "mid" if fleet.routed["mid"] <= fleet.decided // 2 else "cheap"
+        if self.what == "spend_usd":
+            return "mid" if fleet.spend_usd < 1.0 else "cheap"
+        if self.what == "prefix_hits":
+            return "mid" if fleet.prefix_hits((7, 8))["mid"] else "cheap"
+        if self.what == "queued (listed)":
+            return "mid" if "mid" in list(fleet.queued) else "cheap"
+        if self.what == "in_flight (counted)":
+            return "mid" if len(fleet.in_flight) == 4 else "cheap"
         return "mid" if getattr(fleet, self.what)["mid"] else "cheap"
 
 
-@pytest.mark.parametrize("what", ["queued", "in_flight", "headroom", "est_wait_s", "recent_errors"])
-def test_a_policy_that_reads_live_values_after_declaring_it_does_not_is_stopped(what):
+@pytest.mark.parametrize(
+    ("what", "read"),
+    [
+        ("queued", "queued"),
+        ("queued (listed)", "queued"),
+        ("in_flight", "in_flight"),
+        ("in_flight (counted)", "in_flight"),
+        ("headroom", "headroom"),
+        ("est_wait_s", "est_wait_s"),
+        ("recent_429s", "recent_429s"),
+        ("recent_errors", "recent_errors"),
+        ("spend_usd", "spend_usd"),
+        ("prefix_hits", "prefix_hits"),
+    ],
+)
+def test_a_policy_that_reads_live_values_after_declaring_it_does_not_is_stopped(what, read):
     with pytest.raises(PolicyError) as exc:
         simulate(_trace(), _fleet(), _Peeking(what), seed=0)
-    text = str(exc.value)
-    assert "reads_live_state" in text and f"read fleet.{what}" in text
-    assert "set reads_live_state = True" in text
+    assert str(exc.value) == (
+        f"policy _Peeking, key 'reads_live_state': is False, but route() read fleet.{read}, "
+        "a value that moves while requests are served. set reads_live_state = True on the "
+        "policy (or leave the attribute out): it is then replayed by events and sees the live "
+        "value"
+    )
 
 
 @pytest.mark.parametrize("what", ["now_s", "routed"])
