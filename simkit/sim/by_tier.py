@@ -282,9 +282,7 @@ def _replay_self_hosted(run: Run, tier_of: list[int], self_hosted: set[int]) -> 
                 tiers[k].submit(job)
 
     run.on_arrival = on_arrival
-    run.start_arrivals()
-    run.env.run()
-    run.finish()
+    run.replay()
 
 
 def replay_by_tier(run: Run) -> None:

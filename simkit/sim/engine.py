@@ -265,16 +265,9 @@ def simulate(
     def replayed(by_tier: bool) -> Run:
         run = Run(fleet, policy, seed, table, progress, decode_fast_forward, cost_source)
         try:
-            if by_tier:
-                replay_by_tier(run)
-            else:
-                run.start_arrivals()
-                run.env.run()
-                run.finish()
+            replay_by_tier(run) if by_tier else run.replay()
         finally:
-            if run.bar is not None:
-                run.bar.update(run.n_done - run.bar.n)
-                run.bar.close()
+            run.close_bar()
         return run
 
     run = None

@@ -337,6 +337,18 @@ class Run:
             return self.replayed_by_tier[1]
         return self.env.now
 
+    def replay(self) -> None:
+        """The event run: arrivals fed lazily, SimPy to the end, the completions left."""
+        self.start_arrivals()
+        self.env.run()
+        self.finish()
+
+    def close_bar(self) -> None:
+        """Bring the progress bar (if any) to the requests done and close it."""
+        if self.bar is not None:
+            self.bar.update(self.n_done - self.bar.n)
+            self.bar.close()
+
     def finish(self) -> None:
         """Apply the deferred completions left when SimPy's queue ran dry (none of them can
         start anything: deferral is on only when no policy hook answers a completion)."""

@@ -435,14 +435,10 @@ decode_fast_forward, cost_source
             run_id,
             writer,
         )
-        run.start_arrivals()
         try:
-            run.env.run()
-            run.finish()
+            run.replay()
         finally:
-            if run.bar is not None:
-                run.bar.update(run.n_done - run.bar.n)
-                run.bar.close()
+            run.close_bar()
         if run.n_done != run.n:
             lost = sorted(i for i, e in run.end.items() if e != e)
             raise SimulationError(
