@@ -149,3 +149,58 @@ def test_a_request_larger_than_the_bucket_fails_as_too_large_without_retrying():
         "too_large",
         0,
     )
+
+
+def _reference_admit(requests, tokens, now, amount):
+    """OpenAI-style admission through TokenBucket's own methods: (admitted, retry-after)."""
+    wait = max(
+        requests.wait_s(now, 1.0) if requests is not None else 0.0,
+        tokens.wait_s(now, amount) if tokens is not None else 0.0,
+    )
+    if wait > 0.0:
+        if requests is not None and requests.level >= 1.0:
+            requests.level -= 1.0
+        return False, wait
+    if requests is not None:
+        requests.take(now, 1.0)
+    if tokens is not None:
+        tokens.take(now, amount)
+    return True, 0.0
+
+
+@pytest.mark.parametrize(
+    "limit",
+    [RateLimit(rpm=30, tpm=20_000), RateLimit(rpm=45), RateLimit(tpm=9_000), RateLimit(rpm=0.5)],
+)
+def test_the_openai_hot_path_admits_and_refunds_as_the_buckets_own_methods(limit):
+    """RateLimiter writes TokenBucket.refill out on its hot path: the same decisions, waits and
+    bucket levels, bit for bit, over 3,000 random admissions and completions."""
+    lim = RateLimiter(limit)
+    b = limit.buckets()
+    ref_r = TokenBucket(*b["requests"]) if "requests" in b else None
+    ref_t = TokenBucket(*b["tokens"]) if "tokens" in b else None
+    rng = np.random.default_rng(9)
+    now, running, admitted = 3.5, [], 0
+    for _ in range(3000):
+        now += float(rng.exponential(0.8))
+        while running and running[0][0] <= now:
+            end, adm, p, out = running.pop(0)
+            lim.complete(end, adm, p, out)
+            if ref_t is not None and p + out < adm.tokens_charged:
+                ref_t.give(end, adm.tokens_charged - (p + out))
+        p, m = int(rng.integers(1, 3000)), int(rng.integers(1, 2000))
+        adm, wait = lim.try_admit(now, p, m)
+        ok, ref_wait = _reference_admit(ref_r, ref_t, now, p + m)
+        assert (adm is not None, wait) == (ok, ref_wait)
+        for mine, ref in ((lim.requests, ref_r), (lim.tokens, ref_t)):
+            assert (mine is None) == (ref is None)
+            if mine is not None:
+                assert (mine.level, mine.t_s) == (ref.level, ref.t_s)
+        if adm is not None:
+            admitted += 1
+            running.append((now + float(rng.exponential(5.0)), adm, p, int(rng.integers(1, m + 1))))
+            running.sort(key=lambda x: x[0])
+    if limit.rpm == 0.5:  # a bucket of half a request never admits one (retry-after inf)
+        assert admitted == 0 and wait == math.inf
+    else:
+        assert 200 < admitted < 2900  # the limits bound some and not all
