@@ -249,7 +249,17 @@ def test_which_runs_replay_by_tier():
         def route(self, request, fleet, rng):
             return "mid"
 
+    class DeclaredWithNextTier:
+        reads_live_state = False
+
+        def route(self, request, fleet, rng):
+            return "mid"
+
+        def next_tier(self, request, attempt, fleet, rng):
+            return None
+
     assert not replays_by_tier(apis, Undeclared())
+    assert not replays_by_tier(apis, DeclaredWithNextTier())  # its hook answers completions
 
 
 class _Peeking:
@@ -267,6 +277,8 @@ class _Peeking:
             return "mid" if fleet.now_s < 400.0 else "frontier"
         if self.what == "routed":
             return "mid" if fleet.routed["mid"] <= fleet.decided // 2 else "cheap"
+        if self.what == "private_tiers":
+            return "cheap" if "cheap" in fleet.private_tiers else "frontier"
         if self.what == "spend_usd":
             return "mid" if fleet.spend_usd < 1.0 else "cheap"
         if self.what == "prefix_hits":
@@ -304,13 +316,18 @@ def test_a_policy_that_reads_live_values_after_declaring_it_does_not_is_stopped(
     )
 
 
-@pytest.mark.parametrize("what", ["now_s", "routed"])
+@pytest.mark.parametrize("what", ["now_s", "routed", "private_tiers"])
 def test_the_decision_time_and_routed_counts_are_the_event_runs(monkeypatch, what):
     trace, fleet, policy = _trace(), _fleet(), _Peeking(what)
     got = simulate(trace, fleet, policy, seed=2)
     _same(got, _event_run(monkeypatch, trace, fleet, policy, seed=2))
-    assert set(got.requests["tiers_tried"]) == (
-        {"mid", "frontier"} if what == "now_s" else {"mid", "cheap"}
+    assert (
+        set(got.requests["tiers_tried"])
+        == {
+            "now_s": {"mid", "frontier"},
+            "routed": {"mid", "cheap"},
+            "private_tiers": {"cheap"},
+        }[what]
     )
 
 
@@ -334,3 +351,42 @@ def test_an_unknown_tier_is_named_as_in_the_event_run(monkeypatch):
         "returned 'nowhere' for request 'r2', which is not a tier of this fleet; tiers: a, b"
         in str(by_tier.value)
     )
+
+
+def test_completions_at_an_arrival_time_are_applied_before_it_and_not_within_it(monkeypatch):
+    """Constant latencies: the answer of the request at 10 s ends at exactly 11 s, when the next
+    request arrives; its token refund must reach the bucket before that request is admitted
+    (else a 429). Two requests arriving together with zero latency: the first one's completion,
+    at that same time, is applied after the second starts, as in the event run (one drain per
+    arrival event): its refund comes too late for the second."""
+    limited = fixed_api(
+        ttft_s=0.5,
+        rtt_s=0.5,
+        speed=10.0,
+        rate_limit=RateLimit(tpm=100),
+        retry=RetryPolicy(max_retries=0),
+    )
+    trace = tiny_trace([10.0, 11.0, 30.0, 30.0], prompt_tokens=10, output_tokens=1, max_tokens=50)
+    instant = fixed_api(
+        ttft_s=0.0, rtt_s=0.0, rate_limit=RateLimit(tpm=100), retry=RetryPolicy(max_retries=2)
+    )
+    fleet = Fleet((Tier("a", limited, "m"), Tier("b", instant, "m")))
+
+    class Split:
+        reads_live_state = False
+
+        def route(self, request, fleet, rng):
+            return "a" if request.arrival_s < 20 else "b"
+
+    policy = Split()  # one object: the config hash reads its repr
+    got = _by_tier(monkeypatch, trace, fleet, policy, seed=0)
+    _same(got, _event_run(monkeypatch, trace, fleet, policy, seed=0))
+    r = got.requests
+    # at 11 s the refund came first: no 429; at 30 s the first answer's refund came after the
+    # second request asked: 60 tokens charged of 100, 40 left, the second one gets a 429 and
+    # comes back after its retry-after, (60 - 40) / (100 / 60) = 12 s later
+    assert r["status"].tolist() == ["completed"] * 4
+    assert r["n_429"].tolist() == [0, 0, 0, 1]
+    assert r["retries"].tolist() == [0, 0, 0, 1]
+    assert r["end_s"].tolist()[:3] == [11.0, 12.0, 30.0]
+    assert r["end_s"].iloc[3] == pytest.approx(42.0)
