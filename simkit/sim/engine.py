@@ -275,7 +275,7 @@ def simulate(
         try:
             run = replayed(by_tier=True)
         except TieFound:
-            run = None  # an exact tie between tiers' events: the event run orders it
+            pass  # an exact tie between tiers' events: the event run orders it
     if run is None:
         run = replayed(by_tier=False)
     if run.n_done != run.n:

@@ -114,6 +114,18 @@ def _validate_requests(req: pd.DataFrame, where: str) -> None:
         )
 
 
+def _arrow_strings(*columns: pd.Series | pd.Index) -> list | None:
+    """The columns as pyarrow chunked arrays when every one holds Arrow-backed strings
+    without missing values (request ids, model names); else ``None`` (pandas decides)."""
+    arrow = pd.arrays.ArrowStringArray
+    if not all(isinstance(c.array, arrow) and not c.array.isna().any() for c in columns):
+        return None
+    import pyarrow as pa
+
+    out = [pa.array(c.array) for c in columns]
+    return [x if isinstance(x, pa.ChunkedArray) else pa.chunked_array([x]) for x in out]
+
+
 def isin_strings(values: pd.Series, allowed: pd.Series | pd.Index) -> np.ndarray:
     """``values.isin(allowed)`` as a bool array, through pyarrow's ``is_in`` when both hold
     Arrow-backed strings without missing values (request ids, model names).
@@ -122,17 +134,13 @@ def isin_strings(values: pd.Series, allowed: pd.Series | pd.Index) -> np.ndarray
     million outcome rows of a one-million-request trace, checked at every build of a Trace);
     pyarrow's, 0.08 µs. Anything else goes to pandas.
     """
-    va, aa = values.array, allowed.array
-    arrow = pd.arrays.ArrowStringArray
-    if not (isinstance(va, arrow) and isinstance(aa, arrow)) or va.isna().any() or aa.isna().any():
+    arrays = _arrow_strings(values, allowed)
+    if arrays is None:
         return values.isin(allowed).to_numpy(dtype=bool)
-    import pyarrow as pa
     import pyarrow.compute as pc
 
-    value_set = pa.array(aa)
-    if isinstance(value_set, pa.ChunkedArray):
-        value_set = value_set.combine_chunks()
-    return np.asarray(pc.is_in(pa.array(va), value_set=value_set), dtype=bool)
+    va, aa = arrays
+    return np.asarray(pc.is_in(va, value_set=aa.combine_chunks()), dtype=bool)
 
 
 def equal_strings(a: pd.Series, b: pd.Series) -> bool:
@@ -143,19 +151,11 @@ def equal_strings(a: pd.Series, b: pd.Series) -> bool:
     """
     if len(a) != len(b):
         return False
-    va, vb = a.array, b.array
-    arrow = pd.arrays.ArrowStringArray
-    if isinstance(va, arrow) and isinstance(vb, arrow) and not (va.isna().any() or vb.isna().any()):
-        import pyarrow as pa
-
-        xa, xb = (
-            x if isinstance(x, pa.ChunkedArray) else pa.chunked_array([x])
-            for x in (pa.array(va), pa.array(vb))
-        )
-        if xa.type != xb.type:
-            xb = xb.cast(xa.type)
-        return bool(xa.equals(xb))
-    return bool((a.to_numpy(dtype=object) == b.to_numpy(dtype=object)).all())
+    arrays = _arrow_strings(a, b)
+    if arrays is None:
+        return bool((a.to_numpy(dtype=object) == b.to_numpy(dtype=object)).all())
+    xa, xb = arrays
+    return bool(xa.equals(xb if xb.type == xa.type else xb.cast(xa.type)))
 
 
 def _validate_outcomes(out: pd.DataFrame, ids: pd.Series, where: str) -> None:
