@@ -1,4 +1,4 @@
-"""Hosted-API tiers replayed one at a time, when nothing couples the tiers.
+"""Each tier replayed alone, when nothing couples the tiers.
 
 In the event run (:func:`~simkit.sim.simulate`) every arrival, routing decision, retry and
 failure of every tier takes its turn on one SimPy queue. When
@@ -18,10 +18,12 @@ each hosted-API tier alone: its requests in arrival order, its own callbacks on 
 ordered as SimPy orders events (time, then the order they were scheduled), its completions
 applied before each of its events as the event run applies them. The tier runtimes are the
 same :class:`~simkit.sim.api.ApiTier` objects, driven by a :class:`_TierClock` instead of
-the SimPy environment (they read ``now`` and call ``timeout``; nothing else). Self-hosted
-tiers, whose replicas batch and queue, stay in the SimPy environment with every arrival
-event of the event run, each starting only their requests: their events keep the relative
-order they have there, since the API callbacks left out schedule none of them.
+the SimPy environment (they read ``now`` and call ``timeout``; nothing else). The
+self-hosted tiers, whose replicas batch and queue, run together on one
+:class:`~simkit.sim.process_clock.ProcessClock` (the same replica processes, without SimPy),
+walking every arrival event of the event run in its place in SimPy's order, each starting
+only their requests: their events keep the relative order they have there, ties with an
+arrival event included, since the API callbacks left out schedule none of them.
 
 The records are identical to the event run's, ``meta['n_events']`` included (the events the
 event run schedules are counted: one per arrival event, one per API callback, the
@@ -32,9 +34,10 @@ arrival times make one) raises :class:`TieFound`, and :func:`~simkit.sim.simulat
 the run by events.
 
 Why: an API tier alone needs no SimPy event per arrival and no drain of every tier's
-completions at each one; the policy call and the attempt's own bookkeeping remain.
-``benchmarks/bench_sim.py`` measures both replays side by side: 1.3-1.4x the event run's
-speed on three API tiers, 1.25-1.3x on the default fleet (its GPU tier keeps SimPy).
+completions at each one, and a replica's event is a heap entry instead of a SimPy event;
+the policy call and the attempts' own bookkeeping remain. ``benchmarks/bench_sim.py``
+measures both replays side by side ((b)/(b2) on three API tiers, (c)/(c2) on the default
+fleet).
 """
 
 from __future__ import annotations
@@ -48,10 +51,9 @@ import numpy as np
 from simkit.errors import PolicyError
 from simkit.fleet.spec import ApiEndpoint, Fleet
 from simkit.policies.base import FleetView, Policy, reads_live_state
-from simkit.seeding import named_stream
-from simkit.sim.api import ApiTier
 from simkit.sim.deferred import DeferredCompletions
 from simkit.sim.jobs import Job
+from simkit.sim.process_clock import ProcessClock
 from simkit.sim.run import Run
 
 __all__ = ["TieFound", "replay_by_tier", "replays_by_tier"]
@@ -65,12 +67,8 @@ class TieFound(Exception):
 
 def replays_by_tier(fleet: Fleet, policy: Policy) -> bool:
     """Whether a run of ``policy`` over ``fleet`` can be replayed tier by tier: the policy
-    has no ``next_tier``, reads no live value, and the fleet has a hosted-API tier."""
-    return (
-        getattr(policy, "next_tier", None) is None
-        and not reads_live_state(policy)
-        and any(isinstance(t.endpoint, ApiEndpoint) for t in fleet.tiers)
-    )
+    has no ``next_tier`` and reads no live value."""
+    return getattr(policy, "next_tier", None) is None and not reads_live_state(policy)
 
 
 class _Timeout:
@@ -101,25 +99,24 @@ class _TierClock:
         return ev
 
 
-def arrival_events(arrival: list[float]) -> tuple[list[float], set[float], int]:
-    """The time each request is dispatched at, the times of the arrival events and how many
-    the event run schedules: :meth:`~simkit.sim.run.Run._arrive`'s steps without SimPy (the
-    same float arithmetic: the next event is scheduled ``arrival - now`` after ``now``)."""
+def arrival_events(arrival: list[float]) -> tuple[list[float], list[float]]:
+    """The time each request is dispatched at, and the times of the event run's arrival
+    events in order: :meth:`~simkit.sim.run.Run._arrive`'s steps without SimPy (the same
+    float arithmetic: the next event is scheduled ``arrival - now`` after ``now``, which can
+    land just short of it: that event starts nothing and schedules the next)."""
     n = len(arrival)
     dispatch = [0.0] * n
-    times = set()
+    times = []
     now = 0.0 + arrival[0]  # the first event: timeout(arrival[0]) at time 0
-    events = 1
     i = 0
     while True:
-        times.add(now)
+        times.append(now)
         while i < n and arrival[i] <= now:
             dispatch[i] = now
             i += 1
         if i >= n:
-            return dispatch, times, events
+            return dispatch, times
         now = now + (arrival[i] - now)
-        events += 1
 
 
 class _Unavailable(Mapping[str, int]):
@@ -265,25 +262,47 @@ def _replay_tier(
     return last
 
 
-def _replay_self_hosted(run: Run, tier_of: list[int], self_hosted: set[int]) -> None:
-    """Run the self-hosted tiers in the run's SimPy environment: the event run's arrival
-    events (:meth:`Run.start_arrivals`), each starting only the requests routed to these
-    tiers. Their replicas' events keep the order they have in the event run (the hosted
-    tiers' callbacks, left out, schedule none of them), and their deliveries, deferred, are
-    drained at the same arrival events."""
-    prompt = run.table.prompt
-    start = run.start
+def _replay_self_hosted(
+    run: Run, tier_of: list[int], self_hosted: set[int], dispatch: list[float], times: list[float]
+) -> tuple[int, float]:
+    """Run the self-hosted tiers alone on one :class:`ProcessClock`: their replicas start as
+    in the event run (the tiers built in fleet order), then the event run's arrival events
+    come in turn, each starting only the requests routed to these tiers and draining their
+    deliveries (:mod:`~simkit.sim.deferred`) first. An arrival event takes its place in the
+    order as in SimPy: its scheduling number is taken when the one before it is processed,
+    after the requests that one started, so an exact tie with a replica's event is ordered
+    as there. The hosted tiers' callbacks, left out, schedule nothing on these tiers.
+
+    Returns the events scheduled (the replicas' and the arrival events) and the time of the
+    last one."""
+    clock = ProcessClock()
+    deferred = DeferredCompletions()
     tiers = run.tiers
-
-    def on_arrival(i: int) -> None:
-        k = tier_of[i]
-        if k in self_hosted:
-            job = Job(i, None, prompt[i])
-            if start(job, k, run.env.now):
-                tiers[k].submit(job)
-
-    run.on_arrival = on_arrival
-    run.replay()
+    for k in sorted(self_hosted):
+        tiers[k] = run.tier_runtime(k, clock, deferred)
+    pending = deferred.heap
+    run_until = clock.run_until
+    start = run.start
+    prompt = run.table.prompt
+    n = run.n
+    i = 0
+    for now in times:
+        eid = clock.scheduled  # scheduled after the replicas started, or by the one before
+        clock.scheduled = eid + 1
+        run_until((now, 1, eid))
+        clock.now = now
+        if pending and pending[0][0] <= now:
+            deferred.drain(now)
+        while i < n and dispatch[i] == now:
+            k = tier_of[i]
+            if k in self_hosted:
+                job = Job(i, None, prompt[i])
+                if start(job, k, now):
+                    tiers[k].submit(job)
+            i += 1
+    run_until((_INF, 0, 0))
+    deferred.drain(_INF)
+    return clock.scheduled, clock.now
 
 
 def replay_by_tier(run: Run) -> None:
@@ -296,29 +315,22 @@ def replay_by_tier(run: Run) -> None:
         A hosted tier's callback falls at exactly an arrival event's time; replay by events
         instead (the run is spent).
     """
-    dispatch, times, arrival_steps = arrival_events(run.table.arrival)
+    dispatch, times = arrival_events(run.table.arrival)
+    ties = set(times)
     hosted = [k for k, t in enumerate(run.fleet.tiers) if isinstance(t.endpoint, ApiEndpoint)]
     clocks = {k: _TierClock() for k in hosted}
     for k, clock in clocks.items():
-        tier = run.fleet.tiers[k]
-        run.tiers[k] = ApiTier(
-            clock,  # type: ignore[arg-type]  # the part of an environment ApiTier uses
-            run,
-            tier.name,
-            tier.endpoint,
-            named_stream(run.seed, f"tier:{tier.name}"),
-            DeferredCompletions(),
-        )
+        run.tiers[k] = run.tier_runtime(k, clock, DeferredCompletions())
     tier_of = _route_all(run, dispatch)
     by_tier = np.asarray(tier_of)
-    last = max(times)  # the last arrival event
+    last = times[-1]  # the last arrival event
     for k, clock in clocks.items():
         requests = np.flatnonzero(by_tier == k).tolist()
-        last = max(last, _replay_tier(run, k, clock, requests, dispatch, times))
+        last = max(last, _replay_tier(run, k, clock, requests, dispatch, ties))
     hosted_events = sum(c.scheduled for c in clocks.values())
     self_hosted = set(range(len(run.tiers))) - set(hosted)
     if self_hosted:
-        _replay_self_hosted(run, tier_of, self_hosted)
-        run.replayed_by_tier = (run.events() + hosted_events, max(last, run.env.now))
+        events, t_last = _replay_self_hosted(run, tier_of, self_hosted, dispatch, times)
+        run.replayed_by_tier = (events + hosted_events, max(last, t_last))
     else:
-        run.replayed_by_tier = (arrival_steps + hosted_events, last)
+        run.replayed_by_tier = (len(times) + hosted_events, last)

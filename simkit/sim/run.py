@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from types import MappingProxyType
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -101,7 +102,11 @@ class Run:
         self.next_tier = getattr(policy, "next_tier", None)
         # API completions need no event when no policy hook runs at that time
         self.deferred = DeferredCompletions() if self.next_tier is None else None
-        self.tiers = self._tier_runtimes(seed, fast_forward)
+        self.fast_forward = fast_forward
+        # one runtime per tier, each with its own stream tier:<name>
+        self.tiers = [
+            self.tier_runtime(k, self.env, self.deferred) for k in range(len(fleet.tiers))
+        ]
         # per tier: the recorded costs a completed attempt is charged, or None (the catalog)
         self.observed: list[list[float] | None] = [
             table.observed_cost[k]
@@ -144,29 +149,27 @@ class Run:
 
             self.bar = tqdm(total=self.n, unit="req", desc="simulate", mininterval=0.5)
 
-    def _tier_runtimes(self, seed: int, fast_forward: bool) -> list[ApiTier | GpuTier]:
-        """One runtime per tier, each with its own stream ``tier:<name>``."""
-        tiers: list[ApiTier | GpuTier] = []
-        for tier in self.fleet.tiers:
-            rng = named_stream(seed, f"tier:{tier.name}")
-            if isinstance(tier.endpoint, ApiEndpoint):
-                tiers.append(ApiTier(self.env, self, tier.name, tier.endpoint, rng, self.deferred))
-            else:
-                tiers.append(
-                    GpuTier(
-                        self.env,
-                        self,
-                        tier.name,
-                        tier.endpoint,
-                        rng,
-                        fast_forward=fast_forward,
-                        prefix_blocks=self.table.blocks,
-                        prompt_tokens=self.table.prompt,
-                        block_size=self.table.block_size,
-                        deferred=self.deferred,
-                    )
-                )
-        return tiers
+    def tier_runtime(
+        self, k: int, env: Any, deferred: DeferredCompletions | None
+    ) -> ApiTier | GpuTier:
+        """A fresh runtime of tier ``k`` on ``env`` (the run's SimPy environment, or a clock
+        of :mod:`~simkit.sim.by_tier` that offers the part of it the tier uses)."""
+        tier = self.fleet.tiers[k]
+        rng = named_stream(self.seed, f"tier:{tier.name}")
+        if isinstance(tier.endpoint, ApiEndpoint):
+            return ApiTier(env, self, tier.name, tier.endpoint, rng, deferred)
+        return GpuTier(
+            env,
+            self,
+            tier.name,
+            tier.endpoint,
+            rng,
+            fast_forward=self.fast_forward,
+            prefix_blocks=self.table.blocks,
+            prompt_tokens=self.table.prompt,
+            block_size=self.table.block_size,
+            deferred=deferred,
+        )
 
     def _allocate_results(self, n: int) -> None:
         nan = float("nan")

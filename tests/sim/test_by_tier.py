@@ -201,15 +201,35 @@ def test_the_comparison_covers_what_the_tiers_do(monkeypatch):
 def test_arrival_events_are_the_event_runs():
     """Same-time arrivals share one event; the event times come from SimPy's arithmetic."""
     arrival = [0.1, 0.1, 0.3, 0.7, 0.7, 0.7, 1e-17 + 2.0, 5.0]
-    dispatch, times, events = arrival_events(arrival)
-    assert events == 5
+    dispatch, times = arrival_events(arrival)
     assert dispatch == [0.1, 0.1, 0.1 + (0.3 - 0.1), 0.7, 0.7, 0.7, 2.0, 5.0]
-    assert times == {0.1, 0.1 + (0.3 - 0.1), 0.7, 2.0, 5.0}
+    assert times == [0.1, 0.1 + (0.3 - 0.1), 0.7, 2.0, 5.0]
+    events = len(times)
     trace = tiny_trace(arrival)
     fleet = one_tier(fixed_api(ttft_s=0.25, speed=50.0, rtt_s=0.01))
     rec = simulate(trace, fleet, StaticPolicy("t"), seed=0)
     assert rec.requests["dispatch_s"].tolist() == dispatch
     assert rec.meta["n_events"] == events  # one event per arrival time, completions deferred
+
+
+def test_an_arrival_event_that_lands_short_is_one_more_event(monkeypatch):
+    """``now + (236.129492246605 - now)`` at ``now = 71.81083289788565`` is 236.12949224660497:
+    the event run's next arrival event comes a hair early, starts nothing and schedules one
+    more. The replica clock walks the same events: the same count on a GPU-only fleet."""
+    arrival = [71.81083289788565, 236.129492246605, 240.0]
+    dispatch, times = arrival_events(arrival)
+    assert times == [71.81083289788565, 236.12949224660497, 236.129492246605, 240.0]
+    assert dispatch == [71.81083289788565, 236.129492246605, 240.0]
+    trace = tiny_trace(arrival, prompt_tokens=20, output_tokens=400)
+    fleet = Fleet((Tier("gpu", slot_server(slots=2, step_s=0.5), "m"),))
+    got = _by_tier(monkeypatch, trace, fleet, StaticPolicy("gpu"), seed=0)
+    _same(got, _event_run(monkeypatch, trace, fleet, StaticPolicy("gpu"), seed=0))
+    # 4 arrival events; the replica's start and its wake-up at the first; r0's prefill and
+    # its decodes in one fast-forward, interrupted by r1 (the interruption, the step in
+    # flight), r1's prefill, the fast-forward to r0's end, then r2 (it waited: 2 slots), its
+    # prefill and two fast-forwards to r1's and r2's ends
+    assert got.meta["n_events"] == 4 + 2 + 2 + 2 + 2 + 1 + 2
+    assert got.requests["first_token_s"].iloc[2] == pytest.approx(271.81083289788565 + 0.5)
 
 
 def test_a_tie_with_an_arrival_falls_back_to_the_event_run(monkeypatch):
@@ -233,14 +253,21 @@ def test_a_tie_with_an_arrival_falls_back_to_the_event_run(monkeypatch):
     assert got.requests["retries"].tolist() == [2, 2, 1, 0, 0]
 
 
+class EventRandomMix(RandomMixPolicy):
+    """The random mix, declared to read live values."""
+
+    reads_live_state = True
+
+
 def test_which_runs_replay_by_tier():
     apis = _fleet()
     gpu = Fleet((Tier("gpu", slot_server(4, 0.01), "m"), Tier("api", fixed_api(), "m")))
     gpu_only = Fleet((Tier("gpu", slot_server(4, 0.01), "m"),))
     assert isinstance(gpu.tiers[0].endpoint, GpuServer)
     assert replays_by_tier(apis, StaticPolicy("mid"))
-    assert replays_by_tier(gpu, StaticPolicy("gpu"))  # the GPU tier by events, the API alone
-    assert not replays_by_tier(gpu_only, StaticPolicy("gpu"))  # nothing to take out
+    assert replays_by_tier(gpu, StaticPolicy("gpu"))  # each kind of tier alone
+    assert replays_by_tier(gpu_only, StaticPolicy("gpu"))  # the replicas on their own clock
+    assert not replays_by_tier(gpu_only, EventRandomMix({"gpu": 1.0}))  # reads live values
     assert not replays_by_tier(apis, FallbackPolicy(StaticPolicy("mid")))  # next_tier
     assert not replays_by_tier(apis, SpillOverPolicy(StaticPolicy("mid"), max_queued=3))
     assert not replays_by_tier(apis, PrivacyPolicy(StaticPolicy("mid")))  # next_tier too
@@ -390,3 +417,111 @@ def test_completions_at_an_arrival_time_are_applied_before_it_and_not_within_it(
     assert r["retries"].tolist() == [0, 0, 0, 1]
     assert r["end_s"].tolist()[:3] == [11.0, 12.0, 30.0]
     assert r["end_s"].iloc[3] == pytest.approx(42.0)
+
+
+def _batching(**kw) -> GpuServer:
+    """A continuously batching server (the 70B/H100 step model) whose KV runs short under the
+    fixture's load: replicas preempt, queue and fast-forward decodes."""
+    base = dict(
+        model="m",
+        usd_per_gpu_hour=2.0,
+        replicas=2,
+        max_num_seqs=12,
+        max_batched_tokens=1024,
+        kv_capacity_tokens=9_000,
+        t_floor_s=0.015,
+        x_sat_tokens_per_s=9000.0,
+        beta_s_per_ctx_token=2.7e-7,
+        t_ovh_s=0.0074,
+        rtt_s=Jitter(0.002, 0.3),
+    )
+    base.update(kw)
+    return GpuServer(**base)
+
+
+def _prefix_trace() -> Trace:
+    """:func:`_trace` with prefix blocks: one of six shared system prompts, then the request's
+    own blocks (100 tokens a block)."""
+    trace = _trace()
+    req = trace.requests.copy()
+    rng = np.random.default_rng(8)
+    shared = rng.integers(0, 6, len(req))
+    req["prefix_blocks"] = [
+        [1000 + s, 2000 + s, *range(10_000 * i, 10_000 * i + p // 100)][: -(-p // 100)]
+        for i, (s, p) in enumerate(zip(shared, req["prompt_tokens"], strict=True))
+    ]
+    return Trace(req, trace.outcomes, where="fixture+prefix", meta={"prefix_block_size": 100})
+
+
+GPU_VARIANTS = {
+    "least outstanding, preempting": (_batching(), {}),
+    "shared queue, three replicas": (_batching(replicas=3, load_balancer="shared_queue"), {}),
+    "round robin, no fast-forward": (
+        _batching(load_balancer="round_robin"),
+        {"decode_fast_forward": False},
+    ),
+    "shortest queue, some too large": (
+        _batching(load_balancer="shortest_queue", kv_capacity_tokens=4_000),
+        {},
+    ),
+    "prefix affinity": (
+        _batching(load_balancer="prefix_affinity", prefix_cache=True, prefix_cache_tokens=3000),
+        {},
+    ),
+}
+
+
+@pytest.mark.parametrize("variant", sorted(GPU_VARIANTS))
+def test_self_hosted_tiers_on_their_own_clock_give_the_event_runs_records(monkeypatch, variant):
+    """Two self-hosted tiers and an API tier: the replicas run on a ProcessClock (no SimPy),
+    with the event run's arrival events; every record, endpoint row and count is the event
+    run's."""
+    server, kw = GPU_VARIANTS[variant]
+    fleet = Fleet(
+        (
+            Tier("gpu", server, WEAK, private=True),
+            Tier("gpu-small", slot_server(slots=3, step_s=0.03), WEAK),
+            _fleet().tiers[2],
+        )
+    )
+    trace = _prefix_trace() if server.prefix_cache else _trace()
+    policy = RandomMixPolicy({"gpu": 5.0, "gpu-small": 1.0, "frontier": 1.0})
+    got = _by_tier(monkeypatch, trace, fleet, policy, seed=9, run_id=2, **kw)
+    want = _event_run(monkeypatch, trace, fleet, policy, seed=9, run_id=2, **kw)
+    _same(got, want)
+    r, meta = got.requests, got.meta
+    assert set(r["tiers_tried"]) == {"gpu", "gpu-small", "frontier"}
+    assert meta["preemptions"] > 0 and meta["gpu_steps"] > 2000
+    gpu_rows = got.endpoints[got.endpoints["tier"] == "gpu"]
+    assert (gpu_rows["n_requests"] > 100).all()
+    if variant == "shortest queue, some too large":
+        assert (r["fail_reason"] == "too_large").sum() > 10
+    if server.prefix_cache:
+        assert (gpu_rows["prefix_hit_blocks"] > 50).all()
+
+
+def test_replica_events_tied_with_arrival_events_keep_the_event_runs_order(monkeypatch):
+    """Steps of exactly 0.25 s and arrivals on quarter seconds: replica events fall at arrival
+    times, and SimPy orders them by when each was scheduled (the arrival event when the one
+    before it ran). A GPU-only fleet: nothing but the clock and the arrival events."""
+    rng = np.random.default_rng(3)
+    n = 400
+    arrival = 7.0 + np.cumsum(rng.integers(0, 3, n)) * 0.25
+    trace = tiny_trace(
+        arrival.tolist(),
+        prompt_tokens=rng.integers(1, 50, n).tolist(),
+        output_tokens=rng.integers(1, 12, n).tolist(),
+    )
+    fleet = Fleet(
+        (
+            Tier("a", slot_server(slots=3, step_s=0.25, replicas=2), "m"),
+            Tier("b", slot_server(slots=2, step_s=0.5), "m"),
+        )
+    )
+    policy = RandomMixPolicy({"a": 2.0, "b": 1.0})
+    got = _by_tier(monkeypatch, trace, fleet, policy, seed=4)
+    _same(got, _event_run(monkeypatch, trace, fleet, policy, seed=4))
+    r = got.requests
+    # ties happened: answers ending exactly when other requests arrive
+    assert len(set(r["end_s"]) & set(r["arrival_s"])) > 50
+    assert (r["first_token_s"] - r["dispatch_s"]).max() > 2.0  # and the replicas queued
