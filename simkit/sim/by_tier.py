@@ -44,6 +44,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from heapq import heappop, heappush
+from math import nextafter
 from typing import Any
 
 import numpy as np
@@ -99,24 +100,45 @@ class _TierClock:
         return ev
 
 
-def arrival_events(arrival: list[float]) -> tuple[list[float], list[float]]:
-    """The time each request is dispatched at, and the times of the event run's arrival
-    events in order: :meth:`~simkit.sim.run.Run._arrive`'s steps without SimPy (the same
-    float arithmetic: the next event is scheduled ``arrival - now`` after ``now``, which can
-    land just short of it: that event starts nothing and schedules the next)."""
-    n = len(arrival)
-    dispatch = [0.0] * n
-    times = []
-    now = 0.0 + arrival[0]  # the first event: timeout(arrival[0]) at time 0
-    i = 0
-    while True:
-        times.append(now)
-        while i < n and arrival[i] <= now:
+class ArrivalEvents:
+    """The event run's arrival events, computed from the arrival times chunk by chunk:
+    :meth:`~simkit.sim.run.Run._arrive`'s steps without SimPy (the same float arithmetic:
+    the next event is scheduled ``arrival - now`` after ``now``, which can land just short
+    of it: that event starts nothing and schedules the next)."""
+
+    __slots__ = ("count", "now")
+
+    def __init__(self) -> None:
+        self.now: float | None = None  # the last event's time
+        self.count = 0
+
+    def add(self, arrival: list[float]) -> tuple[list[float], list[float]]:
+        """The next requests' arrival times (in order, after the ones added before): the time
+        each is dispatched at, and the times of the arrival events that dispatch them."""
+        n = len(arrival)
+        dispatch = [0.0] * n
+        times: list[float] = []
+        i = 0
+        now = self.now
+        while i < n and now is not None and arrival[i] <= now:  # still the last event's
             dispatch[i] = now
             i += 1
-        if i >= n:
-            return dispatch, times
-        now = now + (arrival[i] - now)
+        while i < n:
+            # the first event: timeout(arrival[0]) at time 0; then arrival - now after now
+            now = 0.0 + arrival[0] if now is None else now + (arrival[i] - now)
+            times.append(now)
+            while i < n and arrival[i] <= now:
+                dispatch[i] = now
+                i += 1
+        self.now = now
+        self.count += len(times)
+        return dispatch, times
+
+
+def arrival_events(arrival: list[float]) -> tuple[list[float], list[float]]:
+    """The time each request is dispatched at, and the times of the event run's arrival
+    events in order (:class:`ArrivalEvents` over the whole trace)."""
+    return ArrivalEvents().add(arrival)
 
 
 class _Unavailable(Mapping[str, int]):
@@ -181,133 +203,195 @@ class _DecisionState:
         raise _live_read(self._policy, "prefix_hits")
 
 
-def _route_all(run: Run, dispatch: list[float]) -> list[int]:
-    """Route every request in arrival order, as the event run does at its arrival events, and
-    book each decision (:meth:`Run.book`); each request's tier index."""
-    policy = run.policy
-    state = _DecisionState(policy)
-    view = FleetView(
-        run.tier_names,
-        frozenset(run.fleet.private_tiers),
-        _Unavailable(policy, "queued"),
-        _Unavailable(policy, "in_flight"),
-        run.routed,
-        run.decided,
-        state,
-    )
-    request_view = run.table.request_view
-    route = run.route
-    rng = run.rng
-    book = run.book
-    decided = run.decided
-    booked = run.dispatch
-    tiers = [0] * run.n
-    for i in range(run.n):
-        now = state.now = dispatch[i]
-        tier = route(request_view(i), view, rng)
-        decided[0] += 1
-        booked[i] = now
-        tiers[i] = book(i, tier, "route")
-    return tiers
+class _Router:
+    """Routes requests in arrival order, as the event run does at its arrival events, and
+    books each decision (:meth:`Run.book`); the policy's view holds the decision time only."""
+
+    __slots__ = ("run", "state", "view")
+
+    def __init__(self, run: Run) -> None:
+        policy = run.policy
+        self.run = run
+        self.state = _DecisionState(policy)
+        self.view = FleetView(
+            run.tier_names,
+            frozenset(run.fleet.private_tiers),
+            _Unavailable(policy, "queued"),
+            _Unavailable(policy, "in_flight"),
+            run.routed,
+            run.decided,
+            self.state,
+        )
+
+    def route(self, first: int, dispatch: list[float]) -> list[int]:
+        """Route requests ``first``, ``first + 1``, ... dispatched at ``dispatch``; each
+        one's tier index."""
+        run = self.run
+        state = self.state
+        view = self.view
+        request_view = run.table.request_view
+        route = run.route
+        rng = run.rng
+        book = run.book
+        decided = run.decided
+        booked = run.dispatch
+        tiers = [0] * len(dispatch)
+        for j, now in enumerate(dispatch):
+            i = first + j
+            state.now = now
+            tier = route(request_view(i), view, rng)
+            decided[0] += 1
+            booked[i] = now
+            tiers[j] = book(i, tier, "route")
+        return tiers
 
 
-def _replay_tier(
-    run: Run,
-    k: int,
-    clock: _TierClock,
-    requests: list[int],
-    dispatch: list[float],
-    ties: set[float],
-) -> float:
-    """Run tier ``k``'s attempts (of ``requests``, in arrival order) to the end; return the
-    time of its last callback (-inf: none).
+class _HostedReplay:
+    """One hosted-API tier alone on its :class:`_TierClock`, fed its requests in arrival
+    order. Before each of its arrival steps and callbacks the tier's completions up to that
+    time are applied, as the event run's drains do (:mod:`~simkit.sim.deferred`)."""
 
-    Before each of its arrival steps and callbacks the tier's completions up to that time are
-    applied, as the event run's drains do (:mod:`~simkit.sim.deferred`)."""
-    tier = run.tiers[k]
-    heap = clock.heap
-    deferred = tier.deferred
-    assert deferred is not None
-    pending = deferred.heap
-    last = -_INF
+    __slots__ = ("clock", "deferred", "group", "k", "last", "run", "tier")
 
-    def fire() -> float:
-        t, _, ev = heappop(heap)
-        if t in ties:
-            raise TieFound(f"tier {tier.name!r}: a callback at {t!r} s, an arrival time")
-        clock.now = t
-        for callback in ev.callbacks:
-            callback(ev)
-        return t
+    def __init__(self, run: Run, k: int) -> None:
+        self.run = run
+        self.k = k
+        self.clock = _TierClock()
+        self.deferred = DeferredCompletions()
+        self.tier = run.tiers[k] = run.tier_runtime(k, self.clock, self.deferred)
+        self.group: float | None = None  # the time of the last arrival event it took part in
+        self.last = -_INF  # the time of its last callback
 
-    group = None
-    submit = tier.submit
-    start = run.start
-    prompt = run.table.prompt
-    for i in requests:
-        now = dispatch[i]
-        while heap and heap[0][0] <= now:
-            last = fire()
-        if now != group:  # the event run drains once per arrival event, before its requests
-            if pending and pending[0][0] <= now:
-                deferred.drain(now)
-            group = now
-        clock.now = now
-        job = Job(i, None, prompt[i])
-        if start(job, k, now):
-            submit(job)
-    while heap:
-        last = fire()
-    deferred.drain(_INF)
-    return last
+    def _fire_until(self, t: float, ties: set[float]) -> None:
+        """Run the callbacks due at or before ``t``; one at an arrival time is a tie."""
+        heap = self.clock.heap
+        clock = self.clock
+        while heap and heap[0][0] <= t:
+            when, _, ev = heappop(heap)
+            if when in ties:
+                raise TieFound(
+                    f"tier {self.tier.name!r}: a callback at {when!r} s, an arrival time"
+                )
+            clock.now = self.last = when
+            for callback in ev.callbacks:
+                callback(ev)
+
+    def feed(self, first: int, slots: list[int], dispatch: list[float], ties: set[float]) -> None:
+        """Start requests ``first + j`` for ``j`` in ``slots`` (in arrival order) at
+        ``dispatch[j]``."""
+        clock = self.clock
+        heap = clock.heap
+        deferred = self.deferred
+        pending = deferred.heap
+        submit = self.tier.submit
+        run = self.run
+        k = self.k
+        start = run.start
+        prompt = run.table.prompt
+        group = self.group
+        for j in slots:
+            now = dispatch[j]
+            if heap and heap[0][0] <= now:
+                self._fire_until(now, ties)
+            if now != group:  # the event run drains once per arrival event, before its requests
+                if pending and pending[0][0] <= now:
+                    deferred.drain(now)
+                group = now
+            clock.now = now
+            i = first + j
+            job = Job(i, None, prompt[i])
+            if start(job, k, now):
+                submit(job)
+        self.group = group
+
+    def settle(self, t: float, ties: set[float]) -> None:
+        """Run the callbacks up to ``t`` (the last arrival event so far) and apply the
+        completions before it: the next arrival step or callback would do the same."""
+        self._fire_until(t, ties)
+        self.deferred.drain(nextafter(t, -_INF))
+
+    def finish(self, ties: set[float]) -> None:
+        """Run the tier to the end."""
+        self._fire_until(_INF, ties)
+        self.deferred.drain(_INF)
 
 
-def _replay_self_hosted(
-    run: Run, tier_of: list[int], self_hosted: set[int], dispatch: list[float], times: list[float]
-) -> tuple[int, float]:
-    """Run the self-hosted tiers alone on one :class:`ProcessClock`: their replicas start as
-    in the event run (the tiers built in fleet order), then the event run's arrival events
-    come in turn, each starting only the requests routed to these tiers and draining their
+class _SelfHostedReplay:
+    """The self-hosted tiers alone on one :class:`ProcessClock`: their replicas start as in
+    the event run (the tiers built in fleet order), then the event run's arrival events come
+    in turn, each starting only the requests routed to these tiers and draining their
     deliveries (:mod:`~simkit.sim.deferred`) first. An arrival event takes its place in the
     order as in SimPy: its scheduling number is taken when the one before it is processed,
-    after the requests that one started, so an exact tie with a replica's event is ordered
-    as there. The hosted tiers' callbacks, left out, schedule nothing on these tiers.
+    after the requests that one started, so an exact tie with a replica's event is ordered as
+    there. The hosted tiers' callbacks, left out, schedule nothing on these tiers."""
 
-    Returns the events scheduled (the replicas' and the arrival events) and the time of the
-    last one."""
-    clock = ProcessClock()
-    deferred = DeferredCompletions()
-    tiers = run.tiers
-    for k in sorted(self_hosted):
-        tiers[k] = run.tier_runtime(k, clock, deferred)
-    pending = deferred.heap
-    run_until = clock.run_until
-    start = run.start
-    prompt = run.table.prompt
-    n = run.n
-    i = 0
-    for now in times:
-        eid = clock.scheduled  # scheduled after the replicas started, or by the one before
-        clock.scheduled = eid + 1
-        run_until((now, 1, eid))
-        clock.now = now
-        if pending and pending[0][0] <= now:
-            deferred.drain(now)
-        while i < n and dispatch[i] == now:
-            k = tier_of[i]
-            if k in self_hosted:
-                job = Job(i, None, prompt[i])
-                if start(job, k, now):
-                    tiers[k].submit(job)
-            i += 1
-    run_until((_INF, 0, 0))
-    deferred.drain(_INF)
-    return clock.scheduled, clock.now
+    __slots__ = ("clock", "deferred", "run", "self_hosted")
+
+    def __init__(self, run: Run, self_hosted: set[int]) -> None:
+        self.run = run
+        self.self_hosted = self_hosted
+        self.clock = ProcessClock()
+        self.deferred = DeferredCompletions()
+        for k in sorted(self_hosted):
+            run.tiers[k] = run.tier_runtime(k, self.clock, self.deferred)
+
+    def feed(
+        self,
+        prev: float | None,
+        times: list[float],
+        first: int,
+        dispatch: list[float],
+        tier_of: list[int],
+    ) -> None:
+        """The arrival events at ``times``, dispatching requests ``first``, ``first + 1``,
+        ... at ``dispatch``, routed to ``tier_of``; those dispatched at ``prev``, the last
+        slice's last arrival event (None: none), are started by that event, first."""
+        clock = self.clock
+        deferred = self.deferred
+        pending = deferred.heap
+        run_until = clock.run_until
+        self_hosted = self.self_hosted
+        tiers = self.run.tiers
+        start = self.run.start
+        prompt = self.run.table.prompt
+        n = len(dispatch)
+
+        def start_at(now: float | None, j: int) -> int:
+            """Start the requests from ``j`` on dispatched at ``now``; the next one's ``j``."""
+            while j < n and dispatch[j] == now:
+                k = tier_of[j]
+                if k in self_hosted:
+                    i = first + j
+                    job = Job(i, None, prompt[i])
+                    if start(job, k, now):
+                        tiers[k].submit(job)
+                j += 1
+            return j
+
+        j = start_at(prev, 0)
+        for now in times:
+            eid = clock.scheduled  # scheduled after the replicas started, or by the one before
+            clock.scheduled = eid + 1
+            run_until((now, 1, eid))
+            clock.now = now
+            if pending and pending[0][0] <= now:
+                deferred.drain(now)
+            j = start_at(now, j)
+
+    def settle(self) -> None:
+        """Apply the deliveries before now (nothing reads them but the records)."""
+        self.deferred.drain(nextafter(self.clock.now, -_INF))
+
+    def finish(self) -> None:
+        """Run the replicas to the end."""
+        self.clock.run_until((_INF, 0, 0))
+        self.deferred.drain(_INF)
 
 
-def replay_by_tier(run: Run) -> None:
-    """Replay ``run`` (fresh, :func:`replays_by_tier` true) tier by tier; the run then holds
-    the same results, tier runtimes and counts as after the event run.
+class TierReplays:
+    """A run (:func:`replays_by_tier` true) replayed tier by tier, fed its requests in
+    arrival order in one or more slices (:meth:`add`); :meth:`finish` ends it. The run then
+    holds the same results, tier runtimes and counts as after the event run.
 
     Raises
     ------
@@ -315,22 +399,68 @@ def replay_by_tier(run: Run) -> None:
         A hosted tier's callback falls at exactly an arrival event's time; replay by events
         instead (the run is spent).
     """
-    dispatch, times = arrival_events(run.table.arrival)
-    ties = set(times)
-    hosted = [k for k, t in enumerate(run.fleet.tiers) if isinstance(t.endpoint, ApiEndpoint)]
-    clocks = {k: _TierClock() for k in hosted}
-    for k, clock in clocks.items():
-        run.tiers[k] = run.tier_runtime(k, clock, DeferredCompletions())
-    tier_of = _route_all(run, dispatch)
-    by_tier = np.asarray(tier_of)
-    last = times[-1]  # the last arrival event
-    for k, clock in clocks.items():
-        requests = np.flatnonzero(by_tier == k).tolist()
-        last = max(last, _replay_tier(run, k, clock, requests, dispatch, ties))
-    hosted_events = sum(c.scheduled for c in clocks.values())
-    self_hosted = set(range(len(run.tiers))) - set(hosted)
-    if self_hosted:
-        events, t_last = _replay_self_hosted(run, tier_of, self_hosted, dispatch, times)
-        run.replayed_by_tier = (events + hosted_events, max(last, t_last))
-    else:
-        run.replayed_by_tier = (len(times) + hosted_events, last)
+
+    __slots__ = ("arrivals", "hosted", "router", "run", "self_hosted", "ties")
+
+    def __init__(self, run: Run) -> None:
+        self.run = run
+        kinds = [isinstance(t.endpoint, ApiEndpoint) for t in run.fleet.tiers]
+        self.hosted = [_HostedReplay(run, k) for k, api in enumerate(kinds) if api]
+        shs = {k for k, api in enumerate(kinds) if not api}
+        self.self_hosted = _SelfHostedReplay(run, shs) if shs else None
+        self.router = _Router(run)
+        self.arrivals = ArrivalEvents()
+        self.ties: set[float] = set()
+
+    def add(self, first: int, arrival: list[float]) -> None:
+        """Replay requests ``first``, ``first + 1``, ... (the next ones in arrival order),
+        arriving at ``arrival``, as far as the last of them: what happens later waits for the
+        next slice or :meth:`finish`."""
+        if not arrival:
+            return
+        prev = self.arrivals.now
+        dispatch, times = self.arrivals.add(arrival)
+        # a callback can only land on the arrival events of this slice (the ones before
+        # were settled) or on the last one before it
+        self.ties = set(times) if prev is None else {prev, *times}
+        last = times[-1] if times else prev  # all of them on the last slice's last event
+        assert last is not None
+        tier_of = self.router.route(first, dispatch)
+        by_tier = np.asarray(tier_of)
+        for h in self.hosted:
+            slots = np.flatnonzero(by_tier == h.k).tolist()
+            if slots:
+                h.feed(first, slots, dispatch, self.ties)
+            h.settle(last, self.ties)
+        if self.self_hosted is not None:
+            self.self_hosted.feed(prev, times, first, dispatch, tier_of)
+            self.self_hosted.settle()
+
+    def finish(self) -> None:
+        """Run every tier to the end; the run's event count and last event time are set."""
+        last = self.arrivals.now if self.arrivals.now is not None else -_INF
+        events = self.arrivals.count
+        for h in self.hosted:
+            h.finish(self.ties)
+            last = max(last, h.last)
+            events += h.clock.scheduled
+        if self.self_hosted is not None:
+            self.self_hosted.finish()
+            clock = self.self_hosted.clock
+            last = max(last, clock.now)
+            events += clock.scheduled - self.arrivals.count  # its walk took their numbers
+        self.run.replayed_by_tier = (events, last)
+
+
+def replay_by_tier(run: Run) -> None:
+    """Replay ``run`` (fresh, :func:`replays_by_tier` true) tier by tier, all its requests
+    at once (:class:`TierReplays`).
+
+    Raises
+    ------
+    TieFound
+        As :class:`TierReplays`.
+    """
+    replays = TierReplays(run)
+    replays.add(0, run.table.arrival)
+    replays.finish()

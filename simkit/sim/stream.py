@@ -12,6 +12,11 @@ the summary needs is kept as compact numpy columns. Requests finish out of order
 few chunks are open at a time (those with requests still in flight), so memory is bounded by
 the chunk size and the backlog, not the trace.
 
+When the run can be replayed tier by tier (:mod:`~simkit.sim.by_tier`: no ``next_tier``,
+nothing live read), it is, one chunk at a time: each chunk's requests are routed, then each
+tier runs as far as the chunk's last arrival event, and finished chunks are written out
+before the next is read.
+
 Same trace, fleet, policy and seed: the same records rows, ``config_hash``, event counts and
 summary as :func:`~simkit.sim.simulate`, bit for bit.
 """
@@ -36,6 +41,7 @@ from simkit.errors import SimulationError, SpecError
 from simkit.fleet.costs import check_cost_source
 from simkit.fleet.spec import Fleet
 from simkit.policies.base import Policy
+from simkit.sim.by_tier import TieFound, TierReplays, replays_by_tier
 from simkit.sim.engine import check_fleet_and_policy, finish_config_hash, hash_trace, run_meta
 from simkit.sim.records import requests_frame
 from simkit.sim.requests import RequestTable
@@ -316,6 +322,28 @@ class _StreamRun(Run):
             self._load()
         super()._arrive(event)
 
+    def replay_by_tier(self) -> None:
+        """Tier by tier (:mod:`~simkit.sim.by_tier`), one chunk at a time: each chunk's
+        requests are routed and fed to the tiers, which run as far as its last arrival event
+        (what comes later waits for the next chunk); finished chunks are written out between.
+
+        Raises
+        ------
+        TieFound
+            As :func:`~simkit.sim.by_tier.replay_by_tier`.
+        """
+        replays = TierReplays(self)
+        arrival = self.table.arrival
+        first = 0
+        while True:
+            replays.add(first, [arrival[i] for i in range(first, self.loaded)])
+            self.flush()
+            if self.loaded >= self.n:
+                break
+            first = self.loaded
+            self._load()
+        replays.finish()
+
     # -- chunks out ----------------------------------------------------------------------------
     def flush(self) -> None:
         """Write out every finished chunk at the head of the open ones, oldest first."""
@@ -420,25 +448,33 @@ decode_fast_forward, cost_source
             hint="replay in memory (simulate(), or `simkit replay --in-memory`)",
         )
     _check_models(chunks, fleet, allow_missing_quality)
-    writer = _RecordsWriter(out) if out is not None else None
+    writer = None
     ok = False
     try:
-        run = _StreamRun(
-            fleet,
-            policy,
-            seed,
-            chunks,
-            progress,
-            decode_fast_forward,
-            cost_source,
-            sensitive_tag,
-            run_id,
-            writer,
-        )
-        try:
-            run.replay()
-        finally:
-            run.close_bar()
+        by_tier = replays_by_tier(fleet, policy)
+        while True:
+            writer = _RecordsWriter(out) if out is not None else None
+            run = _StreamRun(
+                fleet,
+                policy,
+                seed,
+                chunks,
+                progress,
+                decode_fast_forward,
+                cost_source,
+                sensitive_tag,
+                run_id,
+                writer,
+            )
+            try:
+                run.replay_by_tier() if by_tier else run.replay()
+                break
+            except TieFound:  # an exact tie between tiers' events: the event run orders it
+                if writer is not None:
+                    writer.close(False)
+                by_tier = False
+            finally:
+                run.close_bar()
         if run.n_done != run.n:
             lost = sorted(i for i, e in run.end.items() if e != e)
             raise SimulationError(
@@ -453,7 +489,7 @@ decode_fast_forward, cost_source
             writer.close(ok)
     summary = run.summary
     n = run.n
-    horizon = float(max(summary.end.max(), summary.arrival[-1], run.env.now)) if n else 0.0
+    horizon = float(max(summary.end.max(), summary.arrival[-1], run.last_event_s())) if n else 0.0
     h: Any = chunks.trace_hash.copy()
     meta = run_meta(
         str(chunks.meta.get("name", chunks.where)),

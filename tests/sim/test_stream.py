@@ -372,3 +372,141 @@ def test_trace_repeat_command_writes_a_trace_that_loads(tmp_path, capsys):
     assert t.n_requests == 5000
     np.testing.assert_array_equal(t.requests["arrival_s"].to_numpy()[:100], azure[:100] / 2)
     assert t.meta["composition"][-1]["repeat"]["copies"] == 3
+
+
+def _event_run(monkeypatch, *args, **kw):
+    """``simulate`` through the event run (SimPy, every tier on one queue)."""
+    import simkit.sim.engine as engine
+
+    with monkeypatch.context() as m:
+        m.setattr(engine, "replays_by_tier", lambda fleet, policy: False)
+        return simulate(*args, **kw)
+
+
+def _streamed_by_tier(monkeypatch, *args, **kw):
+    """``simulate_stream``, checked to have replayed tier by tier to the end."""
+    import simkit.sim.stream as stream
+
+    runs = []
+    real = stream._StreamRun.replay_by_tier
+    with monkeypatch.context() as m:
+        m.setattr(stream._StreamRun, "replay_by_tier", lambda run: runs.append(run) or real(run))
+        streamed = simulate_stream(*args, **kw)
+    assert len(runs) == 1 and runs[0].replayed_by_tier is not None
+    return streamed
+
+
+def test_a_streamed_tier_by_tier_run_is_the_event_run_across_chunks(monkeypatch, tmp_path):
+    """Chunks of 50 requests: retries, 429 waits and outages of three rate-limited API tiers
+    and a batching GPU tier's queue run across chunk boundaries; each tier stops at a chunk's
+    last arrival event and goes on with the next. Records, endpoints, horizon and event
+    counts are the in-memory event run's."""
+    from sim.test_by_tier import _batching, _fleet, _trace
+    from simkit.fleet import Fleet, Tier
+
+    trace = _trace()
+    path = tmp_path / "t"
+    save_trace(trace, path)
+    fleet = Fleet((Tier("gpu", _batching(), "gpt-4-1106-preview"), *_fleet().tiers))
+    spec = "random:weights.gpu=3,weights.cheap=1,weights.mid=1,weights.frontier=1"
+    policy = build_policy(spec, fleet=fleet)
+    want = _event_run(monkeypatch, load_trace(path), fleet, policy, seed=6, run_id=4)
+    out = tmp_path / "r.parquet"
+    got = _streamed_by_tier(
+        monkeypatch, path, fleet, policy, seed=6, run_id=4, records=out, chunk_rows=50
+    )
+    _assert_same_run(got, want, out)
+    assert got.meta["max_open_chunks"] > 3  # requests stayed in flight across chunks
+    r = want.requests
+    assert (r["retries"] > 0).sum() > 50 and (r["tier"] == "gpu").sum() > 500
+
+
+def test_arrivals_at_one_time_split_by_a_chunk_boundary_are_one_arrival_event(
+    monkeypatch, tmp_path
+):
+    """Requests 2 and 3 arrive together at 30 s with a chunk boundary between them; the
+    answer of request 2 (zero latency) is at that same time. In the event run both start in
+    one arrival event, so request 3 does not see request 2's token refund (a 429); the
+    streamed replay keeps that, although the tiers stop between the two chunks."""
+    from sim.helpers import fixed_api, tiny_trace
+    from simkit.fleet import Fleet, RateLimit, Tier
+    from simkit.fleet.spec import RetryPolicy
+    from simkit.policies import StaticPolicy
+
+    instant = fixed_api(
+        ttft_s=0.0, rtt_s=0.0, rate_limit=RateLimit(tpm=100), retry=RetryPolicy(max_retries=2)
+    )
+    fleet = Fleet((Tier("b", instant, "m"), Tier("a", fixed_api(), "m")))
+    trace = tiny_trace(
+        [10.0, 20.0, 30.0, 30.0, 50.0], prompt_tokens=10, output_tokens=1, max_tokens=50
+    )
+    path = tmp_path / "t"
+    save_trace(trace, path)
+    policy = StaticPolicy("b")
+    want = _event_run(monkeypatch, load_trace(path), fleet, policy, seed=0)
+    out = tmp_path / "r.parquet"
+    got = _streamed_by_tier(monkeypatch, path, fleet, policy, seed=0, records=out, chunk_rows=3)
+    _assert_same_run(got, want, out)
+    assert want.requests["n_429"].tolist() == [0, 0, 0, 1, 0]
+
+
+def test_a_tie_in_a_streamed_run_replays_it_by_events_with_one_records_file(monkeypatch, tmp_path):
+    """An API callback exactly at an arrival time (constant latencies): the tier-by-tier
+    replay stops at the tie, and the run starts again by events; the records file holds
+    each request once."""
+    from sim.helpers import fixed_api, tiny_trace
+    from simkit.fleet import Fleet, Tier
+    from simkit.policies import StaticPolicy
+
+    trace = tiny_trace([10.0, 11.0, 12.0, 13.0, 40.0], model="m")
+    fleet = Fleet(
+        (
+            Tier("a", fixed_api(rtt_s=1.0, outages=((0.0, 12.5),)), "m"),
+            Tier("b", fixed_api(rtt_s=0.5), "m"),
+        )
+    )
+    path = tmp_path / "t"
+    save_trace(trace, path)
+    policy = StaticPolicy("a")
+    want = _event_run(monkeypatch, load_trace(path), fleet, policy, seed=0)
+    out = tmp_path / "r.parquet"
+    got = simulate_stream(path, fleet, policy, seed=0, records=out, chunk_rows=2)
+    _assert_same_run(got, want, out)
+    assert want.requests["retries"].tolist() == [2, 2, 1, 0, 0]
+    assert not out.with_name(out.name + ".partial").exists()
+
+
+def test_replica_events_and_split_arrival_groups_in_chunks_are_the_event_runs(
+    monkeypatch, tmp_path
+):
+    """Quarter-second arrivals, several at a time, chunks of 7 requests (boundaries inside
+    same-time groups), two self-hosted tiers stepping in exact quarter seconds: replica events
+    tied with arrival events keep SimPy's order, and a group split by a boundary is still one
+    arrival event."""
+    from sim.helpers import slot_server, tiny_trace
+    from simkit.fleet import Fleet, Tier
+    from simkit.policies import RandomMixPolicy
+
+    rng = np.random.default_rng(3)
+    n = 300
+    arrival = 7.0 + np.cumsum(rng.integers(0, 3, n)) * 0.25
+    trace = tiny_trace(
+        arrival.tolist(),
+        prompt_tokens=rng.integers(1, 50, n).tolist(),
+        output_tokens=rng.integers(1, 12, n).tolist(),
+    )
+    path = tmp_path / "t"
+    save_trace(trace, path)
+    fleet = Fleet(
+        (
+            Tier("a", slot_server(slots=3, step_s=0.25, replicas=2), "m"),
+            Tier("b", slot_server(slots=2, step_s=0.5), "m"),
+        )
+    )
+    policy = RandomMixPolicy({"a": 2.0, "b": 1.0})
+    want = _event_run(monkeypatch, load_trace(path), fleet, policy, seed=4)
+    out = tmp_path / "r.parquet"
+    got = _streamed_by_tier(monkeypatch, path, fleet, policy, seed=4, records=out, chunk_rows=7)
+    _assert_same_run(got, want, out)
+    split = [k for k in range(7, n, 7) if arrival[k] == arrival[k - 1]]
+    assert len(split) > 5  # boundaries inside groups
