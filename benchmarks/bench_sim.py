@@ -11,7 +11,7 @@
     for the side-by-side ratio.
 (c) the same trace on the shipped default fleet (self-hosted Llama-3-70B continuous batching +
     2 APIs), with the GPU tier given enough replicas for its share; requests/s (the API tiers
-    replayed alone, the GPU tier by SimPy; (c2) all of it through the event run).
+    replayed alone, the GPU tier on its own event loop; (c2) all of it through the event run).
 (d) the vectorised path (:func:`simkit.sweep.threshold_curves`): 100 cut-off vectors over 1M
     requests without the simulator; goal <= 2 s.
 (e) peak memory (VmHWM of a fresh subprocess, started before the parent grows) of building and replaying a
