@@ -103,6 +103,7 @@ SIM_FAST_TESTS = [
     "tests/sim/test_run_rules.py",
     "tests/sim/test_tier_arrays.py",
     "tests/sim/test_by_tier.py",
+    "tests/sim/test_process_clock.py",
 ]
 DESELECT = {
     "metrics": ["tests/metrics/test_metrics_imports.py"],

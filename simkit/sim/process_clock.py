@@ -7,7 +7,8 @@ self-hosted tiers are replayed without the hosted-API tiers (:mod:`simkit.sim.by
 events on one heap ordered as SimPy orders them (time, then priority: an interruption or a
 process start before anything else at that time, then the order they were scheduled),
 a process resumed by the one event it waits for, an interrupted timeout left on the heap
-(it still counts as scheduled and still advances the clock when it comes up, as in SimPy).
+(it still counts as scheduled and still advances the clock when it comes up, as in SimPy),
+and so is a process's end.
 No event objects: a timeout is its scheduling number, and a process remembers the number it
 waits for. What SimPy offers beyond that (event values, several waiters, failing events,
 conditions) a replica does not use, and the clock does not offer it.
@@ -116,17 +117,25 @@ class ProcessClock:
         while heap and heap[0] < key:
             t, _, eid, proc, interrupt = heappop(heap)
             self.now = t
-            if interrupt:
-                if type(proc.target) is not int:
-                    raise RuntimeError("ProcessClock: an interrupt while waiting for an event")
-                # the timeout it waited for stays on the heap, waited for by nobody
-                self.active = proc
-                nxt = proc.gen.throw(simpy.Interrupt(None))
-            elif proc.target == eid:
-                self.active = proc
-                nxt = proc.gen.send(None)
-            else:
-                continue  # an interrupted timeout: it only advances the clock
+            try:
+                if interrupt:
+                    if type(proc.target) is not int:
+                        raise RuntimeError("ProcessClock: an interrupt while waiting for an event")
+                    # the timeout it waited for stays on the heap, waited for by nobody
+                    self.active = proc
+                    nxt = proc.gen.throw(simpy.Interrupt(None))
+                elif proc.target == eid:
+                    self.active = proc
+                    nxt = proc.gen.send(None)
+                else:
+                    continue  # an interrupted timeout, or a process's end: it advances the clock
+            except StopIteration:  # the process returned: SimPy schedules its end as an event
+                self.active = None
+                proc.target = None
+                end = self.scheduled
+                self.scheduled = end + 1
+                heappush(heap, (t, _NORMAL, end, proc, False))
+                continue
             if type(nxt) is int:
                 proc.target = nxt
             else:
