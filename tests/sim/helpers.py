@@ -125,3 +125,23 @@ __all__ = [
     "slot_server",
     "tiny_trace",
 ]
+
+
+def quarter_second_case(n: int) -> tuple[Trace, Fleet]:
+    """``n`` requests arriving on quarter seconds from 7 s, up to three at a time, and two
+    self-hosted tiers stepping in exactly 0.25 s and 0.5 s: replica events fall on arrival
+    times (ties SimPy orders by when each event was scheduled)."""
+    rng = np.random.default_rng(3)
+    arrival = 7.0 + np.cumsum(rng.integers(0, 3, n)) * 0.25
+    trace = tiny_trace(
+        arrival.tolist(),
+        prompt_tokens=rng.integers(1, 50, n).tolist(),
+        output_tokens=rng.integers(1, 12, n).tolist(),
+    )
+    fleet = Fleet(
+        (
+            Tier("a", slot_server(slots=3, step_s=0.25, replicas=2), "m"),
+            Tier("b", slot_server(slots=2, step_s=0.5), "m"),
+        )
+    )
+    return trace, fleet

@@ -20,6 +20,7 @@ from sim.helpers import (
     fixed_api,
     fixture_trace,
     one_tier,
+    quarter_second_case,
     slot_server,
     tiny_trace,
 )
@@ -504,20 +505,7 @@ def test_replica_events_tied_with_arrival_events_keep_the_event_runs_order(monke
     """Steps of exactly 0.25 s and arrivals on quarter seconds: replica events fall at arrival
     times, and SimPy orders them by when each was scheduled (the arrival event when the one
     before it ran). A GPU-only fleet: nothing but the clock and the arrival events."""
-    rng = np.random.default_rng(3)
-    n = 400
-    arrival = 7.0 + np.cumsum(rng.integers(0, 3, n)) * 0.25
-    trace = tiny_trace(
-        arrival.tolist(),
-        prompt_tokens=rng.integers(1, 50, n).tolist(),
-        output_tokens=rng.integers(1, 12, n).tolist(),
-    )
-    fleet = Fleet(
-        (
-            Tier("a", slot_server(slots=3, step_s=0.25, replicas=2), "m"),
-            Tier("b", slot_server(slots=2, step_s=0.5), "m"),
-        )
-    )
+    trace, fleet = quarter_second_case(400)
     policy = RandomMixPolicy({"a": 2.0, "b": 1.0})
     got = _by_tier(monkeypatch, trace, fleet, policy, seed=4)
     _same(got, _event_run(monkeypatch, trace, fleet, policy, seed=4))

@@ -483,26 +483,14 @@ def test_replica_events_and_split_arrival_groups_in_chunks_are_the_event_runs(
     same-time groups), two self-hosted tiers stepping in exact quarter seconds: replica events
     tied with arrival events keep SimPy's order, and a group split by a boundary is still one
     arrival event."""
-    from sim.helpers import slot_server, tiny_trace
-    from simkit.fleet import Fleet, Tier
+    from sim.helpers import quarter_second_case
     from simkit.policies import RandomMixPolicy
 
-    rng = np.random.default_rng(3)
     n = 300
-    arrival = 7.0 + np.cumsum(rng.integers(0, 3, n)) * 0.25
-    trace = tiny_trace(
-        arrival.tolist(),
-        prompt_tokens=rng.integers(1, 50, n).tolist(),
-        output_tokens=rng.integers(1, 12, n).tolist(),
-    )
+    trace, fleet = quarter_second_case(n)
+    arrival = trace.requests["arrival_s"].to_numpy()
     path = tmp_path / "t"
     save_trace(trace, path)
-    fleet = Fleet(
-        (
-            Tier("a", slot_server(slots=3, step_s=0.25, replicas=2), "m"),
-            Tier("b", slot_server(slots=2, step_s=0.5), "m"),
-        )
-    )
     policy = RandomMixPolicy({"a": 2.0, "b": 1.0})
     want = _event_run(monkeypatch, load_trace(path), fleet, policy, seed=4)
     out = tmp_path / "r.parquet"
