@@ -89,47 +89,57 @@ def test_processes_resume_as_in_simpy(seed):
 
 def test_run_until_stops_before_the_key_in_simpys_order():
     """An event at the key's time runs before it when its priority is higher or it was
-    scheduled first; the clock is left at the last event run."""
-    clock = ProcessClock()
+    scheduled first; the clock is left at the last event run. A process that returns ends
+    with one more event, as in SimPy, and the others go on."""
     log = []
 
-    def body():
-        yield clock.timeout(2.0)  # scheduling number 1 (the start took 0)
-        log.append(clock.now)
-        yield clock.timeout(1.0)
-        log.append(clock.now)
+    def body(env):
+        yield env.timeout(2.0)
+        log.append(env.now)
+        yield env.timeout(1.0)
+        log.append(env.now)
 
-    clock.process(body())
-    clock.run_until((2.0, 1, 1))  # the start runs; the timeout at 2.0 is not before the key
+    def longer(env):
+        yield env.timeout(5.0)
+        log.append(env.now)
+
+    clock = ProcessClock()
+    clock.process(body(clock))  # its start takes scheduling number 0, its first timeout 2
+    clock.process(longer(clock))
+    clock.run_until((2.0, 1, 2))  # the starts run; the timeout at 2.0 is not before the key
     assert log == [] and clock.now == 0.0
-    clock.run_until((2.0, 1, 2))  # scheduled before the key's event: it runs
+    clock.run_until((2.0, 1, 3))  # scheduled before the key's event: it runs
     assert log == [2.0] and clock.now == 2.0
     clock.run_until((_INF, 0, 0))
-    assert log == [2.0, 3.0]
+    assert log == [2.0, 3.0, 5.0]
+    with pytest.raises(RuntimeError):  # no process is running any more
+        clock.timeout(1.0)
     ref = simpy.Environment()
-
-    def same():
-        yield ref.timeout(2.0)
-        yield ref.timeout(1.0)
-
-    ref.process(same())
+    ref.process(body(ref))
+    ref.process(longer(ref))
     ref.run()
-    # the start, two timeouts and the process's end, which SimPy schedules as an event too
-    assert clock.scheduled == next(ref._eid) == 4 and clock.now == ref.now == 3.0
+    # two starts, three timeouts and two ends, which SimPy schedules as events too
+    assert clock.scheduled == next(ref._eid) == 7 and clock.now == ref.now == 5.0
+    assert log == [2.0, 3.0, 5.0] * 2
 
 
 def test_what_a_replica_never_does_is_refused_with_a_reason():
     clock = ProcessClock()
-    with pytest.raises(RuntimeError, match="ProcessClock: a timeout outside a process"):
+    with pytest.raises(RuntimeError) as outside:
         clock.timeout(1.0)
-    with pytest.raises(RuntimeError, match="an event succeeded before a process waited"):
+    assert str(outside.value) == "ProcessClock: a timeout outside a process"
+    with pytest.raises(RuntimeError) as early:
         clock.event().succeed()
+    assert str(early.value) == "ProcessClock: an event succeeded before a process waited for it"
 
     def sleeper():
         yield clock.event()
 
     proc = clock.process(sleeper())
     clock.run_until((_INF, 0, 0))
+    with pytest.raises(RuntimeError):  # the sleeper yielded; nothing runs now
+        clock.timeout(1.0)
     proc.interrupt()
-    with pytest.raises(RuntimeError, match="ProcessClock: an interrupt while waiting for an event"):
+    with pytest.raises(RuntimeError) as waiting:
         clock.run_until((_INF, 0, 0))
+    assert str(waiting.value) == "ProcessClock: an interrupt while waiting for an event"

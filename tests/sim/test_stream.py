@@ -498,3 +498,77 @@ def test_replica_events_and_split_arrival_groups_in_chunks_are_the_event_runs(
     _assert_same_run(got, want, out)
     split = [k for k in range(7, n, 7) if arrival[k] == arrival[k - 1]]
     assert len(split) > 5  # boundaries inside groups
+
+
+def test_a_whole_chunk_on_the_last_event_of_the_one_before_is_still_that_event(
+    monkeypatch, tmp_path
+):
+    """Chunks of 2: requests 1-3 all arrive at 30 s, so the second chunk holds only requests
+    of the first chunk's last arrival event (no event of its own). Three requests against a
+    100-token budget at one event: the first takes 60 tokens, the other two get a 429."""
+    from sim.helpers import fixed_api, tiny_trace
+    from simkit.fleet import Fleet, RateLimit, Tier
+    from simkit.fleet.spec import RetryPolicy
+    from simkit.policies import StaticPolicy
+
+    instant = fixed_api(
+        ttft_s=0.0, rtt_s=0.0, rate_limit=RateLimit(tpm=100), retry=RetryPolicy(max_retries=2)
+    )
+    fleet = Fleet((Tier("b", instant, "m"), Tier("a", fixed_api(), "m")))
+    trace = tiny_trace(
+        [10.0, 30.0, 30.0, 30.0, 50.0], prompt_tokens=10, output_tokens=1, max_tokens=50
+    )
+    path = tmp_path / "t"
+    save_trace(trace, path)
+    policy = StaticPolicy("b")
+    want = _event_run(monkeypatch, load_trace(path), fleet, policy, seed=0)
+    out = tmp_path / "r.parquet"
+    got = _streamed_by_tier(monkeypatch, path, fleet, policy, seed=0, records=out, chunk_rows=2)
+    _assert_same_run(got, want, out)
+    assert want.requests["n_429"].tolist() == [0, 0, 1, 1, 0]
+    assert want.meta["n_events"] == 3 + 2  # arrival events at 10, 30 and 50; two retries
+
+
+def test_a_callback_on_the_last_event_of_the_chunk_before_is_a_tie_too(monkeypatch, tmp_path):
+    """Request 2 arrives at 20 s, with request 1, but in the next chunk; its tier is down and
+    answers at once (no round trip), so the failure's callback lands on that arrival event:
+    a tie, as it would be in memory. The streamed replay falls back to the event run."""
+    import simkit.sim.stream as stream
+    from sim.helpers import fixed_api, tiny_trace
+    from simkit.fleet import Fleet, Tier
+    from simkit.sim.by_tier import TieFound
+
+    class OneToTheOutage:
+        reads_live_state = False
+
+        def route(self, request, fleet, rng):
+            return "down" if request.request_id == "r2" else "up"
+
+    fleet = Fleet(
+        (
+            Tier("down", fixed_api(rtt_s=0.0, outages=((0.0, 100.0),)), "m"),
+            Tier("up", fixed_api(), "m"),
+        )
+    )
+    trace = tiny_trace([10.0, 20.0, 20.0, 30.0], model="m")
+    path = tmp_path / "t"
+    save_trace(trace, path)
+    policy = OneToTheOutage()
+    want = _event_run(monkeypatch, load_trace(path), fleet, policy, seed=0)
+    ties = []
+    real = stream._StreamRun.replay_by_tier
+
+    def watched(run):
+        try:
+            real(run)
+        except TieFound as exc:
+            ties.append(str(exc))
+            raise
+
+    out = tmp_path / "r.parquet"
+    with monkeypatch.context() as m:
+        m.setattr(stream._StreamRun, "replay_by_tier", watched)
+        got = simulate_stream(path, fleet, policy, seed=0, records=out, chunk_rows=2)
+    _assert_same_run(got, want, out)
+    assert ties == ["tier 'down': a callback at 20.0 s, an arrival time"]
+    assert want.requests["fail_reason"].tolist() == ["", "", "outage", ""]
