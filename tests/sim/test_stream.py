@@ -421,13 +421,23 @@ def test_a_streamed_tier_by_tier_run_is_the_event_run_across_chunks(monkeypatch,
     assert (r["retries"] > 0).sum() > 50 and (r["tier"] == "gpu").sum() > 500
 
 
+@pytest.mark.parametrize(
+    ("arrival", "chunk_rows", "n_429"),
+    [
+        # requests 2 and 3 at 30 s, a chunk boundary between them
+        ([10.0, 20.0, 30.0, 30.0, 50.0], 3, [0, 0, 0, 1, 0]),
+        # requests 1-3 at 30 s: the second chunk holds only requests of the first chunk's
+        # last arrival event (no event of its own)
+        ([10.0, 30.0, 30.0, 30.0, 50.0], 2, [0, 0, 1, 1, 0]),
+    ],
+)
 def test_arrivals_at_one_time_split_by_a_chunk_boundary_are_one_arrival_event(
-    monkeypatch, tmp_path
+    monkeypatch, tmp_path, arrival, chunk_rows, n_429
 ):
-    """Requests 2 and 3 arrive together at 30 s with a chunk boundary between them; the
-    answer of request 2 (zero latency) is at that same time. In the event run both start in
-    one arrival event, so request 3 does not see request 2's token refund (a 429); the
-    streamed replay keeps that, although the tiers stop between the two chunks."""
+    """Same-time requests split by a chunk boundary, each answered at once (zero latency)
+    from a 100-token budget (60 tokens charged a request). In the event run they all start in
+    one arrival event, so none sees an earlier one's token refund (a 429 for all but the
+    first); the streamed replay keeps that, although the tiers stop between the chunks."""
     from sim.helpers import fixed_api, tiny_trace
     from simkit.fleet import Fleet, RateLimit, Tier
     from simkit.fleet.spec import RetryPolicy
@@ -437,17 +447,19 @@ def test_arrivals_at_one_time_split_by_a_chunk_boundary_are_one_arrival_event(
         ttft_s=0.0, rtt_s=0.0, rate_limit=RateLimit(tpm=100), retry=RetryPolicy(max_retries=2)
     )
     fleet = Fleet((Tier("b", instant, "m"), Tier("a", fixed_api(), "m")))
-    trace = tiny_trace(
-        [10.0, 20.0, 30.0, 30.0, 50.0], prompt_tokens=10, output_tokens=1, max_tokens=50
-    )
+    trace = tiny_trace(arrival, prompt_tokens=10, output_tokens=1, max_tokens=50)
     path = tmp_path / "t"
     save_trace(trace, path)
     policy = StaticPolicy("b")
     want = _event_run(monkeypatch, load_trace(path), fleet, policy, seed=0)
     out = tmp_path / "r.parquet"
-    got = _streamed_by_tier(monkeypatch, path, fleet, policy, seed=0, records=out, chunk_rows=3)
+    got = _streamed_by_tier(
+        monkeypatch, path, fleet, policy, seed=0, records=out, chunk_rows=chunk_rows
+    )
     _assert_same_run(got, want, out)
-    assert want.requests["n_429"].tolist() == [0, 0, 0, 1, 0]
+    assert want.requests["n_429"].tolist() == n_429
+    # one arrival event per distinct time, one retry per 429
+    assert want.meta["n_events"] == len(set(arrival)) + sum(n_429)
 
 
 def test_a_tie_in_a_streamed_run_replays_it_by_events_with_one_records_file(monkeypatch, tmp_path):
@@ -498,35 +510,6 @@ def test_replica_events_and_split_arrival_groups_in_chunks_are_the_event_runs(
     _assert_same_run(got, want, out)
     split = [k for k in range(7, n, 7) if arrival[k] == arrival[k - 1]]
     assert len(split) > 5  # boundaries inside groups
-
-
-def test_a_whole_chunk_on_the_last_event_of_the_one_before_is_still_that_event(
-    monkeypatch, tmp_path
-):
-    """Chunks of 2: requests 1-3 all arrive at 30 s, so the second chunk holds only requests
-    of the first chunk's last arrival event (no event of its own). Three requests against a
-    100-token budget at one event: the first takes 60 tokens, the other two get a 429."""
-    from sim.helpers import fixed_api, tiny_trace
-    from simkit.fleet import Fleet, RateLimit, Tier
-    from simkit.fleet.spec import RetryPolicy
-    from simkit.policies import StaticPolicy
-
-    instant = fixed_api(
-        ttft_s=0.0, rtt_s=0.0, rate_limit=RateLimit(tpm=100), retry=RetryPolicy(max_retries=2)
-    )
-    fleet = Fleet((Tier("b", instant, "m"), Tier("a", fixed_api(), "m")))
-    trace = tiny_trace(
-        [10.0, 30.0, 30.0, 30.0, 50.0], prompt_tokens=10, output_tokens=1, max_tokens=50
-    )
-    path = tmp_path / "t"
-    save_trace(trace, path)
-    policy = StaticPolicy("b")
-    want = _event_run(monkeypatch, load_trace(path), fleet, policy, seed=0)
-    out = tmp_path / "r.parquet"
-    got = _streamed_by_tier(monkeypatch, path, fleet, policy, seed=0, records=out, chunk_rows=2)
-    _assert_same_run(got, want, out)
-    assert want.requests["n_429"].tolist() == [0, 0, 1, 1, 0]
-    assert want.meta["n_events"] == 3 + 2  # arrival events at 10, 30 and 50; two retries
 
 
 def test_a_callback_on_the_last_event_of_the_chunk_before_is_a_tie_too(monkeypatch, tmp_path):
