@@ -57,7 +57,7 @@ from simkit.sim.jobs import Job
 from simkit.sim.process_clock import ProcessClock
 from simkit.sim.run import Run
 
-__all__ = ["TieFound", "replay_by_tier", "replays_by_tier"]
+__all__ = ["ArrivalEvents", "TieFound", "TierReplays", "replay_by_tier", "replays_by_tier"]
 
 _INF = float("inf")
 
@@ -133,12 +133,6 @@ class ArrivalEvents:
         self.now = now
         self.count += len(times)
         return dispatch, times
-
-
-def arrival_events(arrival: list[float]) -> tuple[list[float], list[float]]:
-    """The time each request is dispatched at, and the times of the event run's arrival
-    events in order (:class:`ArrivalEvents` over the whole trace)."""
-    return ArrivalEvents().add(arrival)
 
 
 class _Unavailable(Mapping[str, int]):
@@ -264,8 +258,8 @@ class _HostedReplay:
 
     def _fire_until(self, t: float, ties: set[float]) -> None:
         """Run the callbacks due at or before ``t``; one at an arrival time is a tie."""
-        heap = self.clock.heap
         clock = self.clock
+        heap = clock.heap
         while heap and heap[0][0] <= t:
             when, _, ev = heappop(heap)
             if when in ties:

@@ -39,7 +39,7 @@ from simkit.policies import (
     ThresholdPolicy,
 )
 from simkit.sim import simulate
-from simkit.sim.by_tier import TieFound, arrival_events, replay_by_tier, replays_by_tier
+from simkit.sim.by_tier import ArrivalEvents, TieFound, replay_by_tier, replays_by_tier
 from simkit.sim.requests import RequestTable
 from simkit.sim.run import Run
 
@@ -202,7 +202,7 @@ def test_the_comparison_covers_what_the_tiers_do(monkeypatch):
 def test_arrival_events_are_the_event_runs():
     """Same-time arrivals share one event; the event times come from SimPy's arithmetic."""
     arrival = [0.1, 0.1, 0.3, 0.7, 0.7, 0.7, 1e-17 + 2.0, 5.0]
-    dispatch, times = arrival_events(arrival)
+    dispatch, times = ArrivalEvents().add(arrival)
     assert dispatch == [0.1, 0.1, 0.1 + (0.3 - 0.1), 0.7, 0.7, 0.7, 2.0, 5.0]
     assert times == [0.1, 0.1 + (0.3 - 0.1), 0.7, 2.0, 5.0]
     events = len(times)
@@ -218,7 +218,7 @@ def test_an_arrival_event_that_lands_short_is_one_more_event(monkeypatch):
     the event run's next arrival event comes a hair early, starts nothing and schedules one
     more. The replica clock walks the same events: the same count on a GPU-only fleet."""
     arrival = [71.81083289788565, 236.129492246605, 240.0]
-    dispatch, times = arrival_events(arrival)
+    dispatch, times = ArrivalEvents().add(arrival)
     assert times == [71.81083289788565, 236.12949224660497, 236.129492246605, 240.0]
     assert dispatch == [71.81083289788565, 236.129492246605, 240.0]
     trace = tiny_trace(arrival, prompt_tokens=20, output_tokens=400)
