@@ -47,7 +47,11 @@ trace it cannot use. Keep parameters as fields and no state: history is in the `
 ``route`` reads none of the view's live values (queues, in-flight counts, waits, headroom,
 spend, recent errors, prefix hits) may say so with the class attribute
 ``reads_live_state: ClassVar[bool] = False``: hosted-API tiers are then replayed one at a
-time, with the same records, faster (:mod:`simkit.sim.by_tier`).
+time, with the same records, faster (:mod:`simkit.sim.by_tier`). Such a policy may also route
+a whole :class:`RequestBatch` at once, vectorised, with
+``route_batch(requests, tiers, rng) -> Sequence[str]``: the same tiers ``route`` would pick,
+the same draws from ``rng`` (the built-in static, random, task, threshold and oracle
+policies do).
 
 Policies from strings and YAML
 ------------------------------
@@ -74,7 +78,14 @@ from pathlib import Path
 from typing import Any
 
 from simkit.errors import PolicyError
-from simkit.policies.base import AttemptView, FleetView, Policy, RequestView, policy_params
+from simkit.policies.base import (
+    AttemptView,
+    FleetView,
+    Policy,
+    RequestBatch,
+    RequestView,
+    policy_params,
+)
 from simkit.policies.baselines import (
     OraclePolicy,
     RandomMixPolicy,
@@ -103,6 +114,7 @@ __all__ = [
     "PrefixAffinityPolicy",
     "PrivacyPolicy",
     "RandomMixPolicy",
+    "RequestBatch",
     "RequestView",
     "SpillOverPolicy",
     "StaticPolicy",

@@ -20,6 +20,15 @@ Two optional hooks:
     and the trace's score columns; raise :class:`~simkit.errors.PolicyError` when the policy
     cannot work with them (unknown tier, missing score), listing the valid choices.
 
+``route_batch(requests, tiers, rng) -> Sequence[str]``
+    Every request of a :class:`RequestBatch` routed at once, vectorised: the tier
+    ``route`` would return for each, in order, drawing the same values from ``rng``, so the
+    records are the same either way. Only a policy with ``reads_live_state = False`` and no
+    ``next_tier`` is asked, and only when the class that defines ``route_batch`` also defines
+    ``route`` (a subclass that overrides ``route`` alone is routed one request at a time).
+    It sees no fleet view: the answer may not depend on ``routed``, ``decided`` or
+    ``now_s``.
+
 And one optional attribute:
 
 ``reads_live_state: bool``
@@ -46,6 +55,7 @@ __all__ = [
     "AttemptView",
     "FleetView",
     "Policy",
+    "RequestBatch",
     "RequestView",
     "StaticFleetState",
     "check_score_column",
@@ -87,6 +97,35 @@ class RequestView(NamedTuple):
     tags: frozenset[str]
     scores: Mapping[str, float]
     prefix_blocks: tuple[int, ...] = ()
+
+
+class RequestBatch(NamedTuple):
+    """Consecutive requests in arrival order, column by column, for ``route_batch``: the
+    fields of :class:`RequestView`, one sequence (or array) per field, position ``j`` being
+    the ``j``-th request.
+
+    Attributes
+    ----------
+    request_id : sequence of str
+    arrival_s : sequence of float
+    prompt_tokens, max_tokens : sequence of int
+    category, source : sequence of str
+    tags : sequence of frozenset of str
+    scores : Mapping[str, numpy.ndarray]
+        Score column name -> float64 array.
+    prefix_blocks : sequence of tuple of int, or None
+        None when the trace has no prefix blocks.
+    """
+
+    request_id: Sequence[str]
+    arrival_s: Sequence[float]
+    prompt_tokens: Sequence[int]
+    max_tokens: Sequence[int]
+    category: Sequence[str]
+    source: Sequence[str]
+    tags: Sequence[frozenset[str]]
+    scores: Mapping[str, np.ndarray]
+    prefix_blocks: Sequence[tuple[int, ...]] | None
 
 
 class AttemptView(NamedTuple):
@@ -357,6 +396,18 @@ class Policy(Protocol):
 def reads_live_state(policy: Any) -> bool:
     """Whether ``policy.route`` may read live values of the fleet view (the default: yes)."""
     return getattr(policy, "reads_live_state", True) is not False
+
+
+def batch_router(policy: Any) -> Any:
+    """``policy.route_batch`` when it stands for ``policy.route`` (the first class in the
+    method resolution order that defines ``route_batch`` also defines ``route``), else None."""
+    if getattr(policy, "route_batch", None) is None:
+        return None
+    for cls in type(policy).__mro__:
+        has_route, has_batch = "route" in vars(cls), "route_batch" in vars(cls)
+        if has_route or has_batch:
+            return policy.route_batch if has_route and has_batch else None
+    return None
 
 
 def policy_params(policy: Any) -> dict[str, Any]:

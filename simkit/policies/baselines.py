@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from simkit.errors import PolicyError
-from simkit.policies.base import FleetView, RequestView, need_tier
+from simkit.policies.base import FleetView, RequestBatch, RequestView, need_tier
 
 if TYPE_CHECKING:  # pandas is imported where the oracle needs it: the router loads policies
     import pandas as pd
@@ -42,6 +42,11 @@ class StaticPolicy:
 
     def route(self, request: RequestView, fleet: FleetView, rng: np.random.Generator) -> str:
         return self.tier
+
+    def route_batch(
+        self, requests: RequestBatch, tiers: tuple[str, ...], rng: np.random.Generator
+    ) -> list[str]:
+        return [self.tier] * len(requests.request_id)
 
 
 @dataclass(frozen=True)
@@ -95,6 +100,24 @@ class RandomMixPolicy:
             if u < acc:
                 return tier
         return last
+
+    def route_batch(
+        self, requests: RequestBatch, tiers: tuple[str, ...], rng: np.random.Generator
+    ) -> list[str]:
+        """:meth:`route` for every request: one uniform each, the same sums in the same order
+        (the first tier whose running sum exceeds the draw, else the last)."""
+        total = 0.0
+        for w in self.weights.values():
+            total += w
+        u = rng.random(len(requests.request_id)) * total
+        names = list(self.weights)
+        acc = 0.0
+        sums = []
+        for w in self.weights.values():
+            acc += w
+            sums.append(acc)
+        pick = np.searchsorted(np.asarray(sums), u, side="right")
+        return np.asarray(names, dtype=object)[np.minimum(pick, len(names) - 1)].tolist()
 
 
 #: Task type -> keywords looked for (as substrings) in a request's category and source, in
@@ -192,8 +215,22 @@ class TaskHeuristicPolicy:
                 )
 
     def route(self, request: RequestView, fleet: FleetView, rng: np.random.Generator) -> str:
-        size = TASK_SIZE[task_of(request.category, request.source, self.tasks)]
-        tiers = fleet.tiers
+        return self._tier(request.category, request.source, fleet.tiers)
+
+    def route_batch(
+        self, requests: RequestBatch, tiers: tuple[str, ...], rng: np.random.Generator
+    ) -> list[str]:
+        seen: dict[tuple[str, str], str] = {}
+        out = []
+        for pair in zip(requests.category, requests.source, strict=True):
+            tier = seen.get(pair)
+            if tier is None:
+                tier = seen[pair] = self._tier(pair[0], pair[1], tiers)
+            out.append(tier)
+        return out
+
+    def _tier(self, category: str, source: str, tiers: tuple[str, ...]) -> str:
+        size = TASK_SIZE[task_of(category, source, self.tasks)]
         if size == "small":
             return self.small or tiers[0]
         if size == "frontier":
@@ -261,5 +298,15 @@ class OraclePolicy:
     def route(self, request: RequestView, fleet: FleetView, rng: np.random.Generator) -> str:
         tier = self._table().get(request.request_id)
         if tier is None:
-            return self.tiers[0] if self.tiers is not None else str(self.quality.columns[0])
+            return self._cheapest()
         return tier
+
+    def route_batch(
+        self, requests: RequestBatch, tiers: tuple[str, ...], rng: np.random.Generator
+    ) -> list[str]:
+        best = self._table()
+        cheapest = self._cheapest()
+        return [best.get(i, cheapest) for i in requests.request_id]
+
+    def _cheapest(self) -> str:
+        return self.tiers[0] if self.tiers is not None else str(self.quality.columns[0])

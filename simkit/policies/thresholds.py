@@ -15,7 +15,7 @@ from typing import ClassVar
 import numpy as np
 
 from simkit.errors import PolicyError
-from simkit.policies.base import FleetView, RequestView, need_score, need_tier
+from simkit.policies.base import FleetView, RequestBatch, RequestView, need_score, need_tier
 
 __all__ = ["BudgetPolicy", "TargetSharePolicy", "ThresholdPolicy"]
 
@@ -78,6 +78,17 @@ class ThresholdPolicy:
             if s >= cut:
                 return tier
         return fleet.tiers[0]
+
+    def route_batch(
+        self, requests: RequestBatch, tiers: tuple[str, ...], rng: np.random.Generator
+    ) -> list[str]:
+        s = np.asarray(requests.scores[self.score], dtype="float64")
+        names = [tiers[0], *self.cutoffs]
+        pick = np.zeros(len(s), dtype=np.intp)
+        # strongest first: a request keeps the first cut-off it reaches (NaN reaches none)
+        for j, cut in reversed(list(enumerate(self.cutoffs.values(), start=1))):
+            pick[s >= cut] = j
+        return np.asarray(names, dtype=object)[pick].tolist()
 
 
 def _score_or_draw(request: RequestView, score: str | None, rng: np.random.Generator) -> float:

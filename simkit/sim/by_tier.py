@@ -51,7 +51,7 @@ import numpy as np
 
 from simkit.errors import PolicyError
 from simkit.fleet.spec import ApiEndpoint, Fleet
-from simkit.policies.base import FleetView, Policy, reads_live_state
+from simkit.policies.base import FleetView, Policy, batch_router, reads_live_state
 from simkit.sim.deferred import DeferredCompletions
 from simkit.sim.jobs import Job
 from simkit.sim.process_clock import ProcessClock
@@ -201,11 +201,12 @@ class _Router:
     """Routes requests in arrival order, as the event run does at its arrival events, and
     books each decision (:meth:`Run.book`); the policy's view holds the decision time only."""
 
-    __slots__ = ("run", "state", "view")
+    __slots__ = ("batch", "run", "state", "view")
 
     def __init__(self, run: Run) -> None:
         policy = run.policy
         self.run = run
+        self.batch = batch_router(policy)
         self.state = _DecisionState(policy)
         self.view = FleetView(
             run.tier_names,
@@ -221,6 +222,8 @@ class _Router:
         """Route requests ``first``, ``first + 1``, ... dispatched at ``dispatch``; each
         one's tier index."""
         run = self.run
+        if self.batch is not None:
+            return self._route_batch(first, dispatch)
         state = self.state
         view = self.view
         request_view = run.table.request_view
@@ -238,6 +241,24 @@ class _Router:
             booked[i] = now
             tiers[j] = book(i, tier, "route")
         return tiers
+
+    def _route_batch(self, first: int, dispatch: list[float]) -> list[int]:
+        """:meth:`route` by the policy's ``route_batch``: every request at once."""
+        run = self.run
+        n = len(dispatch)
+        tiers = list(self.batch(run.table.request_batch(first, first + n), run.tier_names, run.rng))
+        if len(tiers) != n:
+            raise PolicyError(
+                f"policy {type(run.policy).__name__}",
+                key="route_batch",
+                problem=f"returned {len(tiers)} tiers for {n} requests (from request "
+                f"{run.table.ids[first]!r}); it must return one tier per request, in order",
+            )
+        run.decided[0] += n
+        booked = run.dispatch  # a list, or a dict of the open chunks when streaming
+        for j, now in enumerate(dispatch, start=first):
+            booked[j] = now
+        return run.book_batch(first, tiers, "route_batch")
 
 
 class _HostedReplay:

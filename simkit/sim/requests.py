@@ -10,7 +10,7 @@ from types import MappingProxyType
 import numpy as np
 
 from simkit.fleet.spec import Fleet
-from simkit.policies.base import RequestView
+from simkit.policies.base import RequestBatch, RequestView
 from simkit.schema import TAG_SEPARATOR
 from simkit.sim.arrays import int_column, tier_arrays
 from simkit.trace.core import Trace
@@ -100,3 +100,29 @@ class RequestTable:
                 blocks[i] if blocks is not None else (),
             )
         )
+
+    def request_batch(self, first: int, stop: int) -> RequestBatch:
+        """Requests ``first`` to ``stop - 1`` as columns, for a policy's ``route_batch``."""
+        rows = self.rows
+        blocks = self.blocks
+        return RequestBatch(
+            rows(self.ids, first, stop),
+            rows(self.arrival, first, stop),
+            rows(self.prompt, first, stop),
+            rows(self.max_tok, first, stop),
+            rows(self.category, first, stop),
+            rows(self.source, first, stop),
+            rows(self.tags, first, stop),
+            MappingProxyType(
+                {
+                    name: np.asarray(rows(col, first, stop), dtype="float64")
+                    for name, col in zip(self.score_names, self.scores, strict=True)
+                }
+            ),
+            rows(blocks, first, stop) if blocks is not None else None,
+        )
+
+    @staticmethod
+    def rows(column: list, first: int, stop: int) -> list:
+        """Rows ``first`` to ``stop - 1`` of one of the table's columns."""
+        return column[first:stop]

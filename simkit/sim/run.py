@@ -243,6 +243,25 @@ class Run:
             self.violation[i] = True
         return k
 
+    def book_batch(self, first: int, tiers: list[str], hook: str) -> list[int]:
+        """:meth:`book` for requests ``first``, ``first + 1``, ... routed to ``tiers``."""
+        index = self.tier_index
+        ks = [index.get(t, -1) for t in tiers]
+        counts = np.bincount(np.asarray(ks, dtype=np.intp) + 1, minlength=len(index) + 1)
+        if counts[0]:
+            j = ks.index(-1)
+            self.book(first + j, tiers[j], hook)  # raises: not a tier of this fleet
+        for name, c in zip(self.tier_names, counts[1:].tolist(), strict=True):
+            self.routed[name] += c
+        public = [not p for p in self.private]
+        if any(public):
+            sensitive = self.table.sensitive
+            violation = self.violation
+            for j, k in enumerate(ks):
+                if public[k] and sensitive[first + j]:
+                    violation[first + j] = True
+        return ks
+
     def start(self, job: Job, k: int, now: float) -> bool:
         """Set ``job`` up for an attempt on tier ``k`` at ``now``; ``False`` when the tier
         refuses it at once (over its context window: the attempt is booked as failed)."""

@@ -149,6 +149,10 @@ class _StreamTable(RequestTable):
         for mine, theirs in zip(self.scores, chunk.scores, strict=True):
             mine.update(zip(rows, theirs, strict=True))
 
+    @staticmethod
+    def rows(column: dict[int, Any], first: int, stop: int) -> list:  # type: ignore[override]
+        return [column[i] for i in range(first, stop)]
+
     def pop(self, start: int, stop: int) -> dict[str, Any]:
         """The rows ``start`` .. ``stop - 1`` of every column, removed."""
         rows = range(start, stop)
