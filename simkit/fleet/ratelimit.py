@@ -7,6 +7,8 @@ one :class:`~simkit.fleet.spec.RateLimit` with OpenAI- or Anthropic-style accoun
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from simkit.fleet.spec import RateLimit
 
 __all__ = ["Admission", "RateLimiter", "TokenBucket"]
@@ -93,12 +95,19 @@ class RateLimiter:
         self.input = TokenBucket(*b["input"]) if "input" in b else None
         self.output = TokenBucket(*b["output"]) if "output" in b else None
 
+    def admission_function(self) -> Callable[[float, int, int], tuple[Admission | None, float]]:
+        """:meth:`try_admit`, or for OpenAI-style accounting with only the requests and tokens
+        buckets its specialised path taking the same arguments (the simulator's hot path)."""
+        if not self.anthropic and self.input is None and self.output is None:
+            return self._try_admit_openai
+        return self.try_admit
+
     def try_admit(
         self, now_s: float, prompt_tokens: int, max_tokens: int
     ) -> tuple[Admission | None, float]:
         """Admit and charge, or reject with the retry-after in seconds (inf: never fits)."""
         if not self.anthropic and self.input is None and self.output is None:
-            return self._try_admit_openai(now_s, prompt_tokens + max_tokens)
+            return self._try_admit_openai(now_s, prompt_tokens, max_tokens)
         if self.anthropic:
             need = ((self.requests, 1.0), (self.input, prompt_tokens), (self.output, max_tokens))
         else:
@@ -129,10 +138,13 @@ class RateLimiter:
             float(prompt_tokens + max_tokens) if self.tokens is not None else 0.0, 0.0
         ), 0.0
 
-    def _try_admit_openai(self, now_s: float, tokens: int) -> tuple[Admission | None, float]:
+    def _try_admit_openai(
+        self, now_s: float, prompt_tokens: int, max_tokens: int
+    ) -> tuple[Admission | None, float]:
         """:meth:`try_admit` for OpenAI-style accounting (requests and tokens buckets), the
         same arithmetic in the same order without the general loop (the simulator's hot
         path)."""
+        tokens = prompt_tokens + max_tokens
         wait = 0.0
         r = self.requests
         if r is not None:

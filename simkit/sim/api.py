@@ -39,6 +39,7 @@ class ApiTier(TierRuntime):
     """Runtime state of one hosted-API tier (one replica: the account)."""
 
     __slots__ = (
+        "_admit",
         "_busy_since",
         "_cost",
         "_error_rate",
@@ -71,6 +72,7 @@ class ApiTier(TierRuntime):
         super().__init__(env, sink, name, spec, rng, deferred)
         self.spec: ApiEndpoint = spec
         self.limiter = RateLimiter(spec.rate_limit) if spec.rate_limit is not None else None
+        self._admit = self.limiter.admission_function() if self.limiter is not None else None
         self.in_flight = 0
         self.queued = 0
         self.busy_s = 0.0
@@ -123,10 +125,10 @@ class ApiTier(TierRuntime):
             job.reason = "outage"
             self._later(rtt, attempt, self._on_failure)
             return
-        lim = self.limiter
+        admit = self._admit
         adm = None
-        if lim is not None:
-            adm, wait = lim.try_admit(now, job.n_in, job.max_tok)
+        if admit is not None:
+            adm, wait = admit(now, job.n_in, job.max_tok)
             if adm is None:
                 self._rate_limited(attempt, now, rtt, wait)
                 return
@@ -202,7 +204,9 @@ class ApiTier(TierRuntime):
     def complete(self, attempt: _Attempt, now: float) -> None:
         """``attempt`` completed at ``now``: refund the limiter, count tokens, charge it."""
         job = attempt.job
-        self._leave(now)
+        self.in_flight -= 1  # _leave(now), inlined: every completed attempt comes here
+        if self.in_flight == 0:
+            self.busy_s += now - self._busy_since
         if self.limiter is not None:
             self.limiter.complete(now, attempt.admission, job.n_in, job.n_out)
         self.prompt_tokens += job.n_in
