@@ -384,10 +384,12 @@ class _SelfHostedReplay:
             return j
 
         j = start_at(prev, 0)
+        heap = clock.heap
         for now in times:
             eid = clock.scheduled  # scheduled after the replicas started, or by the one before
             clock.scheduled = eid + 1
-            run_until((now, 1, eid))
+            if heap and heap[0][0] <= now:  # else no replica event comes first
+                run_until((now, 1, eid))
             clock.now = now
             if pending and pending[0][0] <= now:
                 deferred.drain(now)
