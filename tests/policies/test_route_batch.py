@@ -1,18 +1,17 @@
 """``route_batch``: every built-in policy that has one picks, for a shipped trace, the tier its
 ``route`` picks for each request and leaves its generator where ``route`` would; the rule for
-when the simulator may use it; what a bad batch answer says."""
+when the simulator may use it. (What the simulator says of a bad batch answer:
+tests/sim/test_by_tier.py.)"""
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
 
 import numpy as np
 import pytest
 
-from simkit.errors import PolicyError
 from simkit.fleet import Fleet, default_fleet_path, load_fleet
 from simkit.policies import (
     FleetView,
@@ -161,41 +160,3 @@ def test_route_batch_is_used_only_where_the_class_defining_it_defines_route_too(
 def test_a_subclass_overriding_route_alone_is_routed_by_its_route(trace, fleet):
     rec = simulate(window(trace, n_requests=300), fleet, _LastTier({"frontier": 0.99}), seed=4)
     assert set(rec.requests["tier"]) == {"frontier"}
-
-
-@dataclass(frozen=True)
-class _Bad:
-    reads_live_state: ClassVar[bool] = False
-    answer: str = "nowhere"
-    short: bool = False
-
-    def route(self, request, fleet, rng):
-        return "hosted"
-
-    def route_batch(self, requests, tiers, rng):
-        out = ["hosted"] * len(requests.request_id)
-        if self.short:
-            return out[:-1]
-        out[5] = self.answer
-        return out
-
-
-def test_a_batch_answer_naming_no_tier_is_refused_with_the_request(trace, fleet):
-    t = window(trace, n_requests=50)
-    with pytest.raises(PolicyError) as e:
-        simulate(t, fleet, _Bad(), seed=0)
-    assert str(e.value).startswith(
-        f"policy _Bad, key 'route_batch': returned 'nowhere' for request "
-        f"{t.requests['request_id'].iloc[5]!r}, which is not a tier of this fleet; tiers: "
-        "selfhosted, hosted, frontier"
-    )
-
-
-def test_a_batch_answer_of_the_wrong_length_is_refused(trace, fleet):
-    t = window(trace, n_requests=50)
-    with pytest.raises(PolicyError) as e:
-        simulate(t, fleet, _Bad(short=True), seed=0)
-    assert str(e.value).startswith(
-        "policy _Bad, key 'route_batch': returned 49 tiers for 50 requests (from request "
-        f"{t.requests['request_id'].iloc[0]!r}); it must return one tier per request, in order"
-    )

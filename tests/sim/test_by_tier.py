@@ -9,6 +9,9 @@ retry-after, context windows refused and truncated, sensitive tags and recorded 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import ClassVar
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -513,3 +516,45 @@ def test_replica_events_tied_with_arrival_events_keep_the_event_runs_order(monke
     # ties happened: answers ending exactly when other requests arrive
     assert len(set(r["end_s"]) & set(r["arrival_s"])) > 50
     assert (r["first_token_s"] - r["dispatch_s"]).max() > 2.0  # and the replicas queued
+
+
+@dataclass(frozen=True)
+class _BadBatch:
+    """Routes through ``route_batch``, whose answer names no tier at position 5, or is one
+    short."""
+
+    reads_live_state: ClassVar[bool] = False
+    short: bool = False
+
+    def route(self, request, fleet, rng):
+        return "mid"
+
+    def route_batch(self, requests, tiers, rng):
+        out = ["mid"] * len(requests.request_id)
+        if self.short:
+            return out[:-1]
+        out[5] = "nowhere"
+        return out
+
+
+def test_a_batch_answer_naming_no_tier_is_refused_with_the_request():
+    trace = _trace()
+    with pytest.raises(PolicyError) as e:
+        simulate(trace, _fleet(), _BadBatch(), seed=0)
+    assert str(e.value).startswith(
+        "policy _BadBatch, key 'route_batch': returned 'nowhere' for request "
+        f"{trace.requests['request_id'].iloc[5]!r}, which is not a tier of this fleet; tiers: "
+        "cheap, mid, frontier"
+    )
+
+
+def test_a_batch_answer_of_the_wrong_length_is_refused():
+    trace = _trace()
+    with pytest.raises(PolicyError) as e:
+        simulate(trace, _fleet(), _BadBatch(short=True), seed=0)
+    n = trace.n_requests
+    assert str(e.value).startswith(
+        f"policy _BadBatch, key 'route_batch': returned {n - 1} tiers for {n} requests (from "
+        f"request {trace.requests['request_id'].iloc[0]!r}); it must return one tier per "
+        "request, in order"
+    )
