@@ -25,7 +25,8 @@ It takes tens of minutes on a 2-core machine, so it is not part of ``.ci/run``. 
    working folder prints a diff).
 
 ``--check NAME ...`` (re)runs only the named mutants and prints their status, to confirm that
-a given mutant is killed. ``--only GLOB ...`` mutates only the target's files that match (a
+a given mutant is killed; a name may be an ``fnmatch`` pattern (``'...xǁRunǁbook_batch__mutmut_*'``:
+every mutant of one new function). ``--only GLOB ...`` mutates only the target's files that match (a
 per-file run: ``sim`` as a whole takes hours on 2 cores). ``--tests PATH ...`` selects tests
 of the target's folder only: a mutant that survives them might still be killed by the others,
 so the score is a lower bound of the folder's (``--tests fast``: ``SIM_FAST_TESTS``, tests/sim's
@@ -460,6 +461,17 @@ def score(status_by_name: dict[str, str]) -> dict:
     }
 
 
+def checked(patterns: list[str], status_by_name: dict[str, str]) -> dict[str, str]:
+    """The status of every mutant ``--check`` named: a name, or an ``fnmatch`` pattern (as
+    ``mutmut run`` takes them: ``'simkit.sim.run.xǁRunǁbook_batch__mutmut_*'``) standing for
+    the mutants it matches; one that matches none is ``'not found'``."""
+    out: dict[str, str] = {}
+    for pat in patterns:
+        hits = {n: s for n, s in status_by_name.items() if fnmatch.fnmatchcase(n, pat)}
+        out.update(hits or {pat: status_by_name.get(pat, "not found")})
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run mutmut on one target and print the table and JSON."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -505,7 +517,7 @@ def main(argv: list[str] | None = None) -> int:
         subprocess.run([*run, *names], cwd=workdir, env=env, check=True)
     status_by_name = statuses(workdir, env)
     if args.check:
-        status_by_name = {n: status_by_name.get(n, "not found") for n in args.check}
+        status_by_name = checked(args.check, status_by_name)
         for name, status in status_by_name.items():
             print(f"{name}: {status}")
         return 0 if all(s in KILLED for s in status_by_name.values()) else 1
