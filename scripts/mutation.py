@@ -116,6 +116,13 @@ DESELECT = {
 #: ``mutmut results`` prints them for the code at the commit that lists them; a change to the
 #: function renumbers its mutants, so re-read them with ``mutmut show NAME`` then)
 EQUIVALENT: dict[str, str] = {
+    "simkit.policies.thresholds.xǁThresholdPolicyǁroute_batch__mutmut_3": "a RequestBatch's scores are float64 arrays already (RequestTable.request_batch)",
+    "simkit.policies.thresholds.xǁThresholdPolicyǁroute_batch__mutmut_5": "a RequestBatch's scores are float64 arrays already (RequestTable.request_batch)",
+    "simkit.policies.baselines.xǁTaskHeuristicPolicyǁroute_batch__mutmut_5": "category and source are columns of one batch: always the same length",
+    "simkit.policies.baselines.xǁTaskHeuristicPolicyǁroute_batch__mutmut_8": "category and source are columns of one batch: always the same length",
+    "simkit.policies.baselines.xǁTaskHeuristicPolicyǁroute_batch__mutmut_9": "category and source are columns of one batch: always the same length",
+    "simkit.policies.baselines.xǁTaskHeuristicPolicyǁroute_batch__mutmut_10": "the per-pair cache only saves time: a miss recomputes the same tier",
+    "simkit.policies.baselines.xǁTaskHeuristicPolicyǁroute_batch__mutmut_11": "the per-pair cache only saves time: a miss recomputes the same tier",
     "simkit.metrics.curves.x_two_tier_curve__mutmut_52": "a cost becomes float64 through float() or vector() either way",
     "simkit.metrics.curves.x_two_tier_curve__mutmut_54": "a cost becomes float64 through float() or vector() either way",
     "simkit.metrics.curves.x_two_tier_curve__mutmut_83": "_cutoff_matrix converts the thresholds to float64 again",

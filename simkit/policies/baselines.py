@@ -117,7 +117,7 @@ class RandomMixPolicy:
             acc += w
             sums.append(acc)
         pick = np.searchsorted(np.asarray(sums), u, side="right")
-        return np.asarray(names, dtype=object)[np.minimum(pick, len(names) - 1)].tolist()
+        return np.asarray(names)[np.minimum(pick, len(names) - 1)].tolist()
 
 
 #: Task type -> keywords looked for (as substrings) in a request's category and source, in

@@ -88,7 +88,7 @@ class ThresholdPolicy:
         # strongest first: a request keeps the first cut-off it reaches (NaN reaches none)
         for j, cut in reversed(list(enumerate(self.cutoffs.values(), start=1))):
             pick[s >= cut] = j
-        return np.asarray(names, dtype=object)[pick].tolist()
+        return np.asarray(names)[pick].tolist()
 
 
 def _score_or_draw(request: RequestView, score: str | None, rng: np.random.Generator) -> float:

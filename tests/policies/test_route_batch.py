@@ -97,6 +97,38 @@ def test_the_random_mix_draws_one_uniform_per_request_and_picks_by_running_sums(
     assert p.route_batch(batch, TIERS, np.random.default_rng(3)) == want
 
 
+class _Uniforms:
+    """A generator stand-in whose uniforms are given: draws on the running sums' edges."""
+
+    def __init__(self, values):
+        self.values = list(values)
+
+    def random(self, size=None):
+        if size is None:
+            return self.values.pop(0)
+        out, self.values = self.values[:size], self.values[size:]
+        return np.asarray(out)
+
+
+def test_the_random_mix_batch_treats_a_draw_on_a_running_sum_as_route_does():
+    # sums 1, 1, 4 over a total of 4: a draw of 0.25 lands exactly on the first sum and goes
+    # past it (route: u < acc), 1.0 lands on the total and goes to the last tier
+    p = RandomMixPolicy({"frontier": 1.0, "hosted": 0.0, "selfhosted": 3.0})
+    draws = [0.0, 0.25, 0.2500000001, 0.9999, 1.0]
+    view = FleetView.snapshot(TIERS)
+    want = [p.route(None, view, _Uniforms(draws[j : j + 1])) for j in range(len(draws))]
+    assert want == ["frontier", "selfhosted", "selfhosted", "selfhosted", "selfhosted"]
+    assert p.route_batch(_batch(5), TIERS, _Uniforms(draws)) == want
+
+
+def test_the_task_batch_reads_the_source_where_the_category_says_nothing():
+    p = TaskHeuristicPolicy()
+    batch = _batch(4)._replace(
+        category=["", "", "summarise", "mbpp"], source=["gsm8k", "docs", "gsm8k", ""]
+    )
+    assert p.route_batch(batch, TIERS, None) == ["frontier", "hosted", "frontier", "frontier"]
+
+
 def test_the_threshold_batch_keeps_the_strongest_cut_off_reached():
     p = ThresholdPolicy({"frontier": 0.7, "hosted": 0.4})
     batch = _batch(6, p_hard=[0.7, 0.69, 0.4, 0.39, float("nan"), 1.0])
