@@ -43,7 +43,7 @@ And one optional attribute:
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, MutableMapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, MutableMapping, Sequence
 from types import MappingProxyType
 from typing import Any, NamedTuple, Protocol, runtime_checkable
 
@@ -398,7 +398,7 @@ def reads_live_state(policy: Any) -> bool:
     return getattr(policy, "reads_live_state", True) is not False
 
 
-def batch_router(policy: Any) -> Any:
+def batch_router(policy: Any) -> Callable[..., Sequence[str]] | None:
     """``policy.route_batch`` when it stands for ``policy.route`` (the first class in the
     method resolution order that defines ``route_batch`` also defines ``route``), else None."""
     if getattr(policy, "route_batch", None) is None:
