@@ -13,7 +13,9 @@ time, 429 and error history; a GPU tier's replicas; each tier's random stream
 ``tier:<name>``) changes only through its own requests, retries, failures and completions,
 and a request's record only through its one tier. So the run routes every request first, in
 arrival order (the policy draws from its stream ``policy`` in the same order as in the event
-run, and sees the same ``routed`` and ``decided`` counts and decision times), then replays
+run, and sees the same ``routed`` and ``decided`` counts and decision times; a policy with a
+``route_batch`` routes a whole slice in one call, with the same draws, and sees no view), then
+replays
 each hosted-API tier alone: its requests in arrival order, its own callbacks on a small heap
 ordered as SimPy orders events (time, then the order they were scheduled), its completions
 applied before each of its events as the event run applies them. The tier runtimes are the
@@ -254,7 +256,6 @@ class _Router:
                 problem=f"returned {len(tiers)} tiers for {n} requests (from request "
                 f"{run.table.ids[first]!r}); it must return one tier per request, in order",
             )
-        run.decided[0] += n
         booked = run.dispatch  # a list, or a dict of the open chunks when streaming
         for j, now in enumerate(dispatch, start=first):
             booked[j] = now
@@ -408,7 +409,8 @@ class _SelfHostedReplay:
 class TierReplays:
     """A run (:func:`replays_by_tier` true) replayed tier by tier, fed its requests in
     arrival order in one or more slices (:meth:`add`); :meth:`finish` ends it. The run then
-    holds the same results, tier runtimes and counts as after the event run.
+    holds the same results, tier runtimes and counts as after the event run (but the policy
+    view's ``routed`` and ``decided``, which nobody reads once a ``route_batch`` routed).
 
     Raises
     ------

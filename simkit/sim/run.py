@@ -244,15 +244,13 @@ class Run:
         return k
 
     def book_batch(self, first: int, tiers: list[str], hook: str) -> list[int]:
-        """:meth:`book` for requests ``first``, ``first + 1``, ... routed to ``tiers``."""
+        """:meth:`book` for requests ``first``, ``first + 1``, ... routed to ``tiers`` by a
+        ``route_batch``, which reads no fleet view: the view's counts are not kept."""
         index = self.tier_index
         ks = [index.get(t, -1) for t in tiers]
-        counts = np.bincount(np.asarray(ks, dtype=np.intp) + 1, minlength=len(index) + 1)
-        if counts[0]:
+        if -1 in ks:
             j = ks.index(-1)
             self.book(first + j, tiers[j], hook)  # raises: not a tier of this fleet
-        for name, c in zip(self.tier_names, counts[1:].tolist(), strict=True):
-            self.routed[name] += c
         public = [not p for p in self.private]
         if any(public):
             sensitive = self.table.sensitive

@@ -558,3 +558,66 @@ def test_a_batch_answer_of_the_wrong_length_is_refused():
         f"request {trace.requests['request_id'].iloc[0]!r}); it must return one tier per "
         "request, in order"
     )
+
+
+@dataclass(frozen=True)
+class _EveryColumn:
+    """Picks a tier from every field of a request, one at a time (``route``) or a batch at a
+    time (``route_batch``): the batch's columns must be the requests' fields."""
+
+    reads_live_state: ClassVar[bool] = False
+
+    @staticmethod
+    def _pick(tiers, rid, arrival, prompt, max_tok, category, source, tags, blocks, score):
+        h = (
+            len(rid)
+            + int(arrival * 4)
+            + prompt
+            + 7 * max_tok
+            + len(category)
+            + 5 * len(source)
+            + 11 * ("sensitive" in tags)
+            + 13 * sum(blocks[:2])
+            + int(score * 17)
+        )
+        return tiers[h % len(tiers)]
+
+    def route(self, request, fleet, rng):
+        return self._pick(
+            fleet.tiers, *request[:7], request.prefix_blocks, request.scores["p_hard"]
+        )
+
+    def route_batch(self, requests, tiers, rng):
+        n = len(requests.request_id)
+        blocks = requests.prefix_blocks if requests.prefix_blocks is not None else [()] * n
+        columns = (*requests[:7], blocks, requests.scores["p_hard"].tolist())
+        return [self._pick(tiers, *row) for row in zip(*columns, strict=True)]
+
+
+def test_a_route_batch_sees_every_column_of_the_requests_it_routes(monkeypatch):
+    """Prefix blocks, tags, scores and the rest: the batch-routed replay gives the records of
+    the event run, which asks ``route`` one request at a time."""
+    trace = _prefix_trace()
+    req = trace.requests.copy()
+    n = req["request_id"].str.len()
+    req["max_tokens"] = pd.array((300 + n).where(n % 3 != 0), dtype="Int64")  # some unknown
+    trace = Trace(req, trace.outcomes, where=trace.where, meta=trace.meta)
+    trace = trace.with_scores({"p_hard": np.random.default_rng(12).random(trace.n_requests)})
+    got = _by_tier(monkeypatch, trace, _fleet(), _EveryColumn(), seed=3)
+    _same(got, _event_run(monkeypatch, trace, _fleet(), _EveryColumn(), seed=3))
+    assert set(got.requests["tiers_tried"]) == {"cheap", "mid", "frontier"}
+
+
+def test_replicas_due_before_an_arrival_in_the_first_second_run_first(monkeypatch):
+    """Arrivals from 0.05 s on, about 40 a second: a replica's step ends between two of them
+    before 1 s (an event of priority 1 due before an arrival time below 1)."""
+    base = _trace()
+    req = base.requests.copy()
+    req["arrival_s"] = 0.05 + np.cumsum(np.random.default_rng(2).exponential(1 / 40, len(req)))
+    trace = Trace(req, base.outcomes, where="early")
+    policy = RandomMixPolicy({"gpu": 3.0, "frontier": 1.0})
+    fleet = Fleet((Tier("gpu", slot_server(slots=4, step_s=0.01), WEAK), _fleet().tiers[2]))
+    got = _by_tier(monkeypatch, trace, fleet, policy, seed=6)
+    _same(got, _event_run(monkeypatch, trace, fleet, policy, seed=6))
+    first = got.requests.iloc[:40]
+    assert (first["tier"] == "gpu").sum() > 20 and first["end_s"].min() < 1.0
