@@ -114,10 +114,19 @@ def _fleet() -> Fleet:
     )
 
 
+class _OneByOne(ThresholdPolicy):
+    """The threshold policy routed one request at a time (its ``route`` overridden, so its
+    ``route_batch`` is not used): the fallback reads the view's tiers."""
+
+    def route(self, request, fleet, rng):
+        return super().route(request, fleet, rng)
+
+
 POLICIES = {
     "random": RandomMixPolicy({"cheap": 1.0, "mid": 2.0, "frontier": 1.5}),
     "static": StaticPolicy("mid"),
     "threshold": ThresholdPolicy({"frontier": 0.7, "mid": 0.4}),
+    "threshold, one at a time": _OneByOne({"frontier": 0.7, "mid": 0.4}),
     "share": TargetSharePolicy(target_share=0.3, strong="frontier", weak="cheap", score=None),
     "task": TaskHeuristicPolicy(),
 }
