@@ -116,6 +116,13 @@ DESELECT = {
 #: ``mutmut results`` prints them for the code at the commit that lists them; a change to the
 #: function renumbers its mutants, so re-read them with ``mutmut show NAME`` then)
 EQUIVALENT: dict[str, str] = {
+    "simkit.sim.requests.xǁRequestTableǁrequest_batch__mutmut_65": "the score columns are lists of Python floats: float64 either way",
+    "simkit.sim.requests.xǁRequestTableǁrequest_batch__mutmut_67": "the score columns are lists of Python floats: float64 either way",
+    "simkit.sim.requests.xǁRequestTableǁrequest_batch__mutmut_78": "one score column per score name: always the same length",
+    "simkit.sim.requests.xǁRequestTableǁrequest_batch__mutmut_81": "one score column per score name: always the same length",
+    "simkit.sim.requests.xǁRequestTableǁrequest_batch__mutmut_82": "one score column per score name: always the same length",
+    "simkit.sim.requests.xǁRequestTableǁrequest_batch__mutmut_86": "prefix blocks exist only in memory, routed in one slice from request 0: [None:n] is [0:n]",
+    "simkit.sim.requests.xǁRequestTableǁrequest_batch__mutmut_87": "prefix blocks exist only in memory, routed in one slice up to the last request: [0:None] is [0:n]",
     "simkit.policies.thresholds.xǁThresholdPolicyǁroute_batch__mutmut_3": "a RequestBatch's scores are float64 arrays already (RequestTable.request_batch)",
     "simkit.policies.thresholds.xǁThresholdPolicyǁroute_batch__mutmut_5": "a RequestBatch's scores are float64 arrays already (RequestTable.request_batch)",
     "simkit.policies.baselines.xǁTaskHeuristicPolicyǁroute_batch__mutmut_5": "category and source are columns of one batch: always the same length",
@@ -255,10 +262,10 @@ EQUIVALENT: dict[str, str] = {
     "simkit.sim.by_tier.xǁ_HostedReplayǁ__init____mutmut_12": "the first group marker only has to differ from every arrival time",
     "simkit.sim.by_tier.xǁ_HostedReplayǁfeed__mutmut_15": "a callback at an arrival's exact time raises TieFound whenever it fires",
     "simkit.sim.by_tier.xǁ_HostedReplayǁ_fire_until__mutmut_6": "a callback at an arrival's exact time raises TieFound whenever it fires",
-    "simkit.sim.by_tier.xǁ_Routerǁroute__mutmut_12": "every tier index is set by the routing loop before it is read",
+    "simkit.sim.by_tier.xǁ_Routerǁroute__mutmut_17": "every tier index is set by the routing loop before it is read",
     "simkit.sim.by_tier.xǁ_SelfHostedReplayǁfeed__mutmut_3": "a self-hosted delivery is read by nothing but its record: when it is applied only bounds memory",
-    "simkit.sim.by_tier.xǁ_SelfHostedReplayǁfeed__mutmut_48": "a self-hosted delivery is read by nothing but its record: when it is applied only bounds memory",
-    "simkit.sim.by_tier.xǁ_SelfHostedReplayǁfeed__mutmut_49": "a self-hosted delivery is read by nothing but its record: when it is applied only bounds memory",
+    "simkit.sim.by_tier.xǁ_SelfHostedReplayǁfeed__mutmut_53": "a self-hosted delivery is read by nothing but its record: when it is applied only bounds memory",
+    "simkit.sim.by_tier.xǁ_SelfHostedReplayǁfeed__mutmut_54": "a self-hosted delivery is read by nothing but its record: when it is applied only bounds memory",
     "simkit.sim.by_tier.xǁ_SelfHostedReplayǁsettle__mutmut_6": "a self-hosted delivery is read by nothing but its record: when it is applied only bounds memory",
     "simkit.sim.by_tier.xǁ_SelfHostedReplayǁfinish__mutmut_2": "every event comes before time infinity, whatever the rest of the key",
     "simkit.sim.by_tier.xǁ_SelfHostedReplayǁfinish__mutmut_3": "every event comes before time infinity, whatever the rest of the key",

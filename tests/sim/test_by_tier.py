@@ -211,6 +211,19 @@ def test_the_comparison_covers_what_the_tiers_do(monkeypatch):
     assert rec.meta["context"]["mid"]["exceeded"] > 0
 
 
+def test_an_api_tiers_endpoint_row_counts_the_tokens_of_its_completed_attempts():
+    """The frontier tier (no context window, errors and timeouts): its row's prompt and
+    output tokens are the sums over the requests completed there, failed attempts left out."""
+    rec = simulate(_trace(), _fleet(), POLICIES["random"], seed=11)
+    r = rec.requests
+    row = rec.endpoints.set_index("tier").loc["frontier"]
+    done = r[(r["tier"] == "frontier") & (r["status"] == "completed")]
+    tried = r[r["tiers_tried"] == "frontier"]
+    assert len(done) < len(tried)  # some failed there
+    assert row["prompt_tokens"] == done["prompt_tokens"].sum()
+    assert row["output_tokens"] == done["output_tokens"].sum()
+
+
 def test_arrival_events_are_the_event_runs():
     """Same-time arrivals share one event; the event times come from SimPy's arithmetic."""
     arrival = [0.1, 0.1, 0.3, 0.7, 0.7, 0.7, 1e-17 + 2.0, 5.0]
