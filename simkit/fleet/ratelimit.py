@@ -85,7 +85,7 @@ class RateLimiter:
     ``max_tokens``, refunded to the actual output at completion).
     """
 
-    __slots__ = ("anthropic", "input", "output", "requests", "tokens")
+    __slots__ = ("anthropic", "input", "openai_only", "output", "requests", "tokens")
 
     def __init__(self, spec: RateLimit) -> None:
         b = spec.buckets()
@@ -94,19 +94,19 @@ class RateLimiter:
         self.tokens = TokenBucket(*b["tokens"]) if "tokens" in b else None
         self.input = TokenBucket(*b["input"]) if "input" in b else None
         self.output = TokenBucket(*b["output"]) if "output" in b else None
+        # OpenAI-style with only the requests and tokens buckets: the specialised path
+        self.openai_only = not self.anthropic and self.input is None and self.output is None
 
     def admission_function(self) -> Callable[[float, int, int], tuple[Admission | None, float]]:
         """:meth:`try_admit`, or for OpenAI-style accounting with only the requests and tokens
         buckets its specialised path taking the same arguments (the simulator's hot path)."""
-        if not self.anthropic and self.input is None and self.output is None:
-            return self._try_admit_openai
-        return self.try_admit
+        return self._try_admit_openai if self.openai_only else self.try_admit
 
     def try_admit(
         self, now_s: float, prompt_tokens: int, max_tokens: int
     ) -> tuple[Admission | None, float]:
         """Admit and charge, or reject with the retry-after in seconds (inf: never fits)."""
-        if not self.anthropic and self.input is None and self.output is None:
+        if self.openai_only:
             return self._try_admit_openai(now_s, prompt_tokens, max_tokens)
         if self.anthropic:
             need = ((self.requests, 1.0), (self.input, prompt_tokens), (self.output, max_tokens))

@@ -105,17 +105,15 @@ class RandomMixPolicy:
         self, requests: RequestBatch, tiers: tuple[str, ...], rng: np.random.Generator
     ) -> list[str]:
         """:meth:`route` for every request: one uniform each, the same sums in the same order
-        (the first tier whose running sum exceeds the draw, else the last)."""
-        total = 0.0
-        for w in self.weights.values():
-            total += w
-        u = rng.random(len(requests.request_id)) * total
+        (the first tier whose running sum exceeds the draw, else the last; the last sum is
+        ``route``'s total, added up in the same order)."""
         names = list(self.weights)
         acc = 0.0
         sums = []
         for w in self.weights.values():
             acc += w
             sums.append(acc)
+        u = rng.random(len(requests.request_id)) * acc
         pick = np.searchsorted(np.asarray(sums), u, side="right")
         return np.asarray(names)[np.minimum(pick, len(names) - 1)].tolist()
 

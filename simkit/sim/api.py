@@ -204,9 +204,7 @@ class ApiTier(TierRuntime):
     def complete(self, attempt: _Attempt, now: float) -> None:
         """``attempt`` completed at ``now``: refund the limiter, count tokens, charge it."""
         job = attempt.job
-        self.in_flight -= 1  # _leave(now), inlined: every completed attempt comes here
-        if self.in_flight == 0:
-            self.busy_s += now - self._busy_since
+        self._leave(now)
         if self.limiter is not None:
             self.limiter.complete(now, attempt.admission, job.n_in, job.n_out)
         self.prompt_tokens += job.n_in

@@ -15,8 +15,7 @@ and a request's record only through its one tier. So the run routes every reques
 arrival order (the policy draws from its stream ``policy`` in the same order as in the event
 run, and sees the same ``routed`` and ``decided`` counts and decision times; a policy with a
 ``route_batch`` routes a whole slice in one call, with the same draws, and sees no view), then
-replays
-each hosted-API tier alone: its requests in arrival order, its own callbacks on a small heap
+replays each hosted-API tier alone: its requests in arrival order, its own callbacks on a small heap
 ordered as SimPy orders events (time, then the order they were scheduled), its completions
 applied before each of its events as the event run applies them. The tier runtimes are the
 same :class:`~simkit.sim.api.ApiTier` objects, driven by a :class:`_TierClock` instead of

@@ -232,12 +232,7 @@ class Run:
         routed there (and as a privacy violation when a sensitive request goes public)."""
         k = self.tier_index.get(tier)
         if k is None:
-            raise PolicyError(
-                f"policy {type(self.policy).__name__}",
-                key=hook,
-                problem=f"returned {tier!r} for request {self.table.ids[i]!r}, which is not a "
-                f"tier of this fleet; tiers: {', '.join(self.tier_names)}",
-            )
+            raise self._not_a_tier(i, tier, hook)
         self.routed[tier] += 1
         if self.table.sensitive[i] and not self.private[k]:
             self.violation[i] = True
@@ -250,7 +245,7 @@ class Run:
         ks = [index.get(t, -1) for t in tiers]
         if -1 in ks:
             j = ks.index(-1)
-            self.book(first + j, tiers[j], hook)  # raises: not a tier of this fleet
+            raise self._not_a_tier(first + j, tiers[j], hook)
         public = [not p for p in self.private]
         if any(public):
             sensitive = self.table.sensitive
@@ -259,6 +254,16 @@ class Run:
                 if public[k] and sensitive[first + j]:
                     violation[first + j] = True
         return ks
+
+    def _not_a_tier(self, i: int, tier: Any, hook: str) -> PolicyError:
+        """The error for ``tier``, the policy's answer to ``hook`` for request ``i``, when the
+        fleet has no such tier."""
+        return PolicyError(
+            f"policy {type(self.policy).__name__}",
+            key=hook,
+            problem=f"returned {tier!r} for request {self.table.ids[i]!r}, which is not a "
+            f"tier of this fleet; tiers: {', '.join(self.tier_names)}",
+        )
 
     def start(self, job: Job, k: int, now: float) -> bool:
         """Set ``job`` up for an attempt on tier ``k`` at ``now``; ``False`` when the tier

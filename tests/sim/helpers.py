@@ -122,6 +122,7 @@ __all__ = [
     "fixture_trace",
     "linear_server",
     "one_tier",
+    "quarter_second_case",
     "slot_server",
     "tiny_trace",
 ]
