@@ -503,3 +503,23 @@ def test_the_records_strings_take_pandas_string_dtype_as_configured(storage):
     assert r["model"].tolist() == ["m", "", ""]
     assert r["status"].tolist() == ["completed", "failed", "failed"]
     assert r["fail_reason"].tolist() == ["", "outage", "outage"]
+
+
+class _ThirdToB:
+    """Sends a request to ``b`` exactly when ``a`` has had two and ``b`` none: the view's
+    ``routed`` counts one per routing decision, in both replays."""
+
+    def __init__(self, reads_live_state: bool) -> None:
+        self.reads_live_state = reads_live_state
+
+    def route(self, request, fleet, rng):
+        return "b" if fleet.routed["a"] == 2 and fleet.routed["b"] == 0 else "a"
+
+
+@pytest.mark.parametrize("reads_live_state", [False, True])  # tier by tier, by events
+def test_the_routed_counts_a_policy_reads_grow_by_one_a_decision(reads_live_state):
+    fleet = Fleet((Tier("a", fixed_api(), "m"), Tier("b", fixed_api(), "m")))
+    rec = simulate(
+        tiny_trace([3.0, 4.5, 6.0, 7.5, 9.0]), fleet, _ThirdToB(reads_live_state), seed=0
+    )
+    assert rec.requests["tier"].tolist() == ["a", "a", "b", "a", "a"]
